@@ -68,7 +68,7 @@ outputs: | $(STAMP)
 	done
 
 full: | $(STAMP)
-	$(RUNENV) $(PY) -m affect_lib full $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(RUNENV) $(PY) -m affect_lib full $(if $(DATA_DIR),--data-root $(DATA_DIR))
 
 # ---- checks ------------------------------------------------------------------------------------------------
 test: $(EXECUTED) | $(STAMP)

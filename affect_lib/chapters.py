@@ -93,6 +93,34 @@ def execute_chapter(
     return record
 
 
+def execute_all_paper(
+    *, data_root: str | os.PathLike[str] | None = None, output_dir: str | os.PathLike[str]
+) -> dict[str, str]:
+    """Execute every chapter on the ``paper`` profile into ``output_dir``; return a status line per chapter.
+
+    Each chapter finds its dataset in ``$AFFECT_DATA_DIR/<dataset>`` (``data_root`` sets that variable). A chapter
+    that stops with ``FileNotFoundError`` (its data is missing) is reported as skipped, with the chapter's message.
+    """
+    from papermill.exceptions import PapermillExecutionError
+
+    from affect_lib.runtime import DATA_DIR_ENV
+
+    if data_root is not None:
+        os.environ[DATA_DIR_ENV] = str(Path(data_root).expanduser().resolve())
+    results = {}
+    for name in chapter_names():
+        out = Path(output_dir) / f"{name}.ipynb"
+        try:
+            record = execute_chapter(name, profile="paper", output=out)
+            results[name] = f"done in {record['seconds']:.0f} s -> {out}"
+        except PapermillExecutionError as err:
+            if err.ename == "FileNotFoundError":
+                results[name] = f"skipped: {err.evalue}"
+            else:
+                results[name] = f"failed: {err.ename}: {err.evalue} (see {out.with_suffix('.tmp.ipynb')})"
+    return results
+
+
 def checked_outputs(nb: nbformat.NotebookNode) -> list[str]:
     """The text printed by every code cell marked ``# NBVAL_CHECK_OUTPUT``."""
     texts = []
@@ -258,6 +286,20 @@ def write_generated_pages() -> list[Path]:
         lines.insert(
             lines.index("## Chapters") + 2, f"Total runtime of the executed chapters: {total:.0f} s.\n"
         )
+    lines += [
+        "## Downloads",
+        "",
+        "Each chapter's source (jupytext percent format) and its notebook with the committed outputs:",
+        "",
+        "| chapter | source | notebook |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {{download}}`{name}.py <../../notebooks/{name}.py>` "
+            f"| {{download}}`{name}.ipynb <../../notebooks/{name}.ipynb>` |"
+            for name in chapter_names()
+        ),
+        "",
+    ]
     record_page = GENERATED_DIR / "reproducibility.md"
     record_page.write_text("\n".join(lines) + "\n")
 
@@ -295,4 +337,20 @@ def write_generated_pages() -> list[Path]:
         glance.append("No chapter has recorded its claims in this build yet.")
     glance_page = GENERATED_DIR / "at_a_glance.md"
     glance_page.write_text("\n".join(glance) + "\n")
-    return [record_page, glance_page]
+
+    perf = [
+        "# Performance",
+        "",
+        "These tables come from `make bench`, which times the book's code against a peer *in the same process*",
+        "(the same machine, threads and load) and reports ratios. Each table names the machine it was measured on.",
+        "They are committed in `benchmarks/results/` and are not re-measured by `make book`.",
+        "",
+    ]
+    results = sorted((REPO / "benchmarks" / "results").glob("*.md"))
+    for path in results:
+        perf += [f"## {path.stem.replace('_', ' ').capitalize()}", "", path.read_text().strip(), ""]
+    if not results:
+        perf.append("No benchmark has been run yet: `make bench`.")
+    perf_page = GENERATED_DIR / "performance.md"
+    perf_page.write_text("\n".join(perf) + "\n")
+    return [record_page, glance_page, perf_page]

@@ -100,3 +100,44 @@ def test_executed_chapter_is_clean_and_has_its_figures(name):
         assert any("image/png" in o.get("data", {}) for o in outputs), (
             "figures missing: is MPLBACKEND=Agg set?"
         )
+
+
+def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    def fake_execute(name, *, profile, output):
+        assert profile == "paper"
+        if name == "needs_data":
+            raise PapermillExecutionError(3, 1, "cfg = setup()", "FileNotFoundError", "no mosei here", [])
+        if name == "broken":
+            raise PapermillExecutionError(3, 1, "x()", "ValueError", "bad", [])
+        return {"seconds": 1.0}
+
+    monkeypatch.setattr(chapters, "chapter_names", lambda: ["fine", "needs_data", "broken"])
+    monkeypatch.setattr(chapters, "execute_chapter", fake_execute)
+    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
+    results = chapters.execute_all_paper(data_root=tmp_path, output_dir=tmp_path)
+    assert results["fine"].startswith("done")
+    assert results["needs_data"] == "skipped: no mosei here"
+    assert results["broken"].startswith("failed: ValueError")
+    import os
+
+    assert os.environ["AFFECT_DATA_DIR"] == str(tmp_path.resolve())
+
+
+def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
+    records, claims, generated = tmp_path / "records", tmp_path / "claims", tmp_path / "generated"
+    records.mkdir()
+    record = {"chapter": "10_demo", "profile": "quick", "seconds": 12.3, "checked_outputs": ["W1 = 1.000"]}
+    (records / "10_demo.quick.json").write_text(json.dumps(record))
+    monkeypatch.setattr(chapters, "RECORD_DIR", records)
+    monkeypatch.setattr(chapters, "CLAIMS_DIR", claims)
+    monkeypatch.setattr(chapters, "GENERATED_DIR", generated)
+    chapters.claims_table("10_demo", "quick", [("shift", "1", "1.000", True)])
+    record_page, glance_page, perf_page = chapters.write_generated_pages()
+    text = record_page.read_text()
+    assert "Runtime 12.3 s" in text and "W1 = 1.000" in text and "SHA-256" in text
+    glance = glance_page.read_text()
+    assert "## Part I: Wasserstein differential privacy" in glance
+    assert "| shift | 1 | 1.000 | yes |" in glance
+    assert perf_page.read_text().startswith("# Performance")
