@@ -60,8 +60,13 @@ def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
         def log_message(self, *args: object) -> None:
             pass
 
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # linkchecker hangs up after the headers
+                super().handle_error(request, client_address)
+
     handler = functools.partial(Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -95,9 +100,8 @@ def browser(profile_dir: str):
     return driver
 
 
-def check_pages(root: Path, shots: Path | None) -> list[str]:
-    """Problems found on every page, as ``page: problem`` strings."""
-    server, base = serve(root)
+def check_pages(root: Path, base: str, shots: Path | None) -> list[str]:
+    """Problems found on every page of ``root`` served at ``base``, as ``page: problem`` strings."""
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as profile_dir:
         driver = browser(profile_dir)
@@ -121,17 +125,19 @@ def check_pages(root: Path, shots: Path | None) -> list[str]:
                 print(f"checked {rel}", flush=True)
         finally:
             driver.quit()
-            server.shutdown()
     return problems
 
 
-def check_links(root: Path) -> list[str]:
-    """Broken internal links and anchors, by linkchecker (Debian's package)."""
+def check_links(base: str) -> list[str]:
+    """Broken internal links and anchors, by linkchecker (Debian's package), over HTTP.
+
+    Over HTTP rather than file:// because linkchecker run as root drops to ``nobody``, who may not read the tree.
+    """
     if shutil.which("linkchecker") is None:
         return ["linkchecker is not installed (apt-get install linkchecker)"]
     config = Path(__file__).with_name("linkcheckerrc")
     result = subprocess.run(
-        ["linkchecker", "--no-status", "-f", str(config), str(root / "index.html")],
+        ["linkchecker", "--no-status", "-f", str(config), f"{base}/index.html"],
         capture_output=True,
         text=True,
         check=False,
@@ -151,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.screenshots is not None:
         args.screenshots.mkdir(parents=True, exist_ok=True)
-    problems = check_pages(args.html, args.screenshots) + check_links(args.html)
+    server, base = serve(args.html)
+    try:
+        problems = check_pages(args.html, base, args.screenshots) + check_links(base)
+    finally:
+        server.shutdown()
     for problem in problems:
         print(f"FAIL {problem}")
     n = len(pages(args.html))
