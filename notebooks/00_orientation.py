@@ -121,9 +121,9 @@ print(f"W1 by ot.emd2          {w1_emd:.4f}")
 # %% [markdown]
 # The three agree to solver precision. The distance is a little larger than the shift of the means (1.0), because the
 # shapes differ too. The figure shows the two samples and, on the right, the area between the quantile functions,
-# which is exactly $W_1$.
+# which is exactly $W_1$ ({numref}`fig-orientation-w1`).
 
-# %%
+# %% mystnb={"figure": {"name": "fig-orientation-w1", "caption": "Left: the two samples. Right: their quantile functions; the shaded area between them is $W_1$."}}
 u = (np.arange(n) + 0.5) / n
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
 bins = np.linspace(-4, 5, 60)
