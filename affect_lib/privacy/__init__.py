@@ -1,0 +1,70 @@
+"""Wasserstein differential privacy (Yang, Qi & Zhou, AAAI 2024), checked numerically.
+
+- :mod:`~affect_lib.privacy.distances`    exact W_mu: 1-D quantile form, continuous laws, Gaussians, POT
+- :mod:`~affect_lib.privacy.divergences`  Renyi / KL divergences for the contrasts
+- :mod:`~affect_lib.privacy.mechanisms`   the paper's Table 1 (DP, RDP, WDP of Laplace and Gaussian) and exact W_mu
+- :mod:`~affect_lib.privacy.moments`      absolute moments of N(m, v) in log space
+- :mod:`~affect_lib.privacy.accountants`  Wasserstein, Bayesian, RDP and PLD accountants (+ opacus PRV / GDP)
+- :mod:`~affect_lib.privacy.dpsgd`        DP-SGD on scikit-learn's digits with opacus, and the released scripts'
+  semantics
+"""
+
+from affect_lib.privacy.accountants import (
+    DEFAULT_RDP_ORDERS,
+    BayesianAccountant,
+    PLDAccountant,
+    RDPAccountant,
+    WassersteinAccountant,
+    all_pair_differences,
+    log_binomial_moment,
+    make_accountant,
+    pair_distances,
+    wasserstein_step_loss,
+)
+from affect_lib.privacy.distances import (
+    wasserstein_continuous,
+    wasserstein_distance,
+    wasserstein_gaussian,
+    wasserstein_ot,
+)
+from affect_lib.privacy.divergences import kl_gaussian, renyi_bernoulli
+from affect_lib.privacy.mechanisms import (
+    attack_success_probability,
+    dp_gaussian,
+    dp_laplace,
+    exact_wdp_additive,
+    rdp_gaussian,
+    rdp_laplace,
+    wdp_gaussian,
+    wdp_laplace,
+)
+from affect_lib.privacy.moments import abs_moment_normal, log_abs_moment_normal
+
+__all__ = [
+    "DEFAULT_RDP_ORDERS",
+    "BayesianAccountant",
+    "PLDAccountant",
+    "RDPAccountant",
+    "WassersteinAccountant",
+    "abs_moment_normal",
+    "all_pair_differences",
+    "attack_success_probability",
+    "dp_gaussian",
+    "dp_laplace",
+    "exact_wdp_additive",
+    "kl_gaussian",
+    "log_abs_moment_normal",
+    "log_binomial_moment",
+    "make_accountant",
+    "pair_distances",
+    "rdp_gaussian",
+    "rdp_laplace",
+    "renyi_bernoulli",
+    "wasserstein_continuous",
+    "wasserstein_distance",
+    "wasserstein_gaussian",
+    "wasserstein_ot",
+    "wasserstein_step_loss",
+    "wdp_gaussian",
+    "wdp_laplace",
+]
