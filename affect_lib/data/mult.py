@@ -1,0 +1,346 @@
+"""The MulT pickles of CMU-MOSI, CMU-MOSEI and IEMOCAP: safe loading, validation and a torch data layer.
+
+The files (``mosi_data.pkl``, ``mosi_data_noalign.pkl``, ``mosei_senti_data.pkl``, ``..._noalign.pkl``,
+``iemocap_data.pkl``, ``iemocap_data_noalign.pkl``) hold ``dict(train=..., valid=..., test=...)``; each split is a
+dict of numpy arrays ``text`` (N, T_l, 300), ``audio`` (N, T_a, d_a), ``vision`` (N, T_v, d_v), ``labels`` and,
+except for IEMOCAP, ``id``. Labels are sentiment scores in [-3, 3] of shape (N, 1, 1) for MOSI/MOSEI and a 2-way
+one-hot (N, 4, 2) over the emotions Neutral, Happy, Sad, Angry for IEMOCAP.
+
+:func:`load_mult_pickle` reads such a file through a restricted unpickler (numpy arrays and plain containers only:
+a pickle that references anything else is refused before any of it runs), validates dimensions, lengths, labels
+and values, and applies the original loader's cleaning (float32; ``audio == -inf`` set to 0).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+SPLITS = ("train", "valid", "test")
+MODALITIES = ("text", "audio", "vision")
+EMOTIONS = ("neutral", "happy", "sad", "angry")
+"""IEMOCAP's four binary tasks, in the order of the label axis."""
+
+
+@dataclass(frozen=True)
+class MultDatasetSpec:
+    """What a MulT corpus must look like, and the paper's training settings for it.
+
+    Attributes:
+        name: ``"mosi"``, ``"mosei"`` or ``"iemocap"``.
+        file_stem: the file-name prefix (``mosei_senti`` for MOSEI).
+        dims: accepted ``(d_text, d_audio, d_vision)`` combinations; the first is the standard one.
+        task: ``"sentiment"`` (regression, labels (N, 1, 1)) or ``"emotions"`` (labels (N, 4, 2)).
+        out_dim: model output width (1, or 4 emotions x 2 logits).
+        paper_hparams: batch size, lr, epochs, clip and lr patience of the released LMR-CBT code (MulT's Table 5
+            batch size and lr for MOSI/IEMOCAP).
+    """
+
+    name: str
+    file_stem: str
+    dims: tuple[tuple[int, int, int], ...]
+    task: str
+    out_dim: int
+    paper_hparams: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def default_dims(self) -> tuple[int, int, int]:
+        return self.dims[0]
+
+
+_LMR_CBT_DEFAULTS = {"epochs": 120, "grad_clip": 1.0, "lr_patience": 20}
+DATASETS: dict[str, MultDatasetSpec] = {
+    "mosi": MultDatasetSpec(
+        "mosi",
+        "mosi",
+        # 5/20 (COVAREP/Facet subsets, the MulT pickles), 74/35 (MulT's appendix), 74/47 (other packagings)
+        dims=((300, 5, 20), (300, 74, 35), (300, 74, 47)),
+        task="sentiment",
+        out_dim=1,
+        paper_hparams={"batch_size": 128, "lr": 1e-3, **_LMR_CBT_DEFAULTS},
+    ),
+    "mosei": MultDatasetSpec(
+        "mosei",
+        "mosei_senti",
+        dims=((300, 74, 35),),
+        task="sentiment",
+        out_dim=1,
+        paper_hparams={"batch_size": 16, "lr": 1e-3, **_LMR_CBT_DEFAULTS},
+    ),
+    "iemocap": MultDatasetSpec(
+        "iemocap",
+        "iemocap",
+        dims=((300, 74, 35),),
+        task="emotions",
+        out_dim=2 * len(EMOTIONS),
+        paper_hparams={"batch_size": 32, "lr": 2e-3, **_LMR_CBT_DEFAULTS},
+    ),
+}
+_ALIASES = {"mosei_senti": "mosei"}
+
+
+def dataset_spec(name: str) -> MultDatasetSpec:
+    """The :class:`MultDatasetSpec` of ``name`` (``mosi``, ``mosei``/``mosei_senti``, ``iemocap``)."""
+    key = _ALIASES.get(name, name)
+    if key not in DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
+    return DATASETS[key]
+
+
+def mult_filename(dataset: str, aligned: bool) -> str:
+    """The MulT file name: ``mosei_senti_data.pkl`` (aligned) or ``mosei_senti_data_noalign.pkl``."""
+    return f"{dataset_spec(dataset).file_stem}_data{'' if aligned else '_noalign'}.pkl"
+
+
+# ---- restricted unpickling -----------------------------------------------------------------------------------
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),  # protocol-2 pickles store array bytes as latin-1 text
+    ("collections", "OrderedDict"),
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Admits numpy arrays, dtypes and plain containers; any other global is refused before it is created."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        module = re.sub(r"^numpy\.core\b", "numpy._core", module)  # pickles written by numpy < 2
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+        return super().find_class(module, name)
+
+
+def restricted_load(path: str | os.PathLike[str]) -> Any:
+    """Unpickle ``path`` admitting only numpy arrays and plain containers.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is truncated, not a pickle, or references anything but numpy arrays (refused
+            without running it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MulT pickle not found: {path}")
+    data = path.read_bytes()
+    try:
+        return _NumpyOnlyUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as err:
+        if str(err).startswith("refusing"):
+            raise ValueError(
+                f"{path} is not a plain data pickle: {err}, which could run code; nothing was executed"
+            ) from err
+        raise ValueError(f"{path} is not a readable pickle ({err})") from err
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as err:
+        raise ValueError(f"{path} is truncated or not a pickle ({type(err).__name__}: {err})") from err
+
+
+# ---- validated corpus ----------------------------------------------------------------------------------------
+@dataclass
+class MultSplit:
+    """One split: float32 arrays ``text`` (N, T_l, d_l), ``audio`` (N, T_a, d_a), ``vision`` (N, T_v, d_v);
+    ``labels`` float32 (N, 1) sentiment or int64 (N, 4) emotion presence (0/1); ``ids`` (N, ...) str or None."""
+
+    text: np.ndarray
+    audio: np.ndarray
+    vision: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class MultCorpus:
+    """A validated MulT corpus: ``corpus["train"]`` etc. are :class:`MultSplit`."""
+
+    dataset: str
+    aligned: bool
+    splits: dict[str, MultSplit]
+
+    def __getitem__(self, split: str) -> MultSplit:
+        if split not in self.splits:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return self.splits[split]
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        """``(d_text, d_audio, d_vision)``."""
+        s = self.splits["train"]
+        return s.text.shape[2], s.audio.shape[2], s.vision.shape[2]
+
+    @property
+    def lengths(self) -> tuple[int, int, int]:
+        """``(T_text, T_audio, T_vision)``."""
+        s = self.splits["train"]
+        return s.text.shape[1], s.audio.shape[1], s.vision.shape[1]
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(split) for name, split in self.splits.items()}
+
+
+def _infer_from_name(path: Path) -> tuple[str | None, bool | None]:
+    match = re.fullmatch(r"(mosi|mosei_senti|iemocap)_data(_noalign)?", path.stem)
+    if match is None:
+        return None, None
+    return _ALIASES.get(match.group(1), match.group(1)), match.group(2) is None
+
+
+def load_mult_pickle(
+    path: str | os.PathLike[str], dataset: str | None = None, aligned: bool | None = None
+) -> MultCorpus:
+    """Read and validate a MulT pickle.
+
+    Args:
+        path: the ``.pkl`` file.
+        dataset: ``mosi``, ``mosei`` or ``iemocap``; inferred from the standard file names when ``None``.
+        aligned: whether the corpus is word-aligned (equal lengths required); inferred from ``_noalign`` in the
+            name, else from the lengths.
+
+    Returns:
+        A :class:`MultCorpus` with float32 features, ``audio == -inf`` replaced by 0 (as the original loader does),
+        labels as float32 (N, 1) or int64 (N, 4), and MOSI's bytes ids decoded as UTF-8.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a truncated, foreign or malicious pickle; missing splits or keys; wrong feature dimensions,
+            inconsistent lengths or sample counts; labels of the wrong shape or values; NaN or infinite features
+            (other than ``-inf`` audio).
+    """
+    path = Path(path)
+    named_dataset, named_aligned = _infer_from_name(path)
+    dataset = dataset if dataset is not None else named_dataset
+    if dataset is None:
+        raise ValueError(f"cannot tell the dataset from the file name {path.name!r}: pass dataset=...")
+    spec = dataset_spec(dataset)
+    aligned = aligned if aligned is not None else named_aligned
+    raw = restricted_load(path)
+    if not isinstance(raw, dict) or any(s not in raw for s in SPLITS):
+        found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise ValueError(f"{path}: expected a dict with splits {SPLITS}, found {found}")
+    splits = {name: _validate_split(raw[name], spec, f"{path.name}[{name!r}]") for name in SPLITS}
+
+    dims = {name: (s.text.shape[2], s.audio.shape[2], s.vision.shape[2]) for name, s in splits.items()}
+    if dims["train"] not in spec.dims:
+        raise ValueError(
+            f"{path}: feature dims (text, audio, vision) = {dims['train']} do not match {spec.name} "
+            f"(expected one of {list(spec.dims)})"
+        )
+    lengths = {name: (s.text.shape[1], s.audio.shape[1], s.vision.shape[1]) for name, s in splits.items()}
+    for name in SPLITS:
+        if dims[name] != dims["train"] or lengths[name] != lengths["train"]:
+            raise ValueError(
+                f"{path}: split {name!r} has dims {dims[name]} and lengths {lengths[name]}, but train has "
+                f"{dims['train']} and {lengths['train']}"
+            )
+    equal = len(set(lengths["train"])) == 1
+    if aligned is None:
+        aligned = equal
+    elif aligned and not equal:
+        raise ValueError(
+            f"{path}: an aligned corpus needs equal lengths (text, audio, vision), got {lengths['train']}"
+        )
+    return MultCorpus(spec.name, aligned, splits)
+
+
+def _validate_split(raw: Any, spec: MultDatasetSpec, where: str) -> MultSplit:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a dict of arrays, got {type(raw).__name__}")
+    missing = [k for k in (*MODALITIES, "labels") if k not in raw]
+    if missing:
+        raise ValueError(f"{where}: missing keys {missing} (found {sorted(raw)})")
+    arrays = {}
+    for key in MODALITIES:
+        value = raw[key]
+        if not isinstance(value, np.ndarray) or value.ndim != 3 or not np.issubdtype(value.dtype, np.number):
+            shape = getattr(value, "shape", type(value).__name__)
+            raise ValueError(f"{where}: {key!r} must be a numeric array (N, T, d), got {shape}")
+        arr = value.astype(np.float32)
+        if key == "audio":
+            arr[arr == -np.inf] = 0.0  # the original loader's cleaning of COVAREP's log(0)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValueError(f"{where}: {key!r} has {int(bad.sum())} NaN or infinite values")
+        arrays[key] = arr
+    n = {key: len(arr) for key, arr in arrays.items()}
+    labels = raw["labels"]
+    if not isinstance(labels, np.ndarray):
+        raise ValueError(f"{where}: 'labels' must be an array, got {type(labels).__name__}")
+    n["labels"] = len(labels)
+    if len(set(n.values())) != 1:
+        raise ValueError(f"{where}: modalities and labels disagree on the number of samples: {n}")
+    arrays["labels"] = _validate_labels(labels, spec, where)
+    ids = raw.get("id")
+    if ids is not None:
+        ids = np.asarray(ids)
+        if len(ids) != n["labels"]:
+            raise ValueError(f"{where}: 'id' has {len(ids)} entries for {n['labels']} samples")
+        if ids.dtype.kind == "S" or ids.dtype == object:
+            ids = np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v), otypes=[str])(
+                ids
+            )
+    return MultSplit(ids=ids, **arrays)
+
+
+def _validate_labels(labels: np.ndarray, spec: MultDatasetSpec, where: str) -> np.ndarray:
+    n = len(labels)
+    if spec.task == "sentiment":
+        if labels.shape not in ((n, 1, 1), (n, 1), (n,)):
+            raise ValueError(f"{where}: {spec.name} labels must have shape (N, 1, 1), got {labels.shape}")
+        values = labels.astype(np.float32).reshape(n, 1)
+        if not np.isfinite(values).all() or np.abs(values).max(initial=0) > 3:
+            raise ValueError(f"{where}: {spec.name} sentiment labels must be finite and within [-3, 3]")
+        return values
+    if labels.shape != (n, len(EMOTIONS), 2):
+        raise ValueError(
+            f"{where}: IEMOCAP labels must have shape (N, 4, 2) (one-hot per emotion), got {labels.shape}"
+        )
+    if not np.isin(labels, (0, 1)).all() or not (labels.sum(-1) == 1).all():
+        raise ValueError(f"{where}: IEMOCAP labels must be one-hot over their last axis")
+    return labels.argmax(-1).astype(np.int64)
+
+
+# ---- torch data layer ----------------------------------------------------------------------------------------
+class MultDataset(Dataset):
+    """Items ``((text, audio, vision), label)`` of one :class:`MultSplit` as float32 / int64 tensors."""
+
+    def __init__(self, split: MultSplit) -> None:
+        self.features = tuple(torch.from_numpy(getattr(split, m)) for m in MODALITIES)
+        self.labels = torch.from_numpy(split.labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        return tuple(f[index] for f in self.features), self.labels[index]
+
+
+def make_loaders(
+    corpus: MultCorpus, batch_size: int, *, eval_batch_size: int | None = None, num_workers: int = 0
+) -> dict[str, DataLoader]:
+    """``{"train", "valid", "test"}`` loaders; only train shuffles (with the global torch RNG, which the
+    trainer reseeds every epoch). ``eval_batch_size`` defaults to ``batch_size``."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return {
+        name: DataLoader(
+            MultDataset(corpus[name]),
+            batch_size=batch_size if name == "train" else (eval_batch_size or batch_size),
+            shuffle=name == "train",
+            num_workers=num_workers,
+        )
+        for name in SPLITS
+    }

@@ -1,0 +1,198 @@
+"""The MulT pickle loader, its validation and the synthetic stand-ins written in the same format."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import RidgeCV
+
+from affect_lib.data.mult import load_mult_pickle, make_loaders, mult_filename, restricted_load
+from affect_lib.data.synthetic_mult import standin_corpus, write_standin
+
+SMALL = {"train": 24, "valid": 8, "test": 8}
+
+
+def small(tmp_path, dataset="mosei", aligned=True, **kwargs):
+    lengths = kwargs.pop("lengths", (12, 12, 12) if aligned else (12, 30, 36))
+    return write_standin(tmp_path, dataset, aligned=aligned, sizes=SMALL, lengths=lengths, **kwargs)
+
+
+def dump(path, obj):
+    path.write_bytes(pickle.dumps(obj, protocol=2))
+    return path
+
+
+@pytest.mark.parametrize("dataset", ["mosi", "mosei", "iemocap"])
+@pytest.mark.parametrize("aligned", [True, False])
+def test_standin_round_trip(tmp_path, dataset, aligned):
+    path = small(tmp_path, dataset, aligned)
+    assert path.name == mult_filename(dataset, aligned)
+    corpus = load_mult_pickle(path)
+    assert corpus.dataset == dataset and corpus.aligned == aligned
+    assert corpus.dims == {"mosi": (300, 5, 20)}.get(dataset, (300, 74, 35))
+    assert corpus.lengths == ((12, 12, 12) if aligned else (12, 30, 36))
+    assert corpus.sizes() == SMALL
+    train = corpus["train"]
+    assert train.text.dtype == np.float32 and np.isfinite(train.audio).all()
+    if dataset == "iemocap":
+        assert train.ids is None
+        assert train.labels.shape == (24, 4) and train.labels.dtype == np.int64
+        assert (train.labels.sum(1) == 1).all()  # each utterance has exactly one of the four emotions
+    else:
+        assert train.labels.shape == (24, 1) and np.abs(train.labels).max() <= 3
+        assert train.ids.shape == (24, 3) and train.ids[0, 0] == f"synthetic_{dataset}_train_00000"
+
+
+def test_minus_inf_audio_is_zeroed_like_the_original_loader(tmp_path):
+    raw = standin_corpus("mosei", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    hit = raw["train"]["audio"] == -np.inf
+    assert hit.any()
+    loaded = load_mult_pickle(small(tmp_path))["train"].audio
+    assert (loaded[hit] == 0).all()
+    assert np.array_equal(loaded[~hit], raw["train"]["audio"][~hit])
+
+
+def test_mosi_ids_are_bytes_on_disk_and_str_after_loading(tmp_path):
+    raw = standin_corpus("mosi", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    assert raw["train"]["id"].dtype.kind == "S"
+    assert load_mult_pickle(small(tmp_path, "mosi"))["valid"].ids.dtype.kind == "U"
+
+
+def test_standin_is_deterministic(tmp_path):
+    a = small(tmp_path / "a", seed=3).read_bytes()
+    b = small(tmp_path / "b", seed=3).read_bytes()
+    c = small(tmp_path / "c", seed=4).read_bytes()
+    assert a == b and a != c
+
+
+def test_left_zero_padding_and_unaligned_lengths(tmp_path):
+    raw = standin_corpus("mosi", aligned=False, sizes=SMALL)
+    assert raw["train"]["audio"].shape[1:] == (375, 5) and raw["train"]["vision"].shape[1:] == (500, 20)
+    text = raw["train"]["text"]
+    padded = (text == 0).all(-1)
+    # padding only at the start: once a step is real, every later step is real
+    assert not (np.diff(padded.astype(int), axis=1) > 0).any()
+    assert padded.any() and not padded[:, -1].any()
+
+
+def test_each_modality_alone_is_partial_evidence_fusion_helps():
+    raw = standin_corpus(
+        "mosei", aligned=True, sizes={"train": 1500, "valid": 8, "test": 8}, lengths=(12, 12, 12)
+    )
+    split = raw["train"]
+    y = split["labels"].ravel()
+    feats = {m: np.nan_to_num(split[m], neginf=0).sum(1) for m in ("text", "audio", "vision")}
+
+    def r2(x):
+        return RidgeCV(alphas=np.logspace(-2, 3, 12)).fit(x[:1000], y[:1000]).score(x[1000:], y[1000:])
+
+    alone = {m: r2(x) for m, x in feats.items()}
+    together = r2(np.concatenate(list(feats.values()), axis=1))
+    assert together > 2 * max(alone.values())
+    assert together > max(alone.values()) + 0.2
+
+
+def test_loaders_batches(tmp_path):
+    loaders = make_loaders(load_mult_pickle(small(tmp_path, "iemocap", False)), batch_size=5)
+    (text, audio, vision), labels = next(iter(loaders["train"]))
+    assert text.shape == (5, 12, 300) and audio.shape == (5, 30, 74) and vision.shape == (5, 36, 35)
+    assert labels.shape == (5, 4) and labels.dtype == torch.int64
+    assert sum(len(b[1]) for b in loaders["test"]) == SMALL["test"]
+    with pytest.raises(ValueError, match="batch_size"):
+        make_loaders(load_mult_pickle(small(tmp_path, "iemocap", False)), batch_size=0)
+
+
+def test_mosi_74_35_variant_is_accepted(tmp_path):
+    corpus = load_mult_pickle(small(tmp_path, "mosi", dims=(300, 74, 35)))
+    assert corpus.dims == (300, 74, 35)
+
+
+# ---- bad input ----------------------------------------------------------------------------------------------
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="mosi_data.pkl"):
+        load_mult_pickle(tmp_path / "mosi_data.pkl")
+
+
+def test_truncated_pickle(tmp_path):
+    path = small(tmp_path)
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(ValueError, match="truncated"):
+        load_mult_pickle(path)
+
+
+def test_not_a_pickle(tmp_path):
+    path = tmp_path / "mosei_senti_data.pkl"
+    path.write_text("this is not a pickle")
+    with pytest.raises(ValueError, match="mosei_senti_data.pkl"):
+        load_mult_pickle(path)
+
+
+def test_wrong_structure(tmp_path):
+    with pytest.raises(ValueError, match="splits"):
+        load_mult_pickle(dump(tmp_path / "mosi_data.pkl", [1, 2, 3]))
+    raw = standin_corpus("mosi", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    del raw["valid"]["vision"]
+    with pytest.raises(ValueError, match="vision"):
+        load_mult_pickle(dump(tmp_path / "mosi_data.pkl", raw))
+
+
+class _Exploit:
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path):
+    sentinel = tmp_path / "pwned"
+    raw = standin_corpus("mosi", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    raw["train"]["id"] = _Exploit(sentinel)
+    path = dump(tmp_path / "mosi_data.pkl", raw)
+    with pytest.raises(
+        ValueError, match=r"refusing to load global (io|builtins)\.open.*nothing was executed"
+    ):
+        load_mult_pickle(path)
+    assert not sentinel.exists()
+    with pytest.raises(ValueError, match="posix.system|os.system"):
+        restricted_load(dump(tmp_path / "x.pkl", _SystemCall()))
+
+
+class _SystemCall:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_wrong_feature_dimension(tmp_path):
+    with pytest.raises(ValueError, match=r"feature dims.*\(300, 74, 20\).*mosei"):
+        load_mult_pickle(small(tmp_path, "mosei", dims=(300, 74, 20)))
+
+
+def test_wrong_label_shape(tmp_path):
+    raw = standin_corpus("iemocap", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    raw["test"]["labels"] = raw["test"]["labels"].argmax(-1)
+    with pytest.raises(ValueError, match=r"labels must have shape \(N, 4, 2\)"):
+        load_mult_pickle(dump(tmp_path / "iemocap_data.pkl", raw))
+    raw = standin_corpus("mosei", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    raw["train"]["labels"] = np.zeros((24, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"labels must have shape \(N, 1, 1\)"):
+        load_mult_pickle(dump(tmp_path / "mosei_senti_data.pkl", raw))
+
+
+def test_inconsistent_counts_lengths_and_values(tmp_path):
+    raw = standin_corpus("mosei", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    raw["train"]["audio"] = raw["train"]["audio"][:-1]
+    with pytest.raises(ValueError, match="number of samples"):
+        load_mult_pickle(dump(tmp_path / "mosei_senti_data.pkl", raw))
+    raw = standin_corpus("mosei", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
+    raw["valid"]["vision"][0, 5, 3] = np.nan
+    with pytest.raises(ValueError, match="'vision' has 1 NaN"):
+        load_mult_pickle(dump(tmp_path / "mosei_senti_data.pkl", raw))
+    raw = standin_corpus("mosei", aligned=False, sizes=SMALL, lengths=(12, 30, 30))
+    with pytest.raises(ValueError, match="aligned corpus needs equal lengths"):
+        load_mult_pickle(dump(tmp_path / "mosei_senti_data.pkl", raw))
+    with pytest.raises(ValueError, match="cannot tell the dataset"):
+        load_mult_pickle(dump(tmp_path / "features.pkl", raw))
