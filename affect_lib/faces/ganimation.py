@@ -1,0 +1,254 @@
+"""GANimation (Pumarola et al., ECCV 2018): the AU-conditioned generator, the critic, the losses, a trainer.
+
+Generator: the image (3 channels in [-1, 1]) and the AU vector (17 values in [0, 1], broadcast to maps) go through a
+7×7 conv, 2 stride-2 convs, residual blocks and 2 transposed convs; a colour head (tanh) and an attention head
+(sigmoid) give C and A, and the output is A·I + (1 − A)·C (A = 1 keeps the input pixel).
+Critic: stride-2 4×4 convs with LeakyReLU(0.01), no normalisation, then a 3×3 critic head (a patch map) and an AU
+regression head whose kernel covers the last map.
+
+Checkpoints: :func:`load_checkpoint` reads both key layouts. Official (albertpumarola): ``main.*``,
+``img_reg.0.weight``, ``attetion_reg.0.weight`` (sic), conv bias off, affine InstanceNorm. Replicate (donydchen, the
+one EvoGAN loads): ``model.*`` → ``main.*``, ``color_top.*`` → ``img_reg.*``, ``au_top.*`` → ``attetion_reg.*``,
+``conv_block`` → ``main`` inside residual blocks; conv bias on, InstanceNorm without affine parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from affect_lib.faces.facs import N_AUS
+
+LAYOUTS = ("official", "replicate")
+REPLICATE_RENAMES = (("model.", "main."), ("color_top.", "img_reg."), ("au_top.", "attetion_reg."))
+
+
+def _norm(channels: int, layout: str) -> nn.InstanceNorm2d:
+    return nn.InstanceNorm2d(channels, affine=layout == "official")
+
+
+class ResidualBlock(nn.Module):
+    """Conv 3×3 - IN - ReLU - Conv 3×3 - IN, plus the identity."""
+
+    def __init__(self, channels: int, layout: str) -> None:
+        super().__init__()
+        bias = layout == "replicate"
+        self.main = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=bias),
+            _norm(channels, layout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=bias),
+            _norm(channels, layout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.main(x)
+
+
+class Generator(nn.Module):
+    """GANimation's G. Paper size: ``ngf=64, n_res=6`` at 128×128; a small one: ``ngf=16, n_res=2``.
+
+    ``forward(image, aus)`` with image (B, 3, H, W) in [-1, 1] and aus (B, 17) in [0, 1] returns
+    ``(output, colour, attention)``: (B, 3, H, W), (B, 3, H, W), (B, 1, H, W).
+    """
+
+    def __init__(self, ngf: int = 64, n_res: int = 6, n_aus: int = N_AUS, layout: str = "official") -> None:
+        super().__init__()
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        bias = layout == "replicate"
+        layers: list[nn.Module] = [
+            nn.Conv2d(3 + n_aus, ngf, 7, padding=3, bias=bias),
+            _norm(ngf, layout),
+            nn.ReLU(inplace=True),
+        ]
+        channels = ngf
+        for _ in range(2):
+            layers += [
+                nn.Conv2d(channels, 2 * channels, 4, 2, 1, bias=bias),
+                _norm(2 * channels, layout),
+                nn.ReLU(True),
+            ]
+            channels *= 2
+        layers += [ResidualBlock(channels, layout) for _ in range(n_res)]
+        for _ in range(2):
+            layers += [
+                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=bias),
+                _norm(channels // 2, layout),
+                nn.ReLU(True),
+            ]
+            channels //= 2
+        self.main = nn.Sequential(*layers)
+        self.img_reg = nn.Sequential(nn.Conv2d(channels, 3, 7, padding=3, bias=False), nn.Tanh())
+        self.attetion_reg = nn.Sequential(nn.Conv2d(channels, 1, 7, padding=3, bias=False), nn.Sigmoid())
+        self.n_aus = n_aus
+
+    def forward(
+        self, image: torch.Tensor, aus: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if image.ndim != 4 or image.shape[1] != 3:
+            raise ValueError(f"image must have shape (B, 3, H, W), got {tuple(image.shape)}")
+        if aus.shape != (image.shape[0], self.n_aus):
+            raise ValueError(f"aus must have shape ({image.shape[0]}, {self.n_aus}), got {tuple(aus.shape)}")
+        if image.shape[2] % 4 or image.shape[3] % 4:
+            raise ValueError(f"image height and width must be multiples of 4, got {tuple(image.shape[2:])}")
+        maps = aus[:, :, None, None].expand(-1, -1, *image.shape[2:])
+        features = self.main(torch.cat([image, maps], dim=1))
+        colour, attention = self.img_reg(features), self.attetion_reg(features)
+        return attention * image + (1 - attention) * colour, colour, attention
+
+
+class Critic(nn.Module):
+    """GANimation's D. Paper size: ``image_size=128, ndf=64, n_layers=6``; small: ``64, 16, 4``.
+
+    ``forward(image)`` returns the critic patch map (B, 1, h, h) and the AU regression (B, 17).
+    """
+
+    def __init__(self, image_size: int = 128, ndf: int = 64, n_layers: int = 6, n_aus: int = N_AUS) -> None:
+        super().__init__()
+        if image_size % 2**n_layers:
+            raise ValueError(f"image_size {image_size} must be divisible by 2**n_layers = {2**n_layers}")
+        layers: list[nn.Module] = [nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.01)]
+        channels = ndf
+        for _ in range(n_layers - 1):
+            layers += [nn.Conv2d(channels, 2 * channels, 4, 2, 1), nn.LeakyReLU(0.01)]
+            channels *= 2
+        self.main = nn.Sequential(*layers)
+        self.conv1 = nn.Conv2d(channels, 1, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(channels, n_aus, image_size // 2**n_layers, bias=False)
+        self.image_size = image_size
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if image.ndim != 4 or image.shape[1:] != (3, self.image_size, self.image_size):
+            raise ValueError(
+                f"image must have shape (B, 3, {self.image_size}, {self.image_size}), got {tuple(image.shape)}"
+            )
+        h = self.main(image)
+        return self.conv1(h), self.conv2(h).flatten(1)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """GANimation's loss weights (official code defaults); the replicate uses ``au=160``, ``attention=tv=0``."""
+
+    adversarial: float = 1.0
+    au: float = 4000.0
+    cycle: float = 10.0
+    attention: float = 0.1
+    tv: float = 1e-5
+    gp: float = 10.0
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP: E[(‖∇ D_I(x̃)‖₂ − 1)²] at x̃ = α·real + (1 − α)·fake, α ~ U(0, 1) per sample."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    score, _ = critic(mixed)
+    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def au_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Conditional-expression loss: mean squared error between regressed and desired AUs."""
+    return F.mse_loss(predicted, target)
+
+
+def cycle_loss(reconstruction: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Identity loss ‖G(G(I|y_f)|y_o) − I‖₁ (mean absolute error)."""
+    return (reconstruction - original).abs().mean()
+
+
+def attention_loss(attention: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """λ_A·mean(A) + λ_TV·TV(A), TV the summed absolute differences of neighbours, averaged over the batch."""
+    tv = (attention[..., 1:, :] - attention[..., :-1, :]).abs().sum((1, 2, 3)) + (
+        attention[..., :, 1:] - attention[..., :, :-1]
+    ).abs().sum((1, 2, 3))
+    return weights.attention * attention.mean() + weights.tv * tv.mean()
+
+
+class Trainer:
+    """WGAN-GP training of (G, D) on (image, AUs) pairs: ``n_critic`` D steps per G step, Adam(lr, (0.5, 0.999)).
+
+    :meth:`step` takes real images (B, 3, H, W) in [-1, 1], their AUs and target AUs (B, 17) in [0, 1] and returns
+    the scalar losses of that step.
+    """
+
+    def __init__(
+        self,
+        generator: Generator,
+        critic: Critic,
+        weights: LossWeights = LossWeights(),
+        lr: float = 1e-4,
+        n_critic: int = 5,
+    ) -> None:
+        self.G, self.D, self.w, self.n_critic = generator, critic, weights, n_critic
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.steps = 0
+
+    def step(self, real: torch.Tensor, aus_real: torch.Tensor, aus_target: torch.Tensor) -> dict[str, float]:
+        w = self.w
+        with torch.no_grad():
+            fake, _, _ = self.G(real, aus_target)
+        score_real, au_real = self.D(real)
+        score_fake, _ = self.D(fake)
+        d_au = au_loss(au_real, aus_real)
+        d_adv = score_fake.mean() - score_real.mean()
+        d_loss = w.adversarial * d_adv + w.au * d_au + w.gp * gradient_penalty(self.D, real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        out = {"critic_wasserstein": -d_adv.detach().item(), "critic_au_mse": d_au.detach().item()}
+        self.steps += 1
+        if self.steps % self.n_critic == 0:
+            fake, _, att = self.G(real, aus_target)
+            rec, _, att_rec = self.G(fake, aus_real)
+            score_fake, au_fake = self.D(fake)
+            g_au, g_cyc = au_loss(au_fake, aus_target), cycle_loss(rec, real)
+            g_att = attention_loss(att, w) + attention_loss(att_rec, w)
+            g_loss = -w.adversarial * score_fake.mean() + w.au * g_au + w.cycle * g_cyc + g_att
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+            out |= {
+                "generator_au_mse": g_au.detach().item(),
+                "cycle_l1": g_cyc.detach().item(),
+                "attention_mean": att.detach().mean().item(),
+            }
+        return out
+
+
+def load_checkpoint(path: str | Path, model: Generator | Critic) -> Generator | Critic:
+    """Load a GANimation state dict (official or donydchen-replicate keys, see the module doc) into ``model``.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming missing, unexpected or mis-shaped keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict")
+    renamed = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.")
+        for old, new in REPLICATE_RENAMES:
+            key = new + key[len(old) :] if key.startswith(old) else key
+        renamed[key.replace(".conv_block.", ".main.")] = value
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(renamed))
+    unexpected = sorted(set(renamed) - set(expected))
+    shapes = [k for k in set(expected) & set(renamed) if expected[k].shape != renamed[k].shape]
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"checkpoint {path.name} does not match {type(model).__name__}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, wrong shapes {sorted(shapes)[:5]} (check ngf/n_res/layout)"
+        )
+    model.load_state_dict(renamed)
+    return model

@@ -1,0 +1,97 @@
+"""Real faces that ship with scikit-image, aligned and cropped, and input checks for image batches.
+
+- ``"astronaut"``: ``skimage.data.astronaut()`` (a 512×512 RGB portrait). Its landmarks were annotated by this project
+  (``astronaut_landmarks.json``, package data); the face is aligned by a similarity transform that puts the eye
+  centres at fixed positions.
+- ``"lfw"``: ``skimage.data.lfw_subset()``, 25×25 grey faces (indices 0-99 are faces, 100-199 non-faces), already
+  roughly aligned; they are upsampled and carry no landmarks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import torch
+from skimage import data, transform
+
+EYE_Y = 0.40
+"""Aligned faces have both eye centres on this row (fraction of the size) ..."""
+EYE_X = (0.36, 0.64)
+"""... at these columns, so the inter-ocular distance is 0.28 of the size."""
+SOURCES = ("astronaut", "lfw")
+N_LFW_FACES = 100
+
+
+@dataclass(frozen=True)
+class Face:
+    """An aligned face: ``image`` (H, W, 3) float32 in [0, 1]; ``landmarks`` name -> (x, y) pixels, or empty."""
+
+    image: np.ndarray
+    landmarks: dict[str, np.ndarray]
+    source: str
+
+    @property
+    def size(self) -> int:
+        return self.image.shape[0]
+
+    @property
+    def interocular(self) -> float:
+        """Distance between the eye centres, in pixels."""
+        return float(np.linalg.norm(self.landmarks["eye_r"] - self.landmarks["eye_l"]))
+
+
+@cache
+def astronaut_landmarks() -> dict[str, np.ndarray]:
+    """The shipped landmark annotation: name -> (x, y) pixel coordinates in the 512×512 astronaut image."""
+    text = resources.files("affect_lib.faces").joinpath("astronaut_landmarks.json").read_text()
+    return {name: np.asarray(xy, dtype=np.float64) for name, xy in json.loads(text)["landmarks"].items()}
+
+
+def load_face(source: str = "astronaut", *, size: int = 128, index: int = 0) -> Face:
+    """Load a real face from scikit-image, aligned and cropped to ``size`` × ``size``.
+
+    Args:
+        source: one of :data:`SOURCES`.
+        size: output side in pixels (16 to 1024).
+        index: which LFW face (0-99); ignored for the astronaut.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if not isinstance(size, int) or not 16 <= size <= 1024:
+        raise ValueError(f"size must be an integer in [16, 1024], got {size!r}")
+    if source == "lfw":
+        if not 0 <= index < N_LFW_FACES:
+            raise ValueError(f"index must be in [0, {N_LFW_FACES}) for LFW faces, got {index!r}")
+        grey = data.lfw_subset()[index].astype(np.float32)
+        grey = transform.resize(grey, (size, size), order=3, anti_aliasing=False).clip(0, 1)
+        return Face(np.repeat(grey[..., None], 3, axis=2).astype(np.float32), {}, "lfw")
+    marks = astronaut_landmarks()
+    src = np.stack([marks["eye_l"], marks["eye_r"]])
+    dst = np.array([[EYE_X[0] * size, EYE_Y * size], [EYE_X[1] * size, EYE_Y * size]])
+    tform = transform.SimilarityTransform.from_estimate(src, dst)
+    image = transform.warp(data.astronaut(), tform.inverse, output_shape=(size, size), order=3, mode="edge")
+    aligned = {name: tform(xy[None])[0] for name, xy in marks.items()}
+    return Face(image.clip(0, 1).astype(np.float32), aligned, "astronaut")
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) array in [0, 1] -> (1, 3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].float()
+
+
+def check_image_batch(images: torch.Tensor, name: str = "images", channels: tuple[int, ...] = (1, 3)) -> None:
+    """Raise ``ValueError`` unless ``images`` is a float tensor (B, C, H, W) with C in ``channels``, values in [0, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor with values in [0, 1], got dtype {images.dtype}")
+    if images.ndim != 4 or images.shape[1] not in channels:
+        raise ValueError(
+            f"{name} must have shape (B, C, H, W) with C in {channels}, got {tuple(images.shape)}"
+        )
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError(f"{name} must hold finite values in [0, 1]")

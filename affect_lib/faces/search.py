@@ -1,0 +1,288 @@
+"""EvoGAN's search over AU genes: the released and the draft GA, random search and CMA-ES, batched fitness.
+
+A gene is 17 AU intensities / 5, in [0, 1]. The fitness of a gene is EvoGAN's F1 = 1 − ½·Σ|p − t| between the
+classifier's softmax p on the rendered face and the target composition t. Every method gets the same budget of
+evaluations and records the best fitness found after each evaluation, so curves compare at equal cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from affect_lib.faces.facs import AU_MAX, EXPRESSIONS, N_AUS, check_aus
+
+Fitness = Callable[[np.ndarray], np.ndarray]
+"""Maps genes (N, 17) in [0, 1] to fitness values (N,)."""
+
+
+def fitness_l1(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """EvoGAN's released fitness F1 = 1 − ½‖p − t‖₁ (1 − total variation), batched over the leading axes."""
+    return 1.0 - 0.5 * np.abs(np.asarray(probs) - target).sum(-1)
+
+
+def fitness_sq(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The draft logs' fitness F2 = 1 − ‖p − t‖₂²."""
+    return 1.0 - ((np.asarray(probs) - target) ** 2).sum(-1)
+
+
+class ExpressionFitness:
+    """Batched fitness: render all genes with ``generator`` in one pass, classify them in one pass, score.
+
+    Args:
+        generator: maps AU intensities (B, 17) in [0, 5] to images (B, 3, S, S) in [0, 1] (e.g. the face rig).
+        classifier: maps images to (B, 7) logits over :data:`~affect_lib.faces.facs.EXPRESSIONS`.
+        target: (7,) target composition.
+        score: ``fitness_l1`` (default) or ``fitness_sq``.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        classifier: nn.Module,
+        target: np.ndarray,
+        score: Callable[[np.ndarray, np.ndarray], np.ndarray] = fitness_l1,
+    ) -> None:
+        target = np.asarray(target, dtype=np.float64)
+        if target.shape != (len(EXPRESSIONS),) or not np.all(np.isfinite(target)) or np.any(target < 0):
+            raise ValueError(f"target must be a finite non-negative (7,) vector, got shape {target.shape}")
+        self.generator, self.classifier, self.target, self.score = generator, classifier, target, score
+        self.evaluations = 0
+
+    @torch.no_grad()
+    def probabilities(self, genes: np.ndarray) -> np.ndarray:
+        """(N, 7) classifier probabilities of the faces rendered from genes (N, 17), in one batch."""
+        genes = check_aus(genes, "genes")
+        aus = torch.as_tensor(np.atleast_2d(genes) * AU_MAX, dtype=torch.float32)
+        return self.classifier(self.generator(aus)).softmax(1).double().numpy()
+
+    def __call__(self, genes: np.ndarray) -> np.ndarray:
+        genes = np.atleast_2d(genes)
+        self.evaluations += len(genes)
+        return self.score(self.probabilities(genes), self.target)
+
+    def one_at_a_time(self, genes: np.ndarray) -> np.ndarray:
+        """The released code's pattern: render and classify each gene separately (for the benchmark)."""
+        return np.concatenate([self(g[None]) for g in np.atleast_2d(genes)])
+
+
+@dataclass
+class SearchResult:
+    """One run: every evaluated gene and its fitness, in evaluation order, and the best-so-far trace."""
+
+    method: str
+    genes: np.ndarray
+    fitness: np.ndarray
+
+    @property
+    def trace(self) -> np.ndarray:
+        """(E,) best fitness after each evaluation."""
+        return np.maximum.accumulate(self.fitness)
+
+    @property
+    def best_gene(self) -> np.ndarray:
+        return self.genes[int(np.argmax(self.fitness))]
+
+    @property
+    def best_fitness(self) -> float:
+        return float(self.fitness.max())
+
+
+class _Budget:
+    """Evaluates batches through ``fitness`` until ``budget`` evaluations are spent; keeps the log."""
+
+    def __init__(self, fitness: Fitness, budget: int) -> None:
+        if budget < 1:
+            raise ValueError(f"budget must be a positive number of evaluations, got {budget!r}")
+        self.fitness, self.budget = fitness, budget
+        self.genes: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self.used = 0
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.used
+
+    def __call__(self, genes: np.ndarray) -> np.ndarray:
+        genes = np.atleast_2d(genes)[: self.left]
+        scores = np.asarray(self.fitness(genes), dtype=np.float64) if len(genes) else np.zeros(0)
+        self.genes.append(genes)
+        self.scores.append(scores)
+        self.used += len(genes)
+        return scores
+
+    def result(self, method: str) -> SearchResult:
+        return SearchResult(method, np.concatenate(self.genes), np.concatenate(self.scores))
+
+
+def two_point_crossover(p1: np.ndarray, p2: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One child: p2's genes on the inclusive segment [i1, i2] (i1 ≤ i2 uniform), p1's elsewhere."""
+    i1 = int(rng.integers(len(p1)))
+    i2 = int(rng.integers(i1, len(p1)))
+    child = p1.copy()
+    child[i1 : i2 + 1] = p2[i1 : i2 + 1]
+    return child
+
+
+def halve_or_double(gene: np.ndarray, rng: np.random.Generator, clip: bool = True) -> np.ndarray:
+    """Copy ``gene``, pick one position uniformly, halve or double it (prob. ½ each); clip to [0, 1] if asked."""
+    child = gene.copy()
+    j = int(rng.integers(len(child)))
+    child[j] *= 0.5 if rng.random() < 0.5 else 2.0
+    return np.clip(child, 0.0, 1.0) if clip else child
+
+
+def adaptive_rates(
+    scores: np.ndarray, pc_k: float = 0.7, pm_k: float = 0.02, original: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Released EvoGAN's per-individual rates pc = pc_k·k, pm = pm_k·k with k = (f_max − f)/(f_max − f_avg).
+
+    ``original``: as released (``ZeroDivisionError`` when the fitness is flat; the best has k = 0 and never
+    reproduces). Fixed (default): k = 1 for a flat population and k ≥ 0.5 so that the best may reproduce.
+    """
+    f_max, f_avg = float(scores.max()), float(scores.mean())
+    spread = f_max - f_avg
+    if original:
+        if spread == 0:
+            raise ZeroDivisionError("f_max == f_avg: the released GA divides by zero on a flat population")
+        k = (f_max - scores) / spread
+    else:
+        k = np.ones_like(scores) if spread <= 1e-12 else np.maximum((f_max - scores) / spread, 0.5)
+    return pc_k * k, pm_k * k
+
+
+def released_ga(
+    fitness: Fitness, budget: int, pop_size: int, rng: np.random.Generator, *, original: bool = False
+) -> SearchResult:
+    """EvoGAN's released GA: adaptive rates, one-child two-point crossover, halve-or-double, (μ+λ) truncation.
+
+    Parents survive and are not re-evaluated; each generation's offspring are scored in one batch. ``original``
+    restores the released defects (no clipping, division by zero on flat fitness, a best that never reproduces).
+    """
+    run = _Budget(fitness, budget)
+    pop = rng.random((pop_size, N_AUS))
+    scores = run(pop)
+    pop = pop[: len(scores)]
+    while run.left > 0:
+        order = np.argsort(-scores, kind="stable")
+        pop, scores = pop[order], scores[order]
+        pc, pm = adaptive_rates(scores, original=original)
+        children = []
+        for i in range(len(pop)):
+            r = rng.random()
+            if r < pc[i]:
+                others = (
+                    np.flatnonzero(scores != scores[i]) if original else np.delete(np.arange(len(pop)), i)
+                )
+                if len(others) == 0:
+                    continue
+                children.append(two_point_crossover(pop[i], pop[rng.choice(others)], rng))
+            elif r < pc[i] + pm[i]:
+                children.append(halve_or_double(pop[i], rng, clip=not original))
+        if (
+            not children
+        ):  # nobody reproduced: the released code re-judges the parents, which costs evaluations
+            run(pop)
+            continue
+        kids = np.stack(children)
+        kid_scores = run(kids)
+        pop = np.concatenate([pop, kids[: len(kid_scores)]])
+        scores = np.concatenate([scores, kid_scores])
+        keep = np.argsort(-scores, kind="stable")[:pop_size]
+        pop, scores = pop[keep], scores[keep]
+    return run.result("GA (released)")
+
+
+def draft_ga(
+    fitness: Fitness,
+    budget: int,
+    pop_size: int,
+    rng: np.random.Generator,
+    *,
+    pc: float = 0.7,
+    pm: float = 0.02,
+) -> SearchResult:
+    """EvoGAN's draft GA: roulette selection, one elite, fixed pc/pm, generational replacement.
+
+    Fitness values are shifted to be non-negative for the roulette (the draft's F2 can be negative).
+    """
+    run = _Budget(fitness, budget)
+    pop = rng.random((pop_size, N_AUS))
+    scores = run(pop)
+    pop = pop[: len(scores)]
+    while run.left > 0:
+        weights = scores - scores.min() + 1e-9
+        parents = rng.choice(len(pop), size=(pop_size - 1, 2), p=weights / weights.sum())
+        kids = []
+        for a, b in parents:
+            child = two_point_crossover(pop[a], pop[b], rng) if rng.random() < pc else pop[a].copy()
+            kids.append(halve_or_double(child, rng) if rng.random() < pm else child)
+        kid_scores = run(np.stack(kids))
+        elite = int(np.argmax(scores))
+        pop = np.concatenate([pop[elite : elite + 1], np.stack(kids)[: len(kid_scores)]])
+        scores = np.concatenate([scores[elite : elite + 1], kid_scores])
+    return run.result("GA (draft)")
+
+
+def random_search(fitness: Fitness, budget: int, pop_size: int, rng: np.random.Generator) -> SearchResult:
+    """Uniform genes in [0, 1]^17, evaluated in batches of ``pop_size``."""
+    run = _Budget(fitness, budget)
+    while run.left > 0:
+        run(rng.random((min(pop_size, run.left), N_AUS)))
+    return run.result("random search")
+
+
+def cmaes_search(
+    fitness: Fitness, budget: int, pop_size: int, rng: np.random.Generator, *, sigma0: float = 0.3
+) -> SearchResult:
+    """CMA-ES (the ``cma`` package) in the box [0, 1]^17, maximising fitness, population ``pop_size``."""
+    import cma
+
+    run = _Budget(fitness, budget)
+    es = cma.CMAEvolutionStrategy(
+        rng.random(N_AUS),
+        sigma0,
+        {"bounds": [0, 1], "popsize": pop_size, "seed": int(rng.integers(1, 2**31)), "verbose": -9},
+    )
+    while run.left > 0:
+        genes = np.clip(np.asarray(es.ask()), 0, 1)
+        scores = run(genes)
+        if len(scores) < len(genes):
+            break
+        es.tell(list(genes), list(-scores))
+    return run.result("CMA-ES")
+
+
+METHODS: dict[str, Callable[..., SearchResult]] = {
+    "GA (released)": released_ga,
+    "GA (draft)": draft_ga,
+    "random search": random_search,
+    "CMA-ES": cmaes_search,
+}
+
+
+def distinct_solutions(result: SearchResult, threshold: float, min_distance: float = 0.5) -> np.ndarray:
+    """Genes with fitness ≥ ``threshold`` that are pairwise ≥ ``min_distance`` apart (L2, gene units), best first.
+
+    A greedy pass in order of fitness; the count measures how many different faces reach the target.
+    """
+    good = np.flatnonzero(result.fitness >= threshold)
+    good = good[np.argsort(-result.fitness[good], kind="stable")]
+    kept: list[np.ndarray] = []
+    for i in good:
+        gene = result.genes[i]
+        if all(np.linalg.norm(gene - k) >= min_distance for k in kept):
+            kept.append(gene)
+    return np.array(kept).reshape(-1, N_AUS)
+
+
+def mean_pairwise_distance(genes: np.ndarray) -> float:
+    """Mean L2 distance over pairs of genes (0 for fewer than two)."""
+    if len(genes) < 2:
+        return 0.0
+    d = np.linalg.norm(genes[:, None] - genes[None], axis=-1)
+    return float(d[np.triu_indices(len(genes), 1)].mean())
