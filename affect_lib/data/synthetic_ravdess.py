@@ -1,0 +1,299 @@
+"""A synthetic corpus in RAVDESS's exact format: ``Actor_XX/01-01-EE-II-SS-RR-AA.mp4`` (H.264 + AAC) and the
+audio-only ``03-01-...wav`` (16-bit, 48 kHz), written with PyAV and soundfile.
+
+It is a stand-in, not RAVDESS: one rendered face (Part II's FACS rig) per actor with an actor-specific tint,
+placement and expressiveness, following an emotion-specific action-unit trajectory (onset, apex, offset) while
+the mouth opens with the syllables; and a voiced, harmonic "utterance" whose prosody depends on the emotion:
+
+- pitch level and contour (level shift, range in semitones, final rise or fall),
+- energy and spectral brightness,
+- tempo (syllables per second),
+
+on top of a per-actor pitch (odd actors male, even female, plus an individual offset) and noise at -30 dB.
+Intensity 02 ("strong") doubles the deviation from neutral in both modalities; neutral has no strong take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile
+import torch
+from torch.nn.functional import interpolate
+
+from affect_lib.data.ravdess import RavdessName
+from affect_lib.progress import progress
+
+AUDIO_RATE = 48_000
+N_SYLLABLES = 7  # "Kids are talking by the door" / "Dogs are sitting by the door"
+
+Renderer = Callable[[torch.Tensor], torch.Tensor]
+"""aus (B, 17) float tensor in [0, 5] -> faces (B, 3, S, S) in [0, 1] (Part II's ``FaceRig``)."""
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """Emotion-dependent voice: f0 factor, pitch range (semitones), final slope (semitones), energy, tempo
+    (syllables/s), spectral tilt (harmonic k has amplitude k**-tilt)."""
+
+    pitch: float
+    range_st: float
+    slope_st: float
+    energy: float
+    tempo: float
+    tilt: float
+
+
+PROSODY: dict[str, Prosody] = {
+    "neutral": Prosody(1.00, 2.0, -2.0, 0.50, 3.6, 1.4),
+    "calm": Prosody(0.95, 1.5, -2.5, 0.42, 3.2, 1.6),
+    "happy": Prosody(1.22, 6.0, 1.0, 0.70, 4.0, 1.1),
+    "sad": Prosody(0.88, 1.2, -4.0, 0.32, 2.8, 1.9),
+    "angry": Prosody(1.15, 4.5, -3.0, 0.95, 4.3, 0.8),
+    "fearful": Prosody(1.35, 3.5, 2.0, 0.60, 4.7, 1.2),
+    "disgust": Prosody(0.95, 3.0, -5.0, 0.55, 3.0, 1.3),
+    "surprised": Prosody(1.30, 7.0, 6.0, 0.75, 3.8, 1.0),
+}
+
+FACE_EXPRESSION = {e: e for e in ("neutral", "happy", "sad", "angry", "disgust")}
+FACE_EXPRESSION |= {"fearful": "fear", "surprised": "surprise", "calm": "happy"}
+"""RAVDESS emotion -> the rig's prototype; calm is a soft neutral (a faint smile, see ``APEX``)."""
+APEX = {"neutral": 0.0, "calm": 0.4}
+"""Apex AU intensity at normal intensity (1.2 unless listed); strong takes double it."""
+
+JAW_DROP = 16 - 1  # 0-based positions in the rig's 17-AU vector (AU25 lips part, AU26 jaw drop, AU45 blink)
+LIPS_PART = 15 - 1
+BLINK = 17 - 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Per-actor traits drawn from the corpus seed."""
+
+    f0: float
+    expressiveness: float
+    tint: np.ndarray
+    offset: tuple[float, float]
+    scale: float
+
+
+def draw_actor(actor: int, seed: int) -> Actor:
+    """Deterministic traits of ``actor`` (odd male ~120 Hz, even female ~210 Hz)."""
+    rng = np.random.default_rng([seed, actor])
+    f0 = (210.0 if actor % 2 == 0 else 120.0) * 2 ** (rng.normal(0, 3.0) / 12)
+    return Actor(
+        f0=f0,
+        expressiveness=float(rng.uniform(0.5, 1.3)),
+        tint=rng.uniform(0.85, 1.1, size=3),
+        offset=(float(rng.uniform(-0.12, 0.12)), float(rng.uniform(-0.06, 0.06))),
+        scale=float(rng.uniform(0.72, 0.85)),
+    )
+
+
+@dataclass(frozen=True)
+class Take:
+    """Per-take variation: tempo and energy factors, pitch shift (semitones), expression apex factor."""
+
+    tempo: float
+    pitch_st: float
+    energy: float
+    apex: float
+
+
+def draw_take(rng: np.random.Generator) -> Take:
+    """Random variation of one take (a repetition is never identical to the other)."""
+    return Take(
+        tempo=float(rng.uniform(0.85, 1.15)),
+        pitch_st=float(rng.normal(0, 1.5)),
+        energy=float(rng.uniform(0.75, 1.25)),
+        apex=float(rng.uniform(0.6, 1.2)),
+    )
+
+
+def syllable_envelope(t: np.ndarray, tempo: float, start: float = 0.25) -> np.ndarray:
+    """(len(t),) in [0, 1]: N_SYLLABLES raised-cosine syllables at ``tempo`` per second from ``start``."""
+    phase = (t - start) * tempo
+    inside = (phase >= 0) & (phase < N_SYLLABLES)
+    return np.where(inside, np.sin(np.pi * np.mod(phase, 1.0)) ** 2, 0.0)
+
+
+def synth_voice(
+    name: RavdessName,
+    actor: Actor,
+    take: Take,
+    duration: float,
+    rng: np.random.Generator,
+    rate: int = AUDIO_RATE,
+) -> np.ndarray:
+    """(duration * rate,) float32 waveform in [-1, 1] of one take."""
+    p = PROSODY[name.emotion_name]
+    gain = 2.0 if name.intensity == 2 else 1.0
+    n = PROSODY["neutral"]
+    level = 1 + gain * (p.pitch - 1)
+    range_st = n.range_st + gain * (p.range_st - n.range_st)
+    slope_st = n.slope_st + gain * (p.slope_st - n.slope_st)
+    energy = min(1.0, take.energy * (n.energy + gain * (p.energy - n.energy)))
+    tempo = p.tempo * take.tempo
+    t = np.arange(int(duration * rate)) / rate
+    u = np.clip((t - 0.25) * tempo / N_SYLLABLES, 0, 1)  # utterance progress
+    accents = rng.normal(0, 1, N_SYLLABLES + 1) + (1.0 if name.statement == 1 else -1.0) * np.cos(
+        np.arange(N_SYLLABLES + 1)
+    )
+    syllable = np.minimum(((t - 0.25) * tempo).clip(0).astype(int), N_SYLLABLES)
+    semitones = range_st * 0.5 * np.tanh(accents[syllable]) + slope_st * u**2
+    f0 = actor.f0 * level * 2 ** ((semitones + take.pitch_st) / 12)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    k = np.arange(1, 16)[:, None]
+    voiced = ((k.astype(float) ** -p.tilt) * np.sin(k * phase[None, :])).sum(0)
+    voiced /= np.abs(voiced).max() + 1e-9
+    wave = energy * syllable_envelope(t, tempo) * voiced
+    noise_rms = 10 ** (-30 / 20) * np.sqrt(np.mean(wave**2) + 1e-12)
+    wave = wave + noise_rms * rng.normal(size=t.shape)
+    return np.clip(wave, -1, 1).astype(np.float32)
+
+
+def au_trajectory(
+    name: RavdessName,
+    actor: Actor,
+    take: Take,
+    times: np.ndarray,
+    prototype: Callable[[str, float], np.ndarray],
+) -> np.ndarray:
+    """(len(times), 17) AU intensities: onset to apex by 30% of the clip, hold, partial offset; the mouth opens
+    with the syllables and the eyes blink once."""
+    gain = 2.0 if name.intensity == 2 else 1.0
+    apex = min(5.0, gain * APEX.get(name.emotion_name, 1.2) * actor.expressiveness * take.apex)
+    duration = times[-1] + (times[1] - times[0] if len(times) > 1 else 0.0)
+    x = times / duration
+    envelope = np.clip(x / 0.3, 0, 1) * (1 - 0.4 * np.clip((x - 0.8) / 0.2, 0, 1))
+    aus = envelope[:, None] * prototype(FACE_EXPRESSION[name.emotion_name], apex)[None, :]
+    mouth = syllable_envelope(times, PROSODY[name.emotion_name].tempo * take.tempo)
+    aus[:, LIPS_PART] = np.maximum(aus[:, LIPS_PART], 1.5 * mouth)
+    aus[:, JAW_DROP] = np.maximum(aus[:, JAW_DROP], 2.0 * mouth)
+    aus[:, BLINK] = 4.0 * np.exp(-(((x - 0.55) / 0.03) ** 2))
+    return np.clip(aus, 0.0, 5.0)
+
+
+def compose_frames(faces: np.ndarray, actor: Actor, height: int, width: int) -> np.ndarray:
+    """Place (T, 3, S, S) faces in [0, 1] on a light background: (T, height, width, 3) uint8 RGB."""
+    side = int(round(actor.scale * height)) // 2 * 2
+    faces = torch.as_tensor(faces, dtype=torch.float32)
+    if faces.shape[-1] != side:
+        faces = interpolate(faces, size=(side, side), mode="bilinear", antialias=True)
+    small = (faces.numpy().transpose(0, 2, 3, 1) * actor.tint).clip(0, 1)
+    canvas = np.full((len(faces), height, width, 3), 0.92, dtype=np.float64)
+    x0 = int(round((width - side) / 2 + actor.offset[0] * width))
+    y0 = int(round((height - side) / 2 + actor.offset[1] * height))
+    canvas[:, y0 : y0 + side, x0 : x0 + side] = small
+    return (canvas * 255 + 0.5).astype(np.uint8)
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray, rate: int = AUDIO_RATE) -> None:
+    """Write (T, H, W, 3) uint8 RGB frames (H, W even) and a mono float32 waveform as H.264 + AAC ``.mp4``."""
+    with av.open(str(path), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=fps, options={"crf": "20", "preset": "veryfast"})
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        video.codec_context.thread_count = 1  # bit-identical files run to run
+        sound = container.add_stream("aac", rate=rate, layout="mono")
+        for frame in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(video.encode(None))
+        step = sound.codec_context.frame_size or 1024
+        for i, start in enumerate(range(0, len(audio), step)):
+            chunk = av.AudioFrame.from_ndarray(
+                audio[None, start : start + step], format="fltp", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts, chunk.time_base = rate, i * step, Fraction(1, rate)
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode(None))
+
+
+def corpus_names(
+    actors: Sequence[int], repetitions: Sequence[int] = (1, 2), modality: int = 1
+) -> list[RavdessName]:
+    """Every speech take of RAVDESS for ``actors``: neutral x 2 statements, 7 emotions x 2 intensities x 2
+    statements, times ``repetitions`` (60 per actor with both repetitions)."""
+    names = []
+    for actor in actors:
+        for emotion in range(1, 9):
+            for intensity in (1,) if emotion == 1 else (1, 2):
+                for statement in (1, 2):
+                    for rep in repetitions:
+                        names.append(RavdessName(modality, 1, emotion, intensity, statement, rep, actor))
+    return names
+
+
+def write_synthetic_ravdess(
+    root: str | Path,
+    *,
+    actors: Sequence[int] = (1, 2, 3, 4, 5, 6),
+    repetitions: Sequence[int] = (1, 2),
+    duration: float = 3.0,
+    fps: int = 30,
+    height: int = 144,
+    seed: int = 0,
+    write_wav: bool = True,
+    renderer: Renderer | None = None,
+) -> list[Path]:
+    """Write the corpus under ``root`` (``Actor_XX/`` folders); existing files are kept (re-runs are free).
+
+    Args:
+        actors: actor ids in 1..24 (odd male, even female).
+        repetitions: which of RAVDESS's two repetitions to write.
+        duration: clip length, seconds; fps: video frame rate; height: frame height (width = 16/9 height).
+        renderer: faces from AUs; defaults to Part II's ``FaceRig.default`` at 80% of ``height`` (each
+            actor's face is scaled to 72-85% of the frame height).
+
+    Returns:
+        The ``.mp4`` paths, sorted.
+    """
+    if not actors or any(not 1 <= a <= 24 for a in actors):
+        raise ValueError(f"actors must be ids in 1..24, got {list(actors)}")
+    if not set(repetitions) <= {1, 2} or not repetitions:
+        raise ValueError(f"repetitions must be a non-empty subset of (1, 2), got {list(repetitions)}")
+    if duration <= 0.5 or fps < 1 or height < 32:
+        raise ValueError(f"need duration > 0.5 s, fps >= 1 and height >= 32, got {duration}, {fps}, {height}")
+    from affect_lib.faces.facs import prototype
+
+    if renderer is None:
+        from affect_lib.faces.rig import FaceRig
+
+        renderer = FaceRig.default(size=int(0.8 * height))
+    height = height // 2 * 2
+    width = int(round(height * 16 / 9)) // 2 * 2
+    root = Path(root)
+    times = np.arange(int(round(duration * fps))) / fps
+    paths = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # per-clip tensors are small: extra threads only add synchronisation
+    try:
+        for name in progress(corpus_names(actors, repetitions), desc="write clips"):
+            folder = root / f"Actor_{name.actor:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name.filename(".mp4")
+            paths.append(path)
+            wav = folder / replace(name, modality=3).filename(".wav")
+            if path.exists() and (wav.exists() or not write_wav):
+                continue
+            actor = draw_actor(name.actor, seed)
+            rng = np.random.default_rng([seed, *vars(name).values()])
+            take = draw_take(rng)
+            audio = synth_voice(name, actor, take, duration, rng)
+            with torch.no_grad():
+                faces = np.asarray(
+                    renderer(torch.as_tensor(au_trajectory(name, actor, take, times, prototype)).float())
+                )
+            frames = compose_frames(faces, actor, height, width)
+            tmp = path.with_suffix(".tmp.mp4")
+            write_mp4(tmp, frames, fps, audio)
+            tmp.replace(path)
+            if write_wav:
+                soundfile.write(wav, audio, AUDIO_RATE, subtype="PCM_16")
+    finally:
+        torch.set_num_threads(threads)
+    return sorted(paths)
