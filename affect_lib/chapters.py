@@ -105,19 +105,26 @@ def execute_all_paper(
 
     from affect_lib.runtime import DATA_DIR_ENV
 
-    if data_root is not None:
+    previous = os.environ.get(DATA_DIR_ENV)
+    if data_root is not None:  # the kernels inherit the variable; it is restored afterwards
         os.environ[DATA_DIR_ENV] = str(Path(data_root).expanduser().resolve())
     results = {}
-    for name in chapter_names():
-        out = Path(output_dir) / f"{name}.ipynb"
-        try:
-            record = execute_chapter(name, profile="paper", output=out)
-            results[name] = f"done in {record['seconds']:.0f} s -> {out}"
-        except PapermillExecutionError as err:
-            if err.ename == "FileNotFoundError":
-                results[name] = f"skipped: {err.evalue}"
-            else:
-                results[name] = f"failed: {err.ename}: {err.evalue} (see {out.with_suffix('.tmp.ipynb')})"
+    try:
+        for name in chapter_names():
+            out = Path(output_dir) / f"{name}.ipynb"
+            try:
+                record = execute_chapter(name, profile="paper", output=out)
+                results[name] = f"done in {record['seconds']:.0f} s -> {out}"
+            except PapermillExecutionError as err:
+                if err.ename == "FileNotFoundError":
+                    results[name] = f"skipped: {err.evalue}"
+                else:
+                    results[name] = f"failed: {err.ename}: {err.evalue} (see {out.with_suffix('.tmp.ipynb')})"
+    finally:
+        if previous is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = previous
     return results
 
 

@@ -1,6 +1,7 @@
 """Chapter execution helpers, and guards on the executed chapters that the book renders."""
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -105,8 +106,11 @@ def test_executed_chapter_is_clean_and_has_its_figures(name):
 def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
     from papermill.exceptions import PapermillExecutionError
 
+    seen_env = []
+
     def fake_execute(name, *, profile, output):
         assert profile == "paper"
+        seen_env.append(os.environ.get("AFFECT_DATA_DIR"))
         if name == "needs_data":
             raise PapermillExecutionError(3, 1, "cfg = setup()", "FileNotFoundError", "no mosei here", [])
         if name == "broken":
@@ -120,9 +124,8 @@ def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
     assert results["fine"].startswith("done")
     assert results["needs_data"] == "skipped: no mosei here"
     assert results["broken"].startswith("failed: ValueError")
-    import os
-
-    assert os.environ["AFFECT_DATA_DIR"] == str(tmp_path.resolve())
+    assert seen_env == [str(tmp_path.resolve())] * 3  # the kernels see the data root ...
+    assert "AFFECT_DATA_DIR" not in os.environ  # ... and the caller's environment is left as it was
 
 
 def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
