@@ -88,7 +88,7 @@ print("torch draws:", np.round(torch_draw.numpy(), 4))
 # ## A first Wasserstein distance
 #
 # For two distributions $\mu, \nu$ on the real line with quantile functions $F_\mu^{-1}, F_\nu^{-1}$, the
-# Wasserstein distance of order $p \ge 1$ has the closed form
+# Wasserstein distance of order $p \ge 1$ has the closed form {cite}`villani2009ot`
 #
 # $$
 # W_p(\mu, \nu) = \left( \int_0^1 \left| F_\mu^{-1}(u) - F_\nu^{-1}(u) \right|^p \, du \right)^{1/p}.
@@ -97,7 +97,7 @@ print("torch draws:", np.round(torch_draw.numpy(), 4))
 # For two empirical distributions with the same number of points, the quantile functions are the sorted samples, so
 # {eq}`eq-wp-quantile` becomes a mean over sorted pairs. We compare three routes on samples from
 # $\mu = \mathcal N(0, 1)$ and $\nu = \mathrm{Laplace}(1, 1/\sqrt 2)$, which has mean 1 and the same variance:
-# sorted samples, POT's `ot.wasserstein_1d`, and the general optimal-transport solver `ot.emd2` on the full cost
+# sorted samples, POT's {cite}`flamary2021pot` `ot.wasserstein_1d`, and the general optimal-transport solver `ot.emd2` on the full cost
 # matrix.
 
 # %%
@@ -172,4 +172,6 @@ plt.show()
 # `make chapter NB=00_orientation` executes this chapter alone (about 15 s on two cores) and rebuilds the book.
 # `make test` re-executes it and checks the two cells marked `# NBVAL_CHECK_OUTPUT`: the seeded draws and the three
 # $W_1$ values.
+# Download it: {download}`00_orientation.py <../../notebooks/00_orientation.py>` (the source) or {download}`00_orientation.ipynb <../../notebooks/00_orientation.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # Wasserstein differential privacy: the definition, Table 1 and Figure 1
 #
-# Yang, Qi & Zhou (AAAI 2024) propose *Wasserstein differential privacy* (WDP): a mechanism $M$ is
+# Yang, Qi & Zhou {cite}`yang2024wdp` propose *Wasserstein differential privacy* (WDP): a mechanism $M$ is
 # $(\mu, \varepsilon)$-WDP when, for all adjacent datasets $D, D'$,
 #
 # $$
@@ -24,7 +24,7 @@
 # $$ (eq-wdp-def)
 #
 # **What the paper claims.** Its Table 1 gives the WDP of the Laplace and Gaussian mechanisms in closed form next
-# to their DP and Rényi-DP (RDP) budgets, and its Figure 1 draws them over the order: the WDP curves are "stable",
+# to their DP and Rényi-DP (RDP) {cite}`mironov2017rdp` budgets, and its Figure 1 draws them over the order: the WDP curves are "stable",
 # bounded by $1/2$ and barely depend on the order, while RDP grows with $\alpha$.
 #
 # **What this chapter checks.** Both mechanisms add noise to a query: $M(D) = f(D) + Z$. The two output laws are
@@ -169,7 +169,7 @@ print(f"sigma = 2: RDP grows x{rdp_spread:.1f} from alpha 1 to 10; the WDP formu
 # The four panels redraw the paper's Figure 1 (same grid, same axes $[1, 10] \times [0, 2]$). The dashed black line
 # in the two WDP panels is the exact $W_\mu$ of {eq}`eq-wdp-shift`, the same for all four scales.
 
-# %%
+# %% mystnb={"figure": {"name": "fig-10-wdp-definition-1", "caption": "Table 1 on the paper's grid (Figure 1 of the paper), with the exact Wasserstein distance of the mechanisms (dashed) in the WDP panels. Deterministic: the same for both profiles."}}
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), sharey=True)
 for ax, (name, values) in zip(axes, grid.items(), strict=True):
     for j, s in enumerate(scales):
@@ -189,9 +189,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: Table 1 on the paper's grid (Figure 1 of the paper), with the exact Wasserstein distance of the
-# mechanisms (dashed) in the WDP panels. Deterministic: the same for both profiles.
-#
 # The paper's reading, "WDP is stable, bounded by 1/2 and insensitive to the order", is a property of the map
 # $x \mapsto x^{1/\mu}$: every Table-1 WDP curve tends to $1/2$ as $\mu \to \infty$. It says nothing about the
 # mechanisms, whose Wasserstein distance is the flat dashed line at $\Delta = 1$, above every formula curve.
@@ -275,4 +272,6 @@ claims_table(
 # `make chapter NB=10_wdp_definition` executes this chapter alone (measured: about 30 s on two shared cores,
 # kernel start included). nbval checks
 # the cells marked `# NBVAL_CHECK_OUTPUT`: the Table-1 values, the exact distances and the formula-vs-exact summary.
+# Download it: {download}`10_wdp_definition.py <../../notebooks/10_wdp_definition.py>` (the source) or {download}`10_wdp_definition.ipynb <../../notebooks/10_wdp_definition.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

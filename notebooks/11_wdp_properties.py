@@ -15,7 +15,7 @@
 # %% [markdown]
 # # The 13 properties of WDP, checked with exact distances
 #
-# **What the paper claims.** "We show and prove that WDP has 13 excellent properties": the metric properties that
+# **What the paper claims.** "We show and prove that WDP has 13 excellent properties" {cite}`yang2024wdp`: the metric properties that
 # Rényi DP lacks (symmetry, triangle inequality), compositions, the Laplace and Gaussian mechanisms, post-processing,
 # group privacy, and conversions to RDP/zCDP and DP. The full text was not available to us; the statements below
 # are the book's reconstruction (see the Part I reference notes), grouped 4 + 3 + 2 + 2 + 2 = 13 as in the paper.
@@ -354,7 +354,7 @@ print(
 # The figure shows the two failing behaviours of the Table-1 formulas next to the exact distance: monotonicity in
 # the order (left) and the gap to the exact $W_\mu$ (right).
 
-# %%
+# %% mystnb={"figure": {"name": "fig-11-wdp-properties-1", "caption": "Left, the Table-1 Gaussian WDP against the order: for $\\sigma < 1$ it decreases, violating P4, while the exact $W_\\mu$ is constant. Right: the two output laws of the Gaussian mechanism are translates; every order of the Wasserstein distance equals the shift."}}
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6))
 mus_plot = np.linspace(1, 10, 100)
 for s in (0.25, 0.5, 1.0, 2.0):
@@ -376,11 +376,6 @@ ax1.set(
 ax1.legend(fontsize=8, loc="upper right")
 fig.tight_layout()
 plt.show()
-
-# %% [markdown]
-# Figure: left, the Table-1 Gaussian WDP against the order: for $\sigma < 1$ it decreases, violating P4, while the
-# exact $W_\mu$ is constant. Right: the two output laws of the Gaussian mechanism are translates; every order of
-# the Wasserstein distance equals the shift.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -468,4 +463,6 @@ claims_table(
 # :class: tip
 # `make chapter NB=11_wdp_properties` executes this chapter alone (measured: about 17 s on two shared cores,
 # quick profile). nbval checks every cell marked `# NBVAL_CHECK_OUTPUT`: each property's numbers and the verdict table.
+# Download it: {download}`11_wdp_properties.py <../../notebooks/11_wdp_properties.py>` (the source) or {download}`11_wdp_properties.ipynb <../../notebooks/11_wdp_properties.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

@@ -16,12 +16,12 @@
 # # Compositions: the Wasserstein accountant against DP, BDP and tight accountants (Figure 2)
 #
 # **What the paper claims.** Its Figure 2 composes 100 steps of the subsampled Gaussian mechanism on synthetic
-# gradients and plots three budgets: DP from the moments accountant, Bayesian DP (BDP) and WDP from the new
+# gradients and plots three budgets: DP from the moments accountant, Bayesian DP (BDP) {cite}`triastcyn2020bdp` and WDP from the new
 # *Wasserstein accountant*. WDP comes out lowest and grows slowly: "the overestimation on privacy budgets can be
 # effectively alleviated".
 #
 # **What this chapter does.** It reproduces the experiment with the released settings, then adds what the paper
-# left out: *tight* DP accountants for the same mechanism (privacy-loss distributions, PLD, and opacus's PRV) and
+# left out: *tight* DP accountants for the same mechanism (privacy-loss distributions, PLD {cite}`koskela2020pld`, and opacus's PRV {cite}`gopi2021prv`) and
 # RDP optimised over orders instead of the single order $\alpha = 17$.
 #
 # **Learning goals**
@@ -153,7 +153,7 @@ print("optimal RDP orders at steps 1, 10, 50, 100:", " ".join(f"{a:g}" for a in 
 # %% [markdown]
 # ## Figure 2, with the tight accountants added
 
-# %%
+# %% mystnb={"figure": {"name": "fig-12-wdp-compositions-1", "caption": "The paper's Figure 2 (quick profile: seeded synthetic gradients, 2 seeds; bands are \u00b1 1 sd), with the tight PLD and the RDP-optimal-order budgets of the DP mechanism added. Log scale, top at $10^6$ as in the paper."}}
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
 steps = np.arange(1, T + 1)
 for qi, (ax, quantile) in enumerate(zip(axes, quantiles, strict=True)):
@@ -171,9 +171,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: the paper's Figure 2 (quick profile: seeded synthetic gradients, 2 seeds; bands are ± 1 sd), with the
-# tight PLD and the RDP-optimal-order budgets of the DP mechanism added. Log scale, top at $10^6$ as in the paper.
-#
 # ## Where the WDP numbers come from
 #
 # The WDP budget is measured in *gradient-norm units*, not in the log-likelihood-ratio units of DP and BDP. Its
@@ -288,4 +285,6 @@ claims_table(
 # `make chapter NB=12_wdp_compositions` executes this chapter alone (measured: about 22 s on two shared cores,
 # quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the budget table at steps 1, 10, 50 and 100 and
 # the noise-floor summary.
+# Download it: {download}`12_wdp_compositions.py <../../notebooks/12_wdp_compositions.py>` (the source) or {download}`12_wdp_compositions.ipynb <../../notebooks/12_wdp_compositions.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

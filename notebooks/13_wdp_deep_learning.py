@@ -17,10 +17,10 @@
 #
 # **What the paper claims.** Its Table 2 trains convolutional networks on MNIST, Fashion-MNIST, CIFAR-10 and SVHN
 # with "DP-SGD" and reports the budgets of three accountants (moments accountant DP, BDP, WDP) with the
-# attack-success probability $P(A) = 1/(1 + e^{-\varepsilon})$ (Triastcyn & Faltings 2020) in parentheses. WDP
+# attack-success probability $P(A) = 1/(1 + e^{-\varepsilon})$ {cite}`triastcyn2020bdp` in parentheses. WDP
 # gives the smallest budgets, e.g. $\varepsilon \approx 0.4$–$0.5$, $P(A) \approx 0.60$–$0.63$.
 #
-# **What this chapter does.** It runs *real* DP-SGD (opacus: per-example clipping, Poisson sampling) on a real
+# **What this chapter does.** It runs *real* DP-SGD {cite}`abadi2016dpsgd` (opacus {cite}`yousefpour2021opacus`: per-example clipping, Poisson sampling) on a real
 # dataset that ships inside scikit-learn, the 8×8 digits (1797 images), and accounts every step four ways: the
 # Wasserstein accountant ($\mu = 16$, $\beta = 32$, as released), RDP, opacus's tight PRV accountant and BDP. It
 # then runs the released training scripts' semantics (no per-example clipping, a coordinate mask called
@@ -88,7 +88,7 @@ for z, run in runs.items():
 # %% [markdown]
 # ## Accuracy against epsilon
 
-# %%
+# %% mystnb={"figure": {"name": "fig-13-wdp-deep-learning-1", "caption": "Test accuracy on digits after each epoch against the budget each accountant reports at that point (quick profile, real data, 8 epochs). For RDP, PRV and BDP more noise moves the curves left (smaller $\\varepsilon$) and down (lower accuracy): the usual privacy\u2013utility trade-off. For WDP the order is *reversed*: more noise gives a *larger* budget, because the accountant's per-step value is dominated by the noise's own $\\mu$-th moment, which grows linearly with $z$."}}
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
 for ax, name in zip(axes, accountant_names, strict=True):
     for z, run in runs.items():
@@ -99,13 +99,6 @@ axes[0].set_ylabel("test accuracy")
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-
-# %% [markdown]
-# Figure: test accuracy on digits after each epoch against the budget each accountant reports at that point
-# (quick profile, real data, 8 epochs). For RDP, PRV and BDP more noise moves the curves left (smaller
-# $\varepsilon$) and down (lower accuracy): the usual privacy–utility trade-off. For WDP the order is *reversed*:
-# more noise gives a *larger* budget, because the accountant's per-step value is dominated by the noise's own
-# $\mu$-th moment, which grows linearly with $z$.
 
 # %%
 floor_share = {
@@ -254,4 +247,6 @@ claims_table(
 # `make chapter NB=13_wdp_deep_learning` executes this chapter alone (measured: 45-70 s on two shared cores,
 # quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the accuracy/budget table, the noise-floor
 # ratios and the released-semantics budgets.
+# Download it: {download}`13_wdp_deep_learning.py <../../notebooks/13_wdp_deep_learning.py>` (the source) or {download}`13_wdp_deep_learning.ipynb <../../notebooks/13_wdp_deep_learning.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

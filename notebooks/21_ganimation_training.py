@@ -15,7 +15,7 @@
 # %% [markdown]
 # # The generator: GANimation and the face rig
 #
-# EvoGAN's generator is GANimation (Pumarola et al., ECCV 2018), as re-implemented by donydchen: a network that
+# EvoGAN's generator is GANimation {cite}`pumarola2018ganimation`, as re-implemented by donydchen: a network that
 # edits a face towards any vector of 17 AU intensities, trained without paired data. Its pretrained weights cannot
 # be downloaded offline, so this chapter (i) builds GANimation at the paper's size and explains its parts and
 # losses, and (ii) trains a small GANimation on pairs rendered by the book's face rig, to show that the training
@@ -24,7 +24,7 @@
 # **Learning goals**
 #
 # - Know GANimation's attention-based output $A \cdot I + (1 - A) \cdot C$ and why it keeps the identity.
-# - Know its four losses (WGAN-GP, AU regression, cycle, attention) and their weights.
+# - Know its four losses (WGAN-GP {cite}`gulrajani2017wgangp`, AU regression, cycle, attention) and their weights.
 # - Train the small model on rig pairs and read its loss curves; load a real checkpoint if you have one.
 
 # %% tags=["parameters"]
@@ -162,7 +162,7 @@ print(f"{steps} critic steps, {steps // n_critic} generator steps, batch {batch}
 for key, (early, late) in summary.items():
     print(f"{key:20s} first 20% {early:8.4f}   last 20% {late:8.4f}")
 
-# %%
+# %% mystnb={"figure": {"name": "fig-21-ganimation-training-1", "caption": "The loss curves of the small run (raw and a running mean). The critic's AU regression error on real rig faces and the generator's AU error on its edits fall, and so does the cycle error; the Wasserstein estimate of the critic is the adversarial game's state, not a quantity that must fall."}}
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
 for ax, key in zip(axes, summary, strict=True):
     values = np.asarray(history[key])
@@ -176,16 +176,12 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: the loss curves of the small run (raw and a running mean). The critic's AU regression error on real rig
-# faces and the generator's AU error on its edits fall, and so does the cycle error; the Wasserstein estimate of
-# the critic is the adversarial game's state, not a quantity that must fall.
-#
 # ## Samples
 #
 # Each row edits one rig face towards the AUs of the basic prototypes (columns: input, then angry, disgust, fear,
 # happy, sad, surprise, neutral), with the attention mask below.
 
-# %%
+# %% mystnb={"figure": {"name": "fig-21-ganimation-training-2", "caption": "Small GANimation after the quick run: input and edits (odd rows), attention masks (even rows; dark = painted by the colour head). At 32 pixels and a few hundred steps the edits are faint; the point is the working training path, not image quality."}}
 G.eval()
 source = pool_images[:3].to(cfg.device)
 targets = torch.tensor(
@@ -203,10 +199,6 @@ ax.axis("off")
 plt.show()
 
 # %% [markdown]
-# Figure: small GANimation after the quick run: input and edits (odd rows), attention masks (even rows; dark =
-# painted by the colour head). At 32 pixels and a few hundred steps the edits are faint; the point is the working
-# training path, not image quality.
-#
 # ## Loading a real checkpoint
 #
 # If you have donydchen's or EvoGAN's `30_net_gen.pth`, `gan.load_checkpoint(path, gan.Generator(layout="replicate"))`
@@ -270,4 +262,6 @@ claims_table(
 # :class: tip
 # `make chapter NB=21_ganimation_training` executes this chapter alone (about 25 s on two cores). `make test`
 # re-executes it and checks the parameter counts, shapes and the early/late losses.
+# Download it: {download}`21_ganimation_training.py <../../notebooks/21_ganimation_training.py>` (the source) or {download}`21_ganimation_training.ipynb <../../notebooks/21_ganimation_training.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

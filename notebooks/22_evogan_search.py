@@ -15,7 +15,7 @@
 # %% [markdown]
 # # EvoGAN: evolutionary search for target expressions
 #
-# EvoGAN (Liu et al., *Neurocomputing* 469, 2022) claims that an evolutionary algorithm over facial action units,
+# EvoGAN {cite}`liu2022evogan` claims that an evolutionary algorithm over facial action units,
 # with a frozen generator and a frozen expression classifier as fitness, "easily" synthesises faces with a target
 # expression, including compound ones, and gives *various* images for one target. Its released code runs a genetic
 # algorithm (GA) with adaptive rates; its draft logs show 13 targets (6 basic, 7 compound) over 30 generations.
@@ -25,7 +25,7 @@
 #
 # **Learning goals**
 #
-# - Run EvoGAN's released GA, random search and CMA-ES at the same number of evaluations and compare them fairly.
+# - Run EvoGAN's released GA, random search and CMA-ES {cite}`hansen2001cmaes` at the same number of evaluations and compare them fairly.
 # - Read per-target reachability: which targets the classifier can be driven to on this face, and which not.
 # - Measure the diversity of the distinct solutions a search finds.
 
@@ -99,7 +99,7 @@ for code in targets:
     cells = "".join(f"{best[code, m].mean():>11.3f} ({best[code, m].std():.3f})" for m in methods)
     print(f"{label[code]:42s}{cells}")
 
-# %%
+# %% mystnb={"figure": {"name": "fig-22-evogan-search-1", "caption": "Best fitness found against evaluations (one generation = 10 evaluations in the quick profile), mean \u00b1 one standard deviation over seeds, for the 6 basic and 7 compound targets of EvoGAN's draft logs."}}
 fig, axes = plt.subplots(3, 5, figsize=(15, 8.5), sharex=True, sharey=True)
 evals = np.arange(1, budget + 1)
 for ax, code in zip(axes.flat, targets, strict=False):
@@ -120,9 +120,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: best fitness found against evaluations (one generation = 10 evaluations in the quick profile), mean ± one
-# standard deviation over seeds, for the 6 basic and 7 compound targets of EvoGAN's draft logs.
-#
 # ## Reachability per target
 #
 # We call a target *reached* when the best run of any method gets fitness ≥ 0.8 (the classifier gives at least 80%
@@ -182,7 +179,7 @@ for code in targets:
         f"{label[code]:42s} distinct solutions {len(genes):3d}  mean distance {search.mean_pairwise_distance(genes):.2f}"
     )
 
-# %%
+# %% mystnb={"figure": {"name": "fig-22-evogan-search-2", "caption": "Up to five distinct near-best GA solutions per target (a row repeats its last face when fewer exist). Look for artefacts: where the classifier rewards exaggerated furrows or a wide-open mouth rather than a natural face, the fitness is high but the face is not what a person would call the target expression."}}
 show = [c for c in targets if len(diverse[c])]
 display_rig = FaceRig.default(128)  # render the chosen genes larger than the search did
 rows = []
@@ -200,10 +197,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: up to five distinct near-best GA solutions per target (a row repeats its last face when fewer exist).
-# Look for artefacts: where the classifier rewards exaggerated furrows or a wide-open mouth rather than a
-# natural face, the fitness is high but the face is not what a person would call the target expression.
-#
 # ## Claims and measurements
 
 # %%
@@ -283,4 +276,6 @@ claims_table(
 # :class: tip
 # `make chapter NB=22_evogan_search` executes this chapter alone (about 60 s on two idle cores). `make test`
 # re-executes it and checks the best fitness table, the reachability lists and the diversity counts.
+# Download it: {download}`22_evogan_search.py <../../notebooks/22_evogan_search.py>` (the source) or {download}`22_evogan_search.ipynb <../../notebooks/22_evogan_search.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

@@ -15,12 +15,12 @@
 # %% [markdown]
 # # LMR-CBT: fusing unaligned text, audio and vision with a small CB-Transformer
 #
-# Fu et al. (arXiv 2112.01697) propose **LMR-CBT** for multimodal emotion recognition from *unaligned* sequences of
+# Fu et al. {cite}`fu2023lmrcbt` propose **LMR-CBT** for multimodal emotion recognition from *unaligned* sequences of
 # text, audio and vision. Each modality first gets local features (a BiLSTM for text, a temporal convolution for
 # audio and vision); audio and vision pass a causal Transformer; two *cross-modal blocks* fold the audio and vision
 # summaries into the text sequence; a third Transformer attends over the fused sequence; the fused summary is
 # spliced with the audio and vision summaries and classified. The paper's claims: state-of-the-art results on
-# CMU-MOSI, CMU-MOSEI and IEMOCAP, word-aligned and unaligned, with the **fewest parameters** (0.41M against MulT's
+# CMU-MOSI {cite}`zadeh2016mosi`, CMU-MOSEI {cite}`zadeh2018mosei` and IEMOCAP {cite}`busso2008iemocap`, word-aligned and unaligned, with the **fewest parameters** (0.41M against MulT's {cite}`tsai2019mult`
 # 1.07M; MOSEI F1 81.5).
 #
 # The real corpora cannot be downloaded here, so the quick profile trains on **synthetic stand-ins written in the
@@ -238,7 +238,7 @@ for (name, aligned, model_name), m in results.items():
 # %% [markdown]
 # Training curves: validation loss per epoch, with the selected epoch of each run marked.
 
-# %%
+# %% mystnb={"figure": {"name": "fig-30-multimodal-lmr-cbt-1", "caption": "Validation loss per epoch of the three models on each stand-in (quick profile); dots mark the epoch whose weights were kept."}}
 fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True)
 for col, name in enumerate(DATASETS):
     for row, aligned in enumerate((True, False)):
@@ -257,9 +257,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: validation loss per epoch of the three models on each stand-in (quick profile); dots mark the epoch whose
-# weights were kept.
-#
 # On these small stand-ins the simple late-fusion LSTM is hard to beat: its three LSTMs can each read their
 # modality's events and the MLP adds them, which is exactly the additive story the stand-ins were generated from.
 # The attention models are noisier with 320 training utterances and 8 epochs, and on IEMOCAP they overfit after a
@@ -382,4 +379,6 @@ claims_table(
 # `make chapter NB=30_multimodal_lmr_cbt` executes this chapter alone (about 65 s on two shared cores, quick profile) and
 # rebuilds the book. `make test` re-executes it and checks the cells marked `# NBVAL_CHECK_OUTPUT`: the corpus table,
 # the parameter counts, the BiLSTM quirk and the two result tables.
+# Download it: {download}`30_multimodal_lmr_cbt.py <../../notebooks/30_multimodal_lmr_cbt.py>` (the source) or {download}`30_multimodal_lmr_cbt.ipynb <../../notebooks/30_multimodal_lmr_cbt.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```

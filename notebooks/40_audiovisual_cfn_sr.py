@@ -15,12 +15,12 @@
 # %% [markdown]
 # # Audio-visual emotion recognition: the RAVDESS pipeline and CFN-SR
 #
-# CFN-SR (Fu et al., 2021, "A cross-modal fusion network based on self-attention and residual structure") classifies
-# the 8 emotions of RAVDESS from a speaker's face video and voice. A 3D ResNeXt-50 encodes 30 face crops, a small 1D
-# CNN encodes the MFCC of the voice, and a *cross-modal block* lets the audio decide where to look in the video
+# CFN-SR (Fu et al., 2021, "A cross-modal fusion network based on self-attention and residual structure") {cite}`fu2021cfnsr` classifies
+# the 8 emotions of RAVDESS {cite}`livingstone2018ravdess` from a speaker's face video and voice. A 3D ResNeXt-50 {cite}`hara2018resnext3d` encodes 30 face crops, a small 1D
+# CNN encodes the MFCC of the voice (librosa {cite}`mcfee2015librosa`), and a *cross-modal block* lets the audio decide where to look in the video
 # feature map: a Transformer summarises the audio, additive attention weights the video positions, and a residual
 # keeps the original video features. The fused video vector is concatenated ("spliced") with the audio features.
-# The paper reports **75.76 %** accuracy with **26.30M** parameters, ahead of MSAF (74.86 %) and the late-fusion and
+# The paper reports **75.76 %** accuracy with **26.30M** parameters, ahead of MSAF {cite}`su2020msaf` (74.86 %) and the late-fusion and
 # concatenation baselines.
 #
 # **Learning goals**
@@ -152,7 +152,7 @@ print(
 for w in caught:
     print("warning:", w.message)
 
-# %%
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-1", "caption": "Top, a decoded frame of one clip; middle, the face crop of the middle sampled frame of one clip per emotion; bottom, the MFCC (13 coefficients over time) of the same clips. A crop that shows the light background around a smaller face is a centre-crop fallback: the detector missed the face in that frame, and the preprocessing counted it."}}
 raw = decode_clip(clips[len(clips) // 2])
 picked = [parse_ravdess_name(p).emotion for p in clips]
 show = [picked.index(e) for e in range(1, 9)]
@@ -174,11 +174,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: top, a decoded frame of one clip; middle, the face crop of the middle sampled frame of one clip per
-# emotion; bottom, the MFCC (13 coefficients over time) of the same clips. A crop that shows the light background
-# around a smaller face is a centre-crop fallback: the detector missed the face in that frame, and the preprocessing
-# counted it.
-#
 # ## The model and its parameter count
 #
 # The video branch is a 3D ResNeXt-50 (cardinality 32) whose last stage gives a feature map
@@ -286,7 +281,7 @@ print(f"{'model':32s} {'test acc':>8s} {'best epoch':>10s}")
 for name, r in results.items():
     print(f"{name:32s} {100 * r['accuracy']:>7.1f}% {r['best_epoch']:>10d}")
 
-# %%
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-2", "caption": "Left, the confusion matrix of CFN-SR on the test actors (rows true, columns predicted); right, the validation accuracy per epoch of the four models."}}
 full = results["CFN-SR"]
 cm = confusion_matrix(full["true"], full["pred"], labels=range(8))
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
@@ -301,9 +296,6 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure: left, the confusion matrix of CFN-SR on the test actors (rows true, columns predicted); right, the
-# validation accuracy per epoch of the four models.
-#
 # ## Per-fold results: the released protocol against a proper split
 #
 # The released code evaluates every epoch on the held-out fold and keeps the **maximum** over epochs: the test fold
@@ -499,4 +491,6 @@ claims_table(
 # trainings), about 75 s once the corpus and the features are cached. `make test` re-executes it and checks the cells marked `# NBVAL_CHECK_OUTPUT`: the
 # parsed file name, the corpus counts, the parameter counts, the test accuracies of the four models, the per-fold
 # table and the batch-coupling check.
+# Download it: {download}`40_audiovisual_cfn_sr.py <../../notebooks/40_audiovisual_cfn_sr.py>` (the source) or {download}`40_audiovisual_cfn_sr.ipynb <../../notebooks/40_audiovisual_cfn_sr.ipynb>` (with outputs). This build's runtime of every chapter is in
+# the {doc}`/book/generated/reproducibility`.
 # ```
