@@ -427,27 +427,123 @@ def _config_fingerprint(config: TrainConfig) -> dict[str, Any]:
 
 
 # ---- command line --------------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """``train MODEL --dataset NAME [--data-dir PATH] [--profile paper] [--epochs N --batch-size N --out DIR]``.
+SEQUENCE_MODELS = ("lmr_cbt", "mult", "late_fusion")
+AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat")
+QUICK_RAVDESS = {"actors": tuple(range(1, 8)), "repetitions": (1,), "duration": 2.0, "fps": 10, "height": 80}
+"""The Part IV chapter's quick stand-in corpus (written with seed 0), used when the quick profile has no data."""
 
-    Trains MODEL (``lmr_cbt``, ``mult`` or ``late_fusion``) on a MulT-format corpus (``mosi``, ``mosei``,
-    ``iemocap``; ``--unaligned`` for the ``_noalign`` files) with the paper's settings, selects the epoch on the
-    validation set, evaluates the test set once and writes ``metrics.json``, ``history.json`` and ``model.pt``
-    to ``--out``. The quick profile trains on the synthetic stand-in. Launched by ``torchrun``, it trains with DDP.
-    """
+
+@dataclass
+class _Run:
+    """What the command line trains: loaders, model, loss, metrics, TrainConfig fields, summary, default out."""
+
+    loaders: dict[str, DataLoader]
+    model: nn.Module
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    metrics_fn: MetricsFn
+    settings: dict[str, Any]
+    summary: dict[str, Any]
+    out: str
+
+
+def _mult_run(args: argparse.Namespace) -> _Run:
+    """A sequence model on a MulT-format corpus (the quick profile without data: the synthetic stand-in)."""
     from affect_lib.data.mult import DATASETS, load_mult_pickle, make_loaders, mult_filename
     from affect_lib.data.synthetic_mult import write_standin
     from affect_lib.metrics import task_loss, task_metrics
     from affect_lib.models import build_model
     from affect_lib.runtime import cache_dir, resolve_data_dir
 
+    spec = DATASETS[args.dataset]
+    aligned = not args.unaligned
+    filename = mult_filename(spec.name, aligned)
+    data_dir = resolve_data_dir(args.data_dir, profile=args.profile, dataset=spec.name, required=[filename])
+    if data_dir is None:
+        path = write_standin(
+            cache_dir("mult_standin"), spec.name, aligned=aligned, seed=0, lengths=QUICK_LENGTHS[aligned]
+        )
+    else:
+        path = data_dir / filename
+    corpus = load_mult_pickle(path, dataset=spec.name)
+    quick = args.profile == "quick"
+    hp = spec.paper_hparams
+    return _Run(
+        loaders=make_loaders(corpus, batch_size=args.batch_size or (32 if quick else hp["batch_size"])),
+        model=build_model(args.model, dataset=spec.name, dims=corpus.dims),
+        loss_fn=task_loss(spec.name),
+        metrics_fn=task_metrics(spec.name),
+        settings={
+            "epochs": args.epochs or (3 if quick else hp["epochs"]),
+            "lr": args.lr or hp["lr"],
+            "grad_clip": hp["grad_clip"],
+            "lr_patience": hp["lr_patience"],
+            "lr_factor": 0.1,
+        },
+        summary={"model": args.model, "dataset": spec.name, "aligned": aligned, "profile": args.profile},
+        out=f"runs/{args.model}-{spec.name}-{'a' if aligned else 'na'}",
+    )
+
+
+def _ravdess_run(args: argparse.Namespace) -> _Run:
+    """An audio-visual model on RAVDESS (``Actor_XX/*.mp4``), split by actor, with the chapter's settings."""
+    from affect_lib.data.av_preprocess import PROFILES, ravdess_loaders
+    from affect_lib.data.ravdess import list_clips
+    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+    from affect_lib.models import build_model
+    from affect_lib.models.cfn_sr import TRAINING
+    from affect_lib.runtime import cache_dir, resolve_data_dir
+
+    quick = args.profile == "quick"
+    root = resolve_data_dir(args.data_dir, profile=args.profile, dataset="RAVDESS", required=["Actor_*"])
+    if root is None:
+        root = cache_dir("synthetic_ravdess", "quick-seed0")
+        write_synthetic_ravdess(root, **QUICK_RAVDESS, seed=0)
+    prep, hp = PROFILES[args.profile], TRAINING[args.profile]
+    loaders, split = ravdess_loaders(
+        list_clips(root), prep, batch_size=args.batch_size or hp["batch_size"], augment=not quick
+    )
+    sizes = {"frames": prep.n_frames, "image_size": prep.size, "mfcc_frames": prep.mfcc_frames}
+    return _Run(
+        loaders=loaders,
+        model=build_model(args.model, profile=args.profile, channels_last=not quick, **sizes),
+        loss_fn=nn.functional.cross_entropy,
+        metrics_fn=_accuracy,
+        settings={
+            "epochs": args.epochs or hp["epochs"],
+            "lr": args.lr or hp["lr"],
+            "monitor": "accuracy",
+            "mode": "max",
+        },
+        summary={"model": args.model, "dataset": "ravdess", "profile": args.profile, "split": asdict(split)},
+        out=f"runs/{args.model}-ravdess",
+    )
+
+
+def _accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    return {"accuracy": float((outputs.argmax(1) == targets).float().mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``train MODEL --dataset NAME [--data-dir PATH] [--profile paper] [--epochs N --batch-size N --out DIR]``.
+
+    Trains a sequence model (``lmr_cbt``, ``mult``, ``late_fusion``) on a MulT-format corpus (``mosi``,
+    ``mosei``, ``iemocap``; ``--unaligned`` for the ``_noalign`` files), or an audio-visual model (``cfn_sr``,
+    ``av_late_fusion``, ``av_concat``) on ``ravdess`` (``Actor_XX/*.mp4``, preprocessed and cached, the proper
+    actor split), with the paper's settings; selects the epoch on the validation set, evaluates the test set
+    once and writes ``metrics.json``, ``history.json`` and ``model.pt`` to ``--out``. The quick profile without
+    ``--data-dir`` trains on a synthetic stand-in. Launched by ``torchrun``, it trains with DDP.
+    """
+    from affect_lib.data.mult import DATASETS
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
         argv = argv[1:]
     parser = argparse.ArgumentParser(prog="python -m affect_lib train", description=main.__doc__)
-    parser.add_argument("model", choices=("lmr_cbt", "mult", "late_fusion"))
-    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    parser.add_argument("--data-dir", default=None, help="folder with the MulT pickles (paper profile)")
+    parser.add_argument("model", choices=SEQUENCE_MODELS + AV_MODELS)
+    parser.add_argument("--dataset", required=True, choices=[*sorted(DATASETS), "ravdess"])
+    parser.add_argument(
+        "--data-dir", default=None, help="the MulT pickles' or RAVDESS's folder (paper profile)"
+    )
     parser.add_argument("--profile", default="paper", choices=("quick", "paper"))
     parser.add_argument("--unaligned", action="store_true", help="use the *_noalign.pkl corpus")
     parser.add_argument("--epochs", type=int, default=None)
@@ -455,53 +551,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET-[a|na])")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET[-a|-na])")
     args = parser.parse_args(argv)
+    audiovisual = args.dataset == "ravdess"
+    if (args.model in AV_MODELS) != audiovisual:
+        wanted = "ravdess" if args.model in AV_MODELS else "one of " + ", ".join(sorted(DATASETS))
+        parser.error(f"model {args.model} trains on {wanted}, not on {args.dataset}")
+    if audiovisual and args.unaligned:
+        parser.error("--unaligned applies to the MulT corpora only, not to ravdess")
 
     distributed = init_distributed()
     rank = _world()[0]
-    spec = DATASETS[args.dataset]
-    aligned = not args.unaligned
     try:
-        data_dir = resolve_data_dir(
-            args.data_dir,
-            profile=args.profile,
-            dataset=spec.name,
-            required=[mult_filename(spec.name, aligned)],
-        )
-    except FileNotFoundError as err:
+        run = _ravdess_run(args) if audiovisual else _mult_run(args)
+    except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if data_dir is None:
-        path = write_standin(
-            cache_dir("mult_standin"), spec.name, aligned=aligned, seed=0, lengths=QUICK_LENGTHS[aligned]
-        )
-    else:
-        path = data_dir / mult_filename(spec.name, aligned)
-    corpus = load_mult_pickle(path, dataset=spec.name)
-    quick = args.profile == "quick"
-    hp = spec.paper_hparams
-    batch_size = args.batch_size or (32 if quick else hp["batch_size"])
-    loaders = make_loaders(corpus, batch_size=batch_size)
-    model = build_model(args.model, dataset=spec.name, dims=corpus.dims)
-    out = Path(args.out or f"runs/{args.model}-{spec.name}-{'a' if aligned else 'na'}")
+    out = Path(args.out or run.out)
     config = TrainConfig(
-        epochs=args.epochs or (3 if quick else hp["epochs"]),
-        lr=args.lr or hp["lr"],
-        grad_clip=hp["grad_clip"],
-        lr_patience=hp["lr_patience"],
-        lr_factor=0.1,
-        checkpoint_dir=out / "checkpoint",
-        device=args.device,
-        seed=args.seed,
+        **run.settings, checkpoint_dir=out / "checkpoint", device=args.device, seed=args.seed
     )
-    trainer = Trainer(model, task_loss(spec.name), config, metrics_fn=task_metrics(spec.name))
-    history = trainer.fit(loaders["train"], loaders["valid"])
-    test = trainer.evaluate(loaders["test"])
+    trainer = Trainer(run.model, run.loss_fn, config, metrics_fn=run.metrics_fn)
+    history = trainer.fit(run.loaders["train"], run.loaders["valid"])
+    test = trainer.evaluate(run.loaders["test"])
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        summary = {"model": args.model, "dataset": spec.name, "aligned": aligned, "profile": args.profile}
-        summary.update(best_epoch=history.best_epoch, test=test)
+        summary = {**run.summary, "best_epoch": history.best_epoch, "test": test}
         (out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
         (out / "history.json").write_text(json.dumps(list(history), indent=1) + "\n")
         torch.save(trainer.model.state_dict(), out / "model.pt")

@@ -226,3 +226,46 @@ def test_command_line_paper_profile_needs_data(tmp_path, monkeypatch, capsys):
     assert "mosei" in capsys.readouterr().err
     assert main(["lmr_cbt", "--dataset", "mosei", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "mosei_senti_data.pkl" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:face detector missed")  # the 32-pixel stand-in faces are small
+def test_command_line_ravdess_quick_run(tmp_path, monkeypatch):
+    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AFFECT_PROGRESS", "off")
+    root = tmp_path / "ravdess"
+    clips = write_synthetic_ravdess(
+        root, actors=(1, 2, 3), repetitions=(1,), duration=2.0, fps=5, height=32, write_wav=False
+    )
+    for path in clips:  # keep one clip per emotion and actor: 8 per actor
+        if path.stem.split("-")[3:5] != ["01", "01"]:
+            path.unlink()
+    out = tmp_path / "run"
+    args = ["cfn_sr", "--dataset", "ravdess", "--data-dir", str(root), "--profile", "quick"]
+    assert main([*args, "--epochs", "1", "--batch-size", "4", "--out", str(out)]) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["split"] == {"train": [3], "valid": [2], "test": [1]}
+    assert 0 <= summary["test"]["accuracy"] <= 1 and summary["best_epoch"] == 1
+    assert (out / "history.json").exists() and (out / "model.pt").exists()
+
+
+def test_command_line_rejects_mismatched_model_and_dataset(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
+    for model, dataset in (("cfn_sr", "mosei"), ("lmr_cbt", "ravdess")):
+        with pytest.raises(SystemExit) as exit_info:
+            main([model, "--dataset", dataset, "--profile", "quick", "--out", str(tmp_path)])
+        assert exit_info.value.code == 2
+        assert f"model {model} trains on" in capsys.readouterr().err
+
+
+def test_command_line_ravdess_paper_profile_needs_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
+    assert main(["cfn_sr", "--dataset", "ravdess", "--out", str(tmp_path)]) == 2
+    assert "RAVDESS" in capsys.readouterr().err
+    assert main(["cfn_sr", "--dataset", "ravdess", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "Actor_*" in capsys.readouterr().err
+    (tmp_path / "Actor_01").mkdir()
+    (tmp_path / "Actor_01" / "clip.mp4").touch()
+    assert main(["cfn_sr", "--dataset", "ravdess", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "not a RAVDESS file name" in capsys.readouterr().err

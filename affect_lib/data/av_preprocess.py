@@ -28,8 +28,17 @@ import av
 import cv2
 import librosa
 import numpy as np
+from torch.utils.data import DataLoader, Subset
 
-from affect_lib.data.ravdess import parse_ravdess_name
+from affect_lib.data.ravdess import (
+    PROPER_TEST_ACTORS,
+    PROPER_VALID_ACTORS,
+    ActorSplit,
+    RavdessClips,
+    parse_ravdess_name,
+    proper_folds,
+    proper_split,
+)
 from affect_lib.progress import progress
 from affect_lib.runtime import cache_dir
 
@@ -71,6 +80,13 @@ class PreprocessConfig:
 
     def key(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+PROFILES: dict[str, PreprocessConfig] = {
+    "paper": PreprocessConfig(),
+    "quick": PreprocessConfig(n_frames=8, size=48, mfcc_offset=0.25, mfcc_duration=1.5),
+}
+"""The Part IV chapter's settings: the released ones, and 8 x 48² with a 1.5-s window for 2-s stand-in clips."""
 
 
 @dataclass
@@ -274,3 +290,36 @@ def preprocess_corpus(
     return ProcessedCorpus(
         np.stack(frames), np.stack(mfccs), np.array(labels), np.array(actors), names, fallbacks, total
     )
+
+
+def ravdess_loaders(
+    clips: Sequence[str | Path],
+    config: PreprocessConfig,
+    *,
+    batch_size: int,
+    split: ActorSplit | None = None,
+    augment: bool = False,
+    eval_batch_size: int = 64,
+) -> tuple[dict[str, DataLoader], ActorSplit]:
+    """``{"train", "valid", "test"}`` loaders of :class:`RavdessClips` over the preprocessed (cached) ``clips``.
+
+    ``split`` defaults to :func:`proper_split` when the corpus has its test and validation actors (RAVDESS), else
+    to fold 0 of ``proper_folds(actors, 3)`` (a stand-in with other actors). Only train shuffles, with the global
+    torch RNG that the trainer reseeds every epoch, and with ``augment`` it also augments.
+    """
+    corpus = preprocess_corpus(clips, config)
+    actors = sorted(set(corpus.actors.tolist()))
+    if split is None:
+        proper = set(PROPER_TEST_ACTORS + PROPER_VALID_ACTORS) <= set(actors)
+        split = proper_split(actors) if proper else proper_folds(actors, 3)[0]
+    plain = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels)
+    train = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels, augment=True) if augment else plain
+    loaders = {
+        name: DataLoader(
+            Subset(train if name == "train" else plain, idx.tolist()),
+            batch_size=batch_size if name == "train" else eval_batch_size,
+            shuffle=name == "train",
+        )
+        for name, idx in zip(("train", "valid", "test"), split.indices(corpus.actors), strict=True)
+    }
+    return loaders, split

@@ -76,6 +76,13 @@ PROFILES: dict[str, CFNSRConfig] = {
 }
 
 
+TRAINING: dict[str, dict[str, Any]] = {
+    "paper": {"epochs": 70, "lr": 1e-3, "batch_size": 16},
+    "quick": {"epochs": 10, "lr": 1e-3, "batch_size": 16},
+}
+"""Adam settings per profile: the released 70 epochs at lr 1e-3 and batch 16; the quick run trains 10 epochs."""
+
+
 def profile_config(profile: str = "quick", **overrides: Any) -> CFNSRConfig:
     """The :class:`CFNSRConfig` of ``profile`` with ``overrides`` (any field) applied."""
     if profile not in PROFILES:
