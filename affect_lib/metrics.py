@@ -136,6 +136,11 @@ def emotion_metrics(
     return out
 
 
+def classification_metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """``{"accuracy": ...}`` of logits ``outputs`` (N, C) against class indices ``targets`` (N,)."""
+    return {"accuracy": float((outputs.argmax(1) == targets).float().mean())}
+
+
 def emotion_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over the four binary emotion tasks: logits (N, 8) viewed as (4N, 2), labels (N, 4)."""
     return torch.nn.functional.cross_entropy(logits.reshape(-1, 2), labels.reshape(-1))

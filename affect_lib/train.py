@@ -489,6 +489,7 @@ def _ravdess_run(args: argparse.Namespace) -> _Run:
     from affect_lib.data.av_preprocess import PROFILES, ravdess_loaders
     from affect_lib.data.ravdess import list_clips
     from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+    from affect_lib.metrics import classification_metrics
     from affect_lib.models import build_model
     from affect_lib.models.cfn_sr import TRAINING
     from affect_lib.runtime import cache_dir, resolve_data_dir
@@ -507,7 +508,7 @@ def _ravdess_run(args: argparse.Namespace) -> _Run:
         loaders=loaders,
         model=build_model(args.model, profile=args.profile, channels_last=not quick, **sizes),
         loss_fn=nn.functional.cross_entropy,
-        metrics_fn=_accuracy,
+        metrics_fn=classification_metrics,
         settings={
             "epochs": args.epochs or hp["epochs"],
             "lr": args.lr or hp["lr"],
@@ -517,10 +518,6 @@ def _ravdess_run(args: argparse.Namespace) -> _Run:
         summary={"model": args.model, "dataset": "ravdess", "profile": args.profile, "split": asdict(split)},
         out=f"runs/{args.model}-ravdess",
     )
-
-
-def _accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    return {"accuracy": float((outputs.argmax(1) == targets).float().mean())}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,7 +57,8 @@ from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, confusion_ma
 from torch.utils.data import DataLoader, Subset
 
 import affect_lib
-from affect_lib.data.av_preprocess import PreprocessConfig, decode_clip, preprocess_corpus
+from affect_lib.data.av_preprocess import PROFILES as PREPROCESSING
+from affect_lib.data.av_preprocess import decode_clip, preprocess_corpus
 from affect_lib.data.ravdess import (
     EMOTIONS,
     RavdessClips,
@@ -69,7 +70,8 @@ from affect_lib.data.ravdess import (
     released_folds,
 )
 from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
-from affect_lib.models.cfn_sr import av_concat, av_late_fusion, cfn_sr, count_parameters
+from affect_lib.metrics import classification_metrics
+from affect_lib.models.cfn_sr import TRAINING, av_concat, av_late_fusion, cfn_sr, count_parameters
 from affect_lib.progress import progress
 from affect_lib.train import TrainConfig, Trainer
 
@@ -116,10 +118,9 @@ if cfg.quick:
     write_synthetic_ravdess(
         root, actors=actors, repetitions=(1,), duration=2.0, fps=10, height=80, seed=cfg.seed
     )
-    prep = PreprocessConfig(n_frames=8, size=48, mfcc_offset=0.25, mfcc_duration=1.5)
 else:
     root = cfg.data_dir
-    prep = PreprocessConfig()  # the released settings: 30 frames of 224², MFCC 13 x 212
+prep = PREPROCESSING[cfg.profile]  # paper: the released 30 frames of 224², MFCC 13 x 212; quick: 8 x 48²
 clips = list_clips(root)
 
 # %%
@@ -216,14 +217,10 @@ print(f"{cfg.profile} profile CFN-SR: {count_parameters(cfn_sr(cfg.profile, **si
 # proper split of fold $i$ tests block $i$, validates on block $i+1$ and trains on the rest.
 
 # %%
-epochs = cfg.pick(quick=10, paper=70)
+training = TRAINING[cfg.profile]  # quick: 10 epochs; paper: the released 70; Adam lr 1e-3
 model_sizes = sizes if cfg.quick else {"channels_last": True}  # NDHWC: faster 3D convolutions, same numbers
 dataset = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels)
 augmented = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels, augment=not cfg.quick)
-
-
-def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    return {"accuracy": float((outputs.argmax(1) == targets).float().mean())}
 
 
 def train_and_test(build, split, *, select_on_test: bool = False, **options):
@@ -234,15 +231,15 @@ def train_and_test(build, split, *, select_on_test: bool = False, **options):
     affect_lib.seed_everything(cfg.seed)
     model = build(cfg.profile, **model_sizes, **options)
     config = TrainConfig(
-        epochs=epochs,
-        lr=1e-3,
+        epochs=training["epochs"],
+        lr=training["lr"],
         monitor="accuracy",
         mode="max",
         device=cfg.device,
         seed=cfg.seed,
         progress=False,
     )
-    trainer = Trainer(model, F.cross_entropy, config, metrics_fn=accuracy)
+    trainer = Trainer(model, F.cross_entropy, config, metrics_fn=classification_metrics)
     generator = torch.Generator().manual_seed(cfg.seed)
     train = DataLoader(Subset(augmented, train_idx), batch_size=16, shuffle=True, generator=generator)
     trainer.fit(train, DataLoader(Subset(dataset, valid_idx), batch_size=64))
