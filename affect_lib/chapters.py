@@ -16,6 +16,7 @@ from typing import Any
 
 import nbformat
 
+from affect_lib.claims import CLAIMS_DIR, DISPLAY
 from affect_lib.runtime import check_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,46 +167,6 @@ def store_outputs(executed: str | os.PathLike[str], pair: str | os.PathLike[str]
     nbformat.write(nb, pair)
 
 
-CLAIMS_DIR = REPO / "_build" / "claims"
-
-
-def claims_table(chapter: str, profile: str, rows: list[tuple[str, str, str, bool | None]]) -> Any:
-    """Show a chapter's closing table and save it for the book's "results at a glance" page.
-
-    Args:
-        chapter: the chapter's name, e.g. ``"10_wdp_definition"``.
-        profile: the profile that produced the measured values (shown in the table).
-        rows: ``(claim, what the paper reports, what this run measured, agrees)`` with ``agrees`` ``True``,
-            ``False`` or ``None`` (not comparable, e.g. a synthetic stand-in).
-
-    Returns:
-        An ``IPython.display.Markdown`` table; the rows also go to ``_build/claims/<chapter>.json``.
-    """
-    from IPython.display import Markdown
-
-    if not rows:
-        raise ValueError("claims_table needs at least one row")
-    for row in rows:
-        if len(row) != 4 or not all(isinstance(v, str) for v in row[:3]) or row[3] not in (True, False, None):
-            raise ValueError(
-                f"each row is (claim: str, paper: str, measured: str, agrees: bool | None), got {row!r}"
-            )
-    verdict = {True: "yes", False: "**no**", None: "n/a"}
-    lines = [
-        f"| claim | paper | this book ({profile} profile) | agrees? |",
-        "|---|---|---|---|",
-        *(f"| {c} | {p} | {m} | {verdict[a]} |" for c, p, m, a in rows),
-    ]
-    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-    data = {
-        "chapter": chapter,
-        "profile": profile,
-        "rows": [{"claim": c, "paper": p, "measured": m, "agrees": a} for c, p, m, a in rows],
-    }
-    (CLAIMS_DIR / f"{chapter}.json").write_text(json.dumps(data, indent=1) + "\n")
-    return Markdown("\n".join(lines))
-
-
 GENERATED_DIR = REPO / "book" / "generated"
 PARTS = {
     "0": "Getting started",
@@ -321,7 +282,6 @@ def write_generated_pages() -> list[Path]:
     ]
     claims = sorted(CLAIMS_DIR.glob("*.json")) if CLAIMS_DIR.exists() else []
     current_part = None
-    verdict = {True: "yes", False: "**no**", None: "n/a"}
     for path in claims:
         data = json.loads(path.read_text())
         part = PARTS.get(data["chapter"][:1], "Other")
@@ -332,13 +292,11 @@ def write_generated_pages() -> list[Path]:
         glance += [
             f"**{title}** ({{doc}}`chapter </book/notebooks/{data['chapter']}>`, {data['profile']} profile)",
             "",
-            "| claim | paper | this book | agrees? |",
+            f"| claim | paper | this book | {data.get('column', 'agrees?')} |",
             "|---|---|---|---|",
-            *(
-                f"| {r['claim']} | {r['paper']} | {r['measured']} | {verdict[r['agrees']]} |"
-                for r in data["rows"]
-            ),
+            *(f"| {r['claim']} | {r['paper']} | {r['measured']} | {DISPLAY[r['verdict']]} |" for r in data["rows"]),
             "",
+            *([data["rule"], ""] if data.get("rule") else []),
         ]
     if not claims:
         glance.append("No chapter has recorded its claims in this build yet.")

@@ -51,7 +51,7 @@ import numpy as np
 from scipy import stats
 
 import affect_lib
-from affect_lib.chapters import claims_table
+from affect_lib.claims import claims_table
 from affect_lib.privacy import (
     dp_laplace,
     exact_wdp_additive,

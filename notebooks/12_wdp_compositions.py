@@ -46,7 +46,7 @@ from opacus.accountants import PRVAccountant
 from scipy.spatial.distance import pdist
 
 import affect_lib
-from affect_lib.chapters import claims_table
+from affect_lib.claims import claims_table
 from affect_lib.privacy import (
     BayesianAccountant,
     PLDAccountant,

@@ -45,7 +45,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 import affect_lib
-from affect_lib.chapters import claims_table
+from affect_lib.claims import claims_table
 from affect_lib.privacy import RDPAccountant, attack_success_probability
 from affect_lib.privacy.dpsgd import load_digits_tensors, train_dpsgd
 

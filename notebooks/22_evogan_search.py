@@ -42,7 +42,7 @@ import torch
 from torchvision.utils import make_grid
 
 import affect_lib
-from affect_lib.chapters import claims_table
+from affect_lib.claims import claims_table
 from affect_lib.faces import facs, search
 from affect_lib.faces.classifier import FERClassifier
 from affect_lib.faces.rig import FaceRig

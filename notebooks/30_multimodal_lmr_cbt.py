@@ -300,7 +300,7 @@ plt.show()
 # ## Claims and what this book measured
 
 # %%
-from affect_lib.chapters import claims_table
+from affect_lib.claims import claims_table
 
 stand_in_f1 = {m: 100 * results["mosei", False, m]["non0_f1"] for m in QUICK_MODELS}
 claims_table(

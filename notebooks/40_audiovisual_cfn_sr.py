@@ -381,7 +381,7 @@ for coupled in (False, True):
 # ## Claims and what this book measured
 
 # %%
-from affect_lib.chapters import claims_table  # noqa: E402
+from affect_lib.claims import claims_table  # noqa: E402
 
 stand_in = "synthetic stand-in" if cfg.quick else "RAVDESS"
 gain_block = results["CFN-SR"]["accuracy"] - results["w/o cross-modal block (concat)"]["accuracy"]

@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-from affect_lib import chapters
+from affect_lib import chapters, claims
 
 CHAPTERS = chapters.chapter_names()
 
@@ -73,16 +73,6 @@ def test_store_outputs_refuses_a_paper_run(tmp_path):
         chapters.store_outputs(tmp_path / "run.ipynb", tmp_path / "pair.ipynb")
 
 
-def test_claims_table_validates_and_saves(tmp_path, monkeypatch):
-    monkeypatch.setattr(chapters, "CLAIMS_DIR", tmp_path)
-    table = chapters.claims_table("99_demo", "quick", [("W1 of a shift", "1.0", "1.000", True)])
-    assert "| W1 of a shift | 1.0 | 1.000 | yes |" in table.data
-    saved = json.loads((tmp_path / "99_demo.json").read_text())
-    assert saved["rows"][0]["agrees"] is True and saved["profile"] == "quick"
-    with pytest.raises(ValueError, match="row"):
-        chapters.claims_table("99_demo", "quick", [("claim", "paper", 1.0, True)])
-
-
 EXECUTED = [c for c in CHAPTERS if (chapters.EXECUTED_DIR / f"{c}.ipynb").exists()]
 
 
@@ -129,18 +119,19 @@ def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
 
 
 def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
-    records, claims, generated = tmp_path / "records", tmp_path / "claims", tmp_path / "generated"
+    records, claims_dir, generated = tmp_path / "records", tmp_path / "claims", tmp_path / "generated"
     records.mkdir()
     record = {"chapter": "10_demo", "profile": "quick", "seconds": 12.3, "checked_outputs": ["W1 = 1.000"]}
     (records / "10_demo.quick.json").write_text(json.dumps(record))
     monkeypatch.setattr(chapters, "RECORD_DIR", records)
-    monkeypatch.setattr(chapters, "CLAIMS_DIR", claims)
+    monkeypatch.setattr(chapters, "CLAIMS_DIR", claims_dir)
+    monkeypatch.setattr(claims, "CLAIMS_DIR", claims_dir)
     monkeypatch.setattr(chapters, "GENERATED_DIR", generated)
-    chapters.claims_table("10_demo", "quick", [("shift", "1", "1.000", True)])
+    claims.claims_table("10_demo", "quick", [("shift", "1", "1.000", "yes")], rule="Rule: demo.")
     record_page, glance_page, perf_page = chapters.write_generated_pages()
     text = record_page.read_text()
     assert "Runtime 12.3 s" in text and "W1 = 1.000" in text and "SHA-256" in text
     glance = glance_page.read_text()
     assert "## Part I: Wasserstein differential privacy" in glance
-    assert "| shift | 1 | 1.000 | yes |" in glance
+    assert "| shift | 1 | 1.000 | ✓ yes |" in glance and "Rule: demo." in glance
     assert perf_page.read_text().startswith("# Performance")

@@ -1,0 +1,77 @@
+"""The closing claims table of a chapter: the paper's claim, what the paper reports, what this run measured, and a
+verdict (``yes`` / ``no`` / ``inconclusive`` / ``n/a``) decided by a rule printed with the table.
+
+Rows are also written to ``_build/claims/<chapter>.json`` for the book's "results at a glance" page.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from affect_lib.stats import VERDICTS
+
+CLAIMS_DIR = Path(__file__).resolve().parents[1] / "_build" / "claims"
+DISPLAY = {"yes": "✓ yes", "no": "✗ **no**", "inconclusive": "? inconclusive", "n/a": "n/a"}
+"""How each verdict is shown in a table."""
+
+_FROM_BOOL = {True: "yes", False: "no", None: "n/a"}
+
+
+def normalise_verdict(value: Any) -> str:
+    """A verdict string from ``"yes"``/``"no"``/``"inconclusive"``/``"n/a"`` or ``True``/``False``/``None``."""
+    if isinstance(value, bool) or value is None:
+        return _FROM_BOOL[value]
+    if value in VERDICTS:
+        return value
+    raise ValueError(f"a verdict is one of {VERDICTS} (or True/False/None), got {value!r}")
+
+
+def claims_table(
+    chapter: str,
+    profile: str,
+    rows: list[tuple[str, str, str, Any]],
+    *,
+    rule: str | None = None,
+    column: str = "agrees?",
+) -> Any:
+    """Show a chapter's closing table and save it for the book's "results at a glance" page.
+
+    Args:
+        chapter: the chapter's name, e.g. ``"10_wdp_definition"``.
+        profile: the profile that produced the measured values (shown in the header).
+        rows: ``(claim, what the paper reports, what this run measured, verdict)``; the verdict is ``"yes"``,
+            ``"no"``, ``"inconclusive"``, ``"n/a"`` (not comparable, e.g. a synthetic stand-in), or a bool/None.
+        rule: the rule that decided the verdicts, printed under the table (e.g. :data:`affect_lib.stats.VERDICT_RULE`).
+        column: the verdict column's header.
+
+    Returns:
+        An ``IPython.display.Markdown`` table.
+    """
+    from IPython.display import Markdown
+
+    if not rows:
+        raise ValueError("claims_table needs at least one row")
+    clean = []
+    for row in rows:
+        if len(row) != 4 or not all(isinstance(v, str) for v in row[:3]):
+            raise ValueError(f"each row is (claim: str, paper: str, measured: str, verdict), got {row!r}")
+        clean.append((*row[:3], normalise_verdict(row[3])))
+    lines = [
+        f"| claim | paper | this book ({profile} profile) | {column} |",
+        "|---|---|---|---|",
+        *(f"| {c} | {p} | {m} | {DISPLAY[v]} |" for c, p, m, v in clean),
+    ]
+    if rule:
+        lines += ["", rule]
+    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {
+        "chapter": chapter,
+        "profile": profile,
+        "column": column,
+        "rule": rule,
+        "rows": [{"claim": c, "paper": p, "measured": m, "verdict": v} for c, p, m, v in clean],
+    }
+    (CLAIMS_DIR / f"{chapter}.json").write_text(json.dumps(data, indent=1) + "\n")
+    return Markdown("\n".join(lines))

@@ -1,0 +1,22 @@
+"""The claims table: verdict validation, the printed rule, and the saved rows."""
+
+import json
+
+import pytest
+
+from affect_lib import claims
+
+
+def test_claims_table_validates_and_saves(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "CLAIMS_DIR", tmp_path)
+    rows = [("W1 of a shift", "1.0", "1.000", True), ("A beats B", "+2 pt", "+0.1 ± 1.0", "inconclusive")]
+    table = claims.claims_table("99_demo", "quick", rows, rule="Rule: intervals.")
+    assert "| W1 of a shift | 1.0 | 1.000 | ✓ yes |" in table.data
+    assert "| A beats B | +2 pt | +0.1 ± 1.0 | ? inconclusive |" in table.data
+    assert table.data.rstrip().endswith("Rule: intervals.")
+    saved = json.loads((tmp_path / "99_demo.json").read_text())
+    assert [r["verdict"] for r in saved["rows"]] == ["yes", "inconclusive"] and saved["profile"] == "quick"
+    with pytest.raises(ValueError, match="row"):
+        claims.claims_table("99_demo", "quick", [("claim", "paper", 1.0, True)])
+    with pytest.raises(ValueError, match="verdict"):
+        claims.claims_table("99_demo", "quick", [("claim", "paper", "1.0", "maybe")])

@@ -1,0 +1,45 @@
+"""The tolerance checker: stable lines within tolerance, a failure line outside it, and missing names caught."""
+
+import json
+
+import pytest
+
+from affect_lib import expected
+
+
+def _write(tmp_path, values):
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps({"values": values}))
+    return path
+
+
+def test_lines_do_not_depend_on_the_value_within_tolerance(tmp_path):
+    path = _write(tmp_path, {"acc": {"value": 0.62, "tol": 0.05, "basis": "spread"}})
+    a = expected.check("demo", {"acc": 0.60}, path=path)
+    b = expected.check("demo", {"acc": 0.66}, path=path)
+    assert a.ok and b.ok and str(a) == str(b) == "✓ acc: within 0.62 ± 0.05"
+
+
+def test_outside_tolerance_missing_and_unexpected_names_fail(tmp_path):
+    path = _write(tmp_path, {"acc": {"value": 0.62, "tol": 0.05}, "f1": {"value": 0.5, "tol": 0.1}})
+    report = expected.check("demo", {"acc": 0.50, "mae": 1.0}, path=path)
+    assert not report.ok
+    text = str(report)
+    assert "✗ acc: measured 0.5, outside 0.62 ± 0.05" in text
+    assert "✗ mae: no expected value" in text and "✗ f1: expected but not measured" in text
+    assert not expected.check("demo", {"acc": float("nan"), "f1": 0.5}, path=path).ok
+
+
+def test_malformed_files_name_the_file_and_field(tmp_path):
+    bad = _write(tmp_path, {"acc": {"value": 0.62}})
+    with pytest.raises(ValueError, match=r"demo.json.*acc.*tol"):
+        expected.load_expected("demo", bad)
+    with pytest.raises(FileNotFoundError, match="no expected values"):
+        expected.load_expected("demo", tmp_path / "none.json")
+
+
+def test_record_mode_writes_measured_values(tmp_path, monkeypatch):
+    path = _write(tmp_path, {"acc": {"value": 0.62, "tol": 0.05}})
+    monkeypatch.setenv(expected.RECORD_ENV, str(tmp_path / "rec"))
+    expected.check("demo", {"acc": 0.61}, path=path)
+    assert json.loads((tmp_path / "rec" / "demo.json").read_text()) == {"acc": 0.61}

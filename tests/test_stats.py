@@ -1,0 +1,49 @@
+"""The verdict rule against hand-computed t-intervals and SciPy's own tests."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from affect_lib import stats
+
+
+def test_summarize_matches_a_hand_computed_t_interval():
+    s = stats.summarize([1.0, 2.0, 3.0])
+    # mean 2, std 1, t_{0.975, 2} = 4.302653 -> half width 4.302653 / sqrt(3) = 2.484138
+    assert (s.n, s.mean, s.std) == (3, 2.0, 1.0)
+    assert s.low == pytest.approx(2 - 2.484138, abs=1e-6) and s.high == pytest.approx(2 + 2.484138, abs=1e-6)
+    single = stats.summarize([0.5])
+    assert math.isnan(single.std) and single.low == -math.inf
+
+
+def test_paired_interval_agrees_with_scipy_ttest():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.7, 0.02, 6), rng.normal(0.68, 0.02, 6)
+    d = stats.paired_difference(a, b)
+    res = st.ttest_rel(a, b)
+    ci = res.confidence_interval(0.95)
+    assert d.low == pytest.approx(ci.low) and d.high == pytest.approx(ci.high)
+    assert (stats.verdict_greater(d) == "yes") == (res.pvalue / 2 < 0.025 and res.statistic > 0)
+
+
+def test_welch_interval_agrees_with_scipy():
+    a, b = [0.61, 0.64, 0.66, 0.70], [0.55, 0.58, 0.57]
+    d = stats.welch_difference(a, b)
+    ci = st.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert d.low == pytest.approx(ci.low) and d.high == pytest.approx(ci.high)
+
+
+def test_verdicts_follow_the_interval():
+    up = stats.paired_difference([0.70, 0.72, 0.71], [0.60, 0.61, 0.63])
+    down = stats.paired_difference([0.60, 0.61, 0.63], [0.70, 0.72, 0.71])
+    noise = stats.paired_difference([0.70, 0.60, 0.71], [0.65, 0.66, 0.64])
+    assert [stats.verdict_greater(x) for x in (up, down, noise)] == ["yes", "no", "inconclusive"]
+    assert stats.verdict_greater(stats.paired_difference([0.9, 0.9], [0.1, 0.2])) == "inconclusive"  # < 3 seeds
+    s = stats.summarize([0.75, 0.76, 0.74])
+    assert stats.verdict_within(s, 0.7576, 0.05) == "yes"
+    assert stats.verdict_within(s, 0.60, 0.05) == "no"
+    assert stats.verdict_at_least(s, 0.70) == "yes" and stats.verdict_at_least(s, 0.80) == "no"
+    with pytest.raises(ValueError, match="non-finite"):
+        stats.summarize([0.1, float("nan")])
