@@ -294,7 +294,10 @@ def write_generated_pages() -> list[Path]:
             "",
             f"| claim | paper | this book | {data.get('column', 'agrees?')} |",
             "|---|---|---|---|",
-            *(f"| {r['claim']} | {r['paper']} | {r['measured']} | {DISPLAY[r['verdict']]} |" for r in data["rows"]),
+            *(
+                f"| {r['claim']} | {r['paper']} | {r['measured']} | {DISPLAY[r['verdict']]} |"
+                for r in data["rows"]
+            ),
             "",
             *([data["rule"], ""] if data.get("rule") else []),
         ]

@@ -108,7 +108,9 @@ def check(
     for name, value in measured.items():
         exp = expected.get(name)
         if exp is None:
-            lines.append(f"✗ {name}: no expected value in {expected_file(chapter).name} (measured {_fmt(value)})")
+            lines.append(
+                f"✗ {name}: no expected value in {expected_file(chapter).name} (measured {_fmt(value)})"
+            )
             ok = False
         elif exp.holds(float(value)):
             lines.append(f"✓ {name}: within {_fmt(exp.value)} ± {_fmt(exp.tol)}")

@@ -84,3 +84,17 @@ def test_cache_dir_honours_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(runtime.CACHE_DIR_ENV, str(tmp_path))
     path = runtime.cache_dir("ravdess", "v1")
     assert path == tmp_path / "ravdess" / "v1" and path.is_dir()
+
+
+def test_available_cores_respects_affinity_and_threads_override(monkeypatch):
+    import os
+
+    assert 1 <= runtime.available_cores() <= len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(runtime.THREADS_ENV, "1")
+        assert runtime.configure_threads() == 1 and torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="threads"):
+            runtime.configure_threads(0)
+    finally:
+        torch.set_num_threads(before)

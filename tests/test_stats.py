@@ -40,7 +40,9 @@ def test_verdicts_follow_the_interval():
     down = stats.paired_difference([0.60, 0.61, 0.63], [0.70, 0.72, 0.71])
     noise = stats.paired_difference([0.70, 0.60, 0.71], [0.65, 0.66, 0.64])
     assert [stats.verdict_greater(x) for x in (up, down, noise)] == ["yes", "no", "inconclusive"]
-    assert stats.verdict_greater(stats.paired_difference([0.9, 0.9], [0.1, 0.2])) == "inconclusive"  # < 3 seeds
+    assert (
+        stats.verdict_greater(stats.paired_difference([0.9, 0.9], [0.1, 0.2])) == "inconclusive"
+    )  # < 3 seeds
     s = stats.summarize([0.75, 0.76, 0.74])
     assert stats.verdict_within(s, 0.7576, 0.05) == "yes"
     assert stats.verdict_within(s, 0.60, 0.05) == "no"
