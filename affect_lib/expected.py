@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from affect_lib.stats import Summary
+
 EXPECTED_DIR = Path(__file__).resolve().parents[1] / "notebooks" / "expected"
 RECORD_ENV = "AFFECT_RECORD_MEASURED"
 
@@ -81,13 +83,28 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _record(chapter: str, measured: Mapping[str, float | Summary], record_dir: str) -> None:
+    """Append ``{name: {"value", "se"}}`` to ``<record_dir>/<chapter>.json`` (``se``: standard error, seed means)."""
+    Path(record_dir).mkdir(parents=True, exist_ok=True)
+    out = Path(record_dir) / f"{chapter}.json"
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    for name, v in measured.items():
+        if isinstance(v, Summary):
+            se = v.std / math.sqrt(v.n) if v.n > 1 else None
+            previous[name] = {"value": v.mean, "se": se}
+        else:
+            previous[name] = {"value": float(v), "se": None}
+    out.write_text(json.dumps(previous, indent=1, sort_keys=True) + "\n")
+
+
 def check(
     chapter: str,
-    measured: Mapping[str, float],
+    measured: Mapping[str, float | Summary],
     *,
     path: str | os.PathLike[str] | None = None,
 ) -> CheckReport:
-    """Compare ``measured`` (name → number) with the committed expectations of ``chapter``.
+    """Compare ``measured`` (name → number, or a seed :class:`~affect_lib.stats.Summary` whose mean is compared)
+    with the committed expectations of ``chapter``.
 
     Every measured name must have an expectation, and every expectation a measured value, so that renaming a
     result or dropping it is caught too. The returned report prints one line per name::
@@ -98,12 +115,9 @@ def check(
     """
     record_dir = os.environ.get(RECORD_ENV)
     if record_dir:
-        Path(record_dir).mkdir(parents=True, exist_ok=True)
-        out = Path(record_dir) / f"{chapter}.json"
-        previous = json.loads(out.read_text()) if out.exists() else {}
-        previous.update({k: float(v) for k, v in measured.items()})
-        out.write_text(json.dumps(previous, indent=1, sort_keys=True) + "\n")
+        _record(chapter, measured, record_dir)
     expected = load_expected(chapter, path)
+    measured = {k: v.mean if isinstance(v, Summary) else float(v) for k, v in measured.items()}
     lines, ok = [], True
     for name, value in measured.items():
         exp = expected.get(name)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from affect_lib import expected
+from affect_lib.stats import summarize
 
 
 def _write(tmp_path, values):
@@ -42,4 +43,8 @@ def test_record_mode_writes_measured_values(tmp_path, monkeypatch):
     path = _write(tmp_path, {"acc": {"value": 0.62, "tol": 0.05}})
     monkeypatch.setenv(expected.RECORD_ENV, str(tmp_path / "rec"))
     expected.check("demo", {"acc": 0.61}, path=path)
-    assert json.loads((tmp_path / "rec" / "demo.json").read_text()) == {"acc": 0.61}
+    assert json.loads((tmp_path / "rec" / "demo.json").read_text()) == {"acc": {"value": 0.61, "se": None}}
+    seeds = summarize([0.60, 0.62, 0.64])
+    assert expected.check("demo", {"acc": seeds}, path=path).ok  # a Summary is checked by its mean
+    rec = json.loads((tmp_path / "rec" / "demo.json").read_text())["acc"]
+    assert rec["value"] == pytest.approx(0.62) and rec["se"] == pytest.approx(0.02 / 3**0.5)

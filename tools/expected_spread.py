@@ -1,0 +1,75 @@
+"""Set a chapter's committed tolerances from measured runs: ``notebooks/expected/<chapter>.json``.
+
+Run the chapter under several kernel settings with ``$AFFECT_RECORD_MEASURED`` pointing at one folder per run
+(e.g. native kernels, ``ATEN_CPU_CAPABILITY=avx2 …`` and the baseline ``ATEN_CPU_CAPABILITY=default …``), then::
+
+    python tools/expected_spread.py 22_evogan_search /tmp/rec/native /tmp/rec/baseline [--write]
+
+The rule, printed into each entry's ``basis``: the expected value is the mean over the runs; the tolerance is the
+largest of (a) 4 standard errors of a seed mean (its seed-to-seed spread / sqrt(n): a change of instruction set
+moves a float-chaotic training run like a new draw, so a seed mean moves by about one standard error), (b) 1.5
+times the largest deviation of a run from that mean, and (c) the resolution floor ``--floor`` (default 1e-6), for
+values that are not seed means. Without ``--write`` it only prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from affect_lib.expected import expected_file  # noqa: E402
+
+
+def propose(runs: list[dict], floor: float) -> dict[str, dict]:
+    """One entry per name measured in every run: value, tol and the basis of the tolerance."""
+    names = sorted(set.intersection(*(set(r) for r in runs)))
+    out = {}
+    for name in names:
+        values = [r[name]["value"] for r in runs]
+        ses = [r[name]["se"] for r in runs if r[name].get("se") is not None]
+        mid = sum(values) / len(values)
+        dev = max(abs(v - mid) for v in values)
+        se = max(ses) if ses else 0.0
+        tol = max(4 * se, 1.5 * dev, floor)
+        basis = (
+            f"{len(runs)} runs (kernel settings); largest deviation {dev:.3g}"
+            + (f"; standard error of the seed mean {se:.3g}" if ses else "")
+            + f"; tol = max(4 SE, 1.5 x deviation, {floor:g})"
+        )
+        out[name] = {
+            "value": round(mid, 6),
+            "tol": float(f"{tol:.2g}") if tol > floor else floor,
+            "basis": basis,
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("chapter")
+    p.add_argument("runs", nargs="+", help="folders written by $AFFECT_RECORD_MEASURED, one per run")
+    p.add_argument("--floor", type=float, default=1e-6)
+    p.add_argument("--write", action="store_true", help="write notebooks/expected/<chapter>.json")
+    args = p.parse_args(argv)
+    runs = []
+    for folder in args.runs:
+        f = Path(folder) / f"{args.chapter}.json"
+        if not f.exists():
+            p.error(f"{f} does not exist: run the chapter with $AFFECT_RECORD_MEASURED={folder}")
+        runs.append(json.loads(f.read_text()))
+    entries = propose(runs, args.floor)
+    for name, e in entries.items():
+        print(f"{name:60s} {e['value']:>12.6g} ± {e['tol']:<8.2g} {e['basis']}")
+    if args.write:
+        target = expected_file(args.chapter)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"chapter": args.chapter, "values": entries}, indent=1) + "\n")
+        print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
