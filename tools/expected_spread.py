@@ -7,15 +7,18 @@ Run the chapter under several kernel settings with ``$AFFECT_RECORD_MEASURED`` p
 
 The rule, printed into each entry's ``basis``: the expected value is the mean over the runs; the tolerance is the
 largest of (a) 4 standard errors of a seed mean (its seed-to-seed spread / sqrt(n): a change of instruction set
-moves a float-chaotic training run like a new draw, so a seed mean moves by about one standard error), (b) 1.5
-times the largest deviation of a run from that mean, and (c) the resolution floor ``--floor`` (default 1e-6), for
-values that are not seed means. Without ``--write`` it only prints the table.
+moves a float-chaotic training run like a new draw, so a seed mean moves by about one standard error; because 3
+seeds estimate a standard error poorly, the larger of the entry's own and the pooled one of all entries that
+measure the same metric, the text after the last ": " of the name, is used), (b) 1.5 times the largest deviation
+of a run from that mean, and (c) the resolution floor ``--floor`` (default 1e-6), for values that are not seed
+means. Without ``--write`` it only prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -26,17 +29,28 @@ from affect_lib.expected import expected_file  # noqa: E402
 def propose(runs: list[dict], floor: float) -> dict[str, dict]:
     """One entry per name measured in every run: value, tol and the basis of the tolerance."""
     names = sorted(set.intersection(*(set(r) for r in runs)))
+    metric = {name: name.rsplit(": ", 1)[-1] for name in names}
+    pooled: dict[str, list[float]] = {}
+    for name in names:
+        pooled.setdefault(metric[name], []).extend(
+            r[name]["se"] for r in runs if r[name].get("se") is not None
+        )
     out = {}
     for name in names:
         values = [r[name]["value"] for r in runs]
         ses = [r[name]["se"] for r in runs if r[name].get("se") is not None]
         mid = sum(values) / len(values)
         dev = max(abs(v - mid) for v in values)
-        se = max(ses) if ses else 0.0
+        group = pooled[metric[name]]
+        se = max([*ses, math.sqrt(sum(x * x for x in group) / len(group))]) if ses else 0.0
         tol = max(4 * se, 1.5 * dev, floor)
         basis = (
             f"{len(runs)} runs (kernel settings); largest deviation {dev:.3g}"
-            + (f"; standard error of the seed mean {se:.3g}" if ses else "")
+            + (
+                f"; standard error of the seed mean {se:.3g} (own or pooled over '{metric[name]}')"
+                if ses
+                else ""
+            )
             + f"; tol = max(4 SE, 1.5 x deviation, {floor:g})"
         )
         out[name] = {
