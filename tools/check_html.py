@@ -1,8 +1,21 @@
 """Check the built book as a reader's browser sees it: ``python tools/check_html.py _build/html``.
 
-Serves the HTML on 127.0.0.1, drives Debian's headless Chromium through Selenium and chromedriver over every page,
-and fails on a console error, an image that did not load, math that MathJax did not render, or a broken internal
-link or anchor (linkchecker). Saves one screenshot per page. Nothing here downloads a browser.
+Serves the HTML on 127.0.0.1 and drives Debian's headless Chromium (Selenium + chromedriver) over every page at
+each width in ``--widths`` (default 1280 and 390 px). On each page and width it fails on:
+
+- a console error, an image that did not load, math that MathJax did not render;
+- raw TeX or a ``$`` left in the rendered text (outside code);
+- a code, output or equation block wider than its container (it scrolls or is cut), or anything that sticks out
+  of the article column outside a scrolling container (a table may scroll inside its own container);
+- progress-bar residue in an output (``25%|###   | 75/300 [00:10<00:30, ...]``);
+- a figure shown below 75% of its design size (its ``width`` attribute, else its natural width);
+- a visible navigation button (☰) that does not open or close the chapter list;
+- a stated run time ("about 25 s" in a re-run box, "the whole quick book ... about N minutes") more than 1.5x
+  off the run record in ``_build/records``;
+- an interactive figure (class ``affect-interactive``) that did not render, or whose slider does not work.
+
+Then linkchecker looks for broken internal links and anchors. Saves one screenshot per page and width.
+Nothing here downloads a browser.
 """
 
 from __future__ import annotations
@@ -10,20 +23,28 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
-SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static", "mathjax", "sources"}
+SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static", "mathjax", "sources", "_downloads"}
 SKIP_PAGES = {"genindex.html", "search.html", "index.html"}  # index.html is a redirect to the root page
+WIDTHS = (1280, 390)
+FIGURE_MIN_SCALE = 0.75
+RUNTIME_TOLERANCE = 1.5
 
 WAIT_FOR_MATH = """
 const done = arguments[arguments.length - 1];
 const settle = () => setTimeout(() => done(true), 50);
-if (!document.querySelector('.math')) { settle(); return; }
+// no math, or no MathJax on the page (then "math not rendered" says so)
+if (!document.querySelector('.math') || !document.querySelector('script[src*="mathjax" i]')) { settle(); return; }
 const start = Date.now();
 (function poll() {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -32,16 +53,223 @@ const start = Date.now();
 })();
 """
 
-PAGE_PROBLEMS = """
+# Every check that reads the rendered page; returns a list of problem strings. arguments[0]: the minimum figure scale.
+PAGE_PROBLEMS = r"""
+const minScale = arguments[0];
 const problems = [];
+const article = document.querySelector('article') || document.querySelector('main') || document.body;
+const snip = (s) => s.replace(/\s+/g, ' ').trim().slice(0, 80);
+const where = (el) => {
+  const sec = el.closest('section[id]');
+  return sec ? ' (in #' + sec.id + ')' : '';
+};
 for (const img of document.images) {
   if (!img.complete || img.naturalWidth === 0) problems.push('image did not load: ' + img.getAttribute('src'));
 }
 for (const el of document.querySelectorAll('.math')) {
-  if (!el.querySelector('mjx-container')) problems.push('math not rendered: ' + el.textContent.slice(0, 60));
+  if (!el.querySelector('mjx-container')) problems.push('math not rendered: ' + snip(el.textContent));
+}
+
+// Raw TeX or a dollar sign in prose: text outside code, math and scripts.
+const SKIP_TEXT = 'pre, code, kbd, samp, script, style, textarea, mjx-container, .math, .MathJax, .highlight, '
+  + 'mjx-assistive-mml, .affect-interactive';
+const TEX = /\$|\\[A-Za-z]{2,}|\\[{}_^]|[_^]\{/;
+const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+let rawTex = 0;
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest(SKIP_TEXT)) continue;
+  const m = node.textContent.match(TEX);
+  if (m && rawTex++ < 5) {
+    const i = Math.max(0, m.index - 30);
+    problems.push('raw TeX or $ in text: "' + snip(node.textContent.slice(i, i + 80)) + '"' + where(parent));
+  }
+}
+if (rawTex > 5) problems.push('raw TeX or $ in text: ' + (rawTex - 5) + ' more');
+
+// Blocks that must fit their container: code, outputs, display equations.
+const BLOCKS = [
+  ['output', '.cell_output pre, .output pre, .cell_output .text_html'],
+  ['code', 'pre, .literal-block'],
+  ['equation', 'div.math, mjx-container[display="true"]'],
+];
+const seen = new Set();
+for (const [kind, selector] of BLOCKS) {
+  let wide = 0;
+  for (const el of article.querySelectorAll(selector)) {
+    if (seen.has(el) || !el.getClientRects().length) continue;
+    seen.add(el);
+    const over = el.scrollWidth - el.clientWidth;
+    if (over > 1) {
+      if (wide++ < 5) {
+        problems.push(kind + ' block wider than its container by ' + over + ' px (' + el.scrollWidth + ' in '
+          + el.clientWidth + '): "' + snip(el.textContent) + '"' + where(el));
+      }
+    }
+  }
+  if (wide > 5) problems.push(kind + ' blocks wider than their container: ' + (wide - 5) + ' more');
+}
+
+// Anything sticking out of the article column that is not inside a scrolling container is cut off.
+const right = article.getBoundingClientRect().right;
+const scrolls = (el) => {
+  for (let p = el.parentElement; p && p !== article; p = p.parentElement) {
+    const ox = getComputedStyle(p).overflowX;
+    if (ox === 'auto' || ox === 'scroll') return true;
+  }
+  return false;
+};
+let cut = 0;
+for (const el of article.querySelectorAll('*')) {
+  if (el.closest('mjx-container') && !el.matches('mjx-container')) continue;
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.right <= right + 1 || scrolls(el)) continue;
+  if (el.parentElement && el.parentElement.getBoundingClientRect().right > right + 1 && !scrolls(el.parentElement)
+      && el.parentElement !== article) continue;  // report the outermost element only
+  if (cut++ < 5) {
+    problems.push('cut off: <' + el.tagName.toLowerCase() + (el.className ? ' class="' + el.className + '"' : '')
+      + '> ends ' + Math.round(r.right - right) + ' px right of the column: "' + snip(el.textContent) + '"'
+      + where(el));
+  }
+}
+if (cut > 5) problems.push('cut off: ' + (cut - 5) + ' more elements');
+
+// Progress-bar residue in outputs.
+const BAR = /\d{1,3}%\|[^|\n]*\||\|\s*\d+\/\d+\s*\[\d+:\d+|\d+(\.\d+)?(it|s)\/(s|it)\]/;
+let bars = 0, firstBar = '';
+for (const el of article.querySelectorAll('.cell_output, .output')) {
+  for (const line of el.textContent.split('\n')) {
+    if (BAR.test(line)) { if (!bars) firstBar = line; bars++; }
+  }
+}
+if (bars) problems.push('progress-bar residue: ' + bars + ' lines, e.g. "' + snip(firstBar) + '"');
+
+// Figures below their design size.
+const column = article.getBoundingClientRect().width;
+for (const img of article.querySelectorAll('.cell_output img, figure img, img.figure')) {
+  if (!img.complete || !img.naturalWidth || img.closest('.affect-interactive')) continue;
+  const attr = parseFloat(img.getAttribute('width'));
+  const design = attr > 0 && !String(img.getAttribute('width')).endsWith('%') ? attr : img.naturalWidth;
+  const shown = img.getBoundingClientRect().width;
+  const target = Math.min(design, column);  // a narrow screen may scale down to the column, not further
+  const scale = shown / design;
+  if (shown < minScale * target || (window.innerWidth >= 992 && scale < minScale)) {
+    problems.push('figure shown at ' + Math.round(100 * scale) + '% of its design size (' + Math.round(shown)
+      + ' of ' + Math.round(design) + ' px): ' + img.getAttribute('src') + where(img));
+  }
+}
+
+// Interactive figures must have rendered.
+for (const box of document.querySelectorAll('.affect-interactive')) {
+  const r = box.getBoundingClientRect();
+  const name = where(box) || (' ' + snip(box.textContent));
+  if (r.width < 10 || r.height < 10) problems.push('interactive figure has no size' + name);
+  const plotly = box.querySelector('.js-plotly-plot, .plotly-graph-div');
+  if (plotly && !plotly.querySelector('.plot-container svg')) problems.push('plotly figure did not render' + name);
+  const drawn = box.querySelector('svg, canvas, img, video');
+  if (!drawn) problems.push('interactive figure shows nothing (no svg, canvas or image)' + name);
+  for (const img of box.querySelectorAll('img')) {
+    if (!img.complete || !img.naturalWidth) problems.push('interactive figure image did not load' + name);
+  }
 }
 return problems;
 """
+
+# Moves every slider of every interactive figure to its last position; returns the number of sliders moved.
+MOVE_SLIDERS = """
+let n = 0;
+for (const input of document.querySelectorAll('.affect-interactive input[type=range]')) {
+  input.value = input.max || 100;
+  input.dispatchEvent(new Event('input', {bubbles: true}));
+  input.dispatchEvent(new Event('change', {bubbles: true}));
+  n++;
+}
+return n;
+"""
+
+INTERACTIVE_IMAGES = """
+return Array.from(document.querySelectorAll('.affect-interactive img'))
+  .filter(img => !img.complete || !img.naturalWidth).map(img => img.getAttribute('src'));
+"""
+
+# Is any link of the chapter list visible on screen?
+NAV_VISIBLE = """
+const links = document.querySelectorAll('#pst-primary-sidebar a, #pst-primary-sidebar-modal a, .bd-sidebar-primary a');
+for (const a of links) {
+  const r = a.getBoundingClientRect();
+  if (r.width > 0 && r.height > 0 && r.right > 0 && r.left < window.innerWidth && a.checkVisibility()) return true;
+}
+return false;
+"""
+
+VISIBLE_TOGGLES = """
+return Array.from(document.querySelectorAll('.primary-toggle')).filter(b => {
+  const r = b.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && b.checkVisibility();
+});
+"""
+
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "forty-five": 45,
+    "fifty": 50, "sixty": 60, "ninety": 90, "a": 1, "an": 1,
+}  # fmt: skip
+UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "min": 60, "minute": 60, "minutes": 60, "h": 3600,
+                "hour": 3600, "hours": 3600}  # fmt: skip
+DURATION = re.compile(
+    r"about (?P<n>\d+(?:\.\d+)?|[a-z]+(?:-[a-z]+)?)\s*(?P<unit>s|sec|seconds?|min|minutes?|h|hours?)\b"
+)
+BOOK_RUNTIME = re.compile(r"(?:whole|entire|full) (?:quick )?book[^.]*?(?P<duration>about [^.,;()]+)")
+
+
+def stated_seconds(text: str) -> list[float]:
+    """Every duration stated as "about N unit" in ``text``, in seconds ("about fifteen minutes" -> 900)."""
+    found = []
+    for m in DURATION.finditer(text):
+        n = m["n"]
+        value = float(n) if n[0].isdigit() else NUMBER_WORDS.get(n)
+        if value is not None:
+            found.append(value * UNIT_SECONDS[m["unit"]])
+    return found
+
+
+def read_records(records: Path) -> dict[str, float]:
+    """Chapter name -> seconds of its quick run (else its only run), from ``records/<name>.<profile>.json``."""
+    found: dict[str, float] = {}
+    for path in sorted(records.glob("*.json")) if records.is_dir() else []:
+        rec = json.loads(path.read_text())
+        if rec.get("profile") == "quick" or rec["chapter"] not in found:
+            found[rec["chapter"]] = float(rec["seconds"])
+    return found
+
+
+def runtime_problems(rerun_text: str, page_text: str, chapter: str, records: dict[str, float]) -> list[str]:
+    """Stated run times more than :data:`RUNTIME_TOLERANCE` off the run record.
+
+    ``rerun_text``: the text of the page's re-run box (compared with the chapter's record); ``page_text``: the
+    whole page, where a "whole quick book ... about N" sentence is compared with the sum of the quick records.
+    """
+
+    def off(stated: float, actual: float) -> bool:
+        return actual > 0 and not (1 / RUNTIME_TOLERANCE <= stated / actual <= RUNTIME_TOLERANCE)
+
+    problems = []
+    if rerun_text and chapter in records:
+        for stated in stated_seconds(rerun_text):
+            if off(stated, records[chapter]):
+                problems.append(
+                    f"re-run box states {stated:.0f} s, the run record {records[chapter]:.0f} s "
+                    f"(more than {RUNTIME_TOLERANCE}x off)"
+                )
+    if records:
+        total = sum(records.values())
+        for m in BOOK_RUNTIME.finditer(page_text):
+            for stated in stated_seconds(m["duration"]):
+                if off(stated, total):
+                    problems.append(
+                        f"page states the book runs in {stated:.0f} s, the run records sum to {total:.0f} s"
+                    )
+    return problems
 
 
 def pages(root: Path) -> list[Path]:
@@ -71,7 +299,8 @@ def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def browser(profile_dir: str):
+def browser(profile_dir: str) -> Any:
+    """Headless Debian Chromium through chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -87,6 +316,8 @@ def browser(profile_dir: str):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
         "--window-size=1280,1400",
         f"--user-data-dir={profile_dir}",
     ):
@@ -100,28 +331,107 @@ def browser(profile_dir: str):
     return driver
 
 
-def check_pages(root: Path, base: str, shots: Path | None) -> list[str]:
-    """Problems found on every page of ``root`` served at ``base``, as ``page: problem`` strings."""
+def set_width(driver: Any, width: int, height: int = 1000) -> None:
+    """Make the page's layout viewport ``width`` CSS px wide (phones included: device metrics, not the window)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
+def navigation_problems(driver: Any) -> list[str]:
+    """The visible ☰ button must open the chapter list (narrow screens) or toggle it (wide screens)."""
+    toggles = driver.execute_script(VISIBLE_TOGGLES)
+    if not toggles:
+        return ["no visible navigation (☰) button"]
+    before = driver.execute_script(NAV_VISIBLE)
+    toggles[0].click()
+    time.sleep(0.25)
+    after = driver.execute_script(NAV_VISIBLE)
+    if before and after:
+        return ["the ☰ button does not close the chapter list"]
+    if not before and not after:
+        return ["the ☰ button does not open the chapter list"]
+    if before:  # wide screen: it hid the list; it must bring it back
+        toggles[0].click()
+        time.sleep(0.25)
+        if not driver.execute_script(NAV_VISIBLE):
+            return ["the ☰ button hides the chapter list but does not bring it back"]
+    return []
+
+
+def rerun_text(driver: Any) -> str:
+    """Text of the page's re-run box (an admonition whose title starts with "Re-run"), else ""."""
+    return driver.execute_script(
+        """
+        for (const box of document.querySelectorAll('.admonition, .affect-rerun')) {
+          const title = box.querySelector('.admonition-title');
+          if (box.classList.contains('affect-rerun') || (title && /^\\s*Re-run/.test(title.textContent)))
+            return box.innerText;
+        }
+        return '';
+        """
+    )
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [
+        f"console {entry['level']}: {entry['message'][:200]}"
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+    ]
+
+
+def check_page(driver: Any, url: str, width: int, records: dict[str, float], chapter: str) -> list[str]:
+    """Problems of one page at one width."""
+    set_width(driver, width)
+    driver.get(url)
+    problems = [] if driver.execute_async_script(WAIT_FOR_MATH) else ["MathJax did not finish"]
+    problems += driver.execute_script(PAGE_PROBLEMS, FIGURE_MIN_SCALE)
+    if driver.execute_script(MOVE_SLIDERS):
+        time.sleep(0.5)
+        problems += [f"interactive figure image did not load after moving its slider: {s}"
+                     for s in driver.execute_script(INTERACTIVE_IMAGES)]  # fmt: skip
+    problems += runtime_problems(
+        rerun_text(driver), driver.find_element("tag name", "body").text, chapter, records
+    )
+    problems += navigation_problems(driver)
+    problems += console_errors(driver)
+    return problems
+
+
+def screenshot(driver: Any, url: str, width: int, path: Path) -> None:
+    """The whole page at ``width``, not only the first screen."""
+    driver.get(url)
+    driver.execute_async_script(WAIT_FOR_MATH)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    set_width(driver, width, min(max(height, 800), 16000))
+    driver.execute_async_script(WAIT_FOR_MATH)
+    driver.save_screenshot(str(path))
+
+
+def check_pages(
+    root: Path,
+    base: str,
+    shots: Path | None,
+    *,
+    widths: tuple[int, ...] = WIDTHS,
+    records: dict[str, float] | None = None,
+) -> list[str]:
+    """Problems found on every page of ``root`` served at ``base``, as ``page @ width: problem`` strings."""
     problems: list[str] = []
+    records = records or {}
     with tempfile.TemporaryDirectory() as profile_dir:
         driver = browser(profile_dir)
         try:
             for rel in pages(root):
-                driver.get(f"{base}/{rel.as_posix()}")
-                if not driver.execute_async_script(WAIT_FOR_MATH):
-                    problems.append(f"{rel}: MathJax did not finish")
-                problems += [f"{rel}: {p}" for p in driver.execute_script(PAGE_PROBLEMS)]
-                problems += [
-                    f"{rel}: console {entry['level']}: {entry['message'][:200]}"
-                    for entry in driver.get_log("browser")
-                    if entry["level"] == "SEVERE"
-                ]
-                if shots is not None:  # the whole page, not only the first screen
-                    height = driver.execute_script("return document.documentElement.scrollHeight")
-                    driver.set_window_size(1280, min(max(height, 800), 16000))
-                    shot = shots / (rel.with_suffix("").as_posix().replace("/", "__") + ".png")
-                    driver.save_screenshot(str(shot))
-                    driver.set_window_size(1280, 1400)
+                url = f"{base}/{rel.as_posix()}"
+                for width in widths:
+                    found = check_page(driver, url, width, records, rel.stem)
+                    problems += [f"{rel} @ {width}px: {p}" for p in found]
+                    if shots is not None:
+                        name = rel.with_suffix("").as_posix().replace("/", "__")
+                        screenshot(driver, url, width, shots / f"{name}.{width}.png")
                 print(f"checked {rel}", flush=True)
         finally:
             driver.quit()
@@ -148,25 +458,36 @@ def check_links(base: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("html", type=Path, help="the built book, e.g. _build/html")
-    parser.add_argument("--screenshots", type=Path, default=None, help="folder for one PNG per page")
+    parser.add_argument(
+        "--screenshots", type=Path, default=None, help="folder for one PNG per page and width"
+    )
+    parser.add_argument("--widths", default=",".join(map(str, WIDTHS)), help="CSS px, comma-separated")
+    parser.add_argument("--records", type=Path, default=None, help="run records (default: HTML/../records)")
+    parser.add_argument("--no-links", action="store_true", help="skip linkchecker")
     args = parser.parse_args(argv)
     if not (args.html / "index.html").exists():
         print(f"error: {args.html} has no index.html; run `make book` first", file=sys.stderr)
         return 2
     if args.screenshots is not None:
         args.screenshots.mkdir(parents=True, exist_ok=True)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    records = read_records(args.records or args.html.parent / "records")
     server, base = serve(args.html)
     try:
-        problems = check_pages(args.html, base, args.screenshots) + check_links(base)
+        problems = check_pages(args.html, base, args.screenshots, widths=widths, records=records)
+        if not args.no_links:
+            problems += check_links(base)
     finally:
         server.shutdown()
     for problem in problems:
         print(f"FAIL {problem}")
     n = len(pages(args.html))
     print(
-        f"check-html: {n} pages, {len(problems)} problems"
+        f"check-html: {n} pages at {', '.join(f'{w} px' for w in widths)}, {len(problems)} problems"
         + (f"; screenshots in {args.screenshots}" if args.screenshots else "")
     )
     return 1 if problems else 0

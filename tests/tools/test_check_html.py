@@ -1,0 +1,194 @@
+"""tools/check_html.py: each check fails on a small page planted with its defect and passes on a clean one.
+
+The pages are served on 127.0.0.1 and read by Debian's headless Chromium, at a wide and a phone width.
+"""
+
+import importlib.util
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "check_html.py"
+spec = importlib.util.spec_from_file_location("check_html", TOOL)
+check_html = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check_html)
+
+HAS_BROWSER = bool(shutil.which("chromium") and shutil.which("chromedriver"))
+needs_browser = pytest.mark.skipif(not HAS_BROWSER, reason="needs Debian's chromium and chromium-driver")
+
+# A page with the theme's moving parts: a chapter list that the ☰ button shows (narrow) or hides (wide).
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ margin: 0; font: 16px sans-serif; display: flex; }}
+#pst-primary-sidebar {{ width: 200px; flex: none; }}
+#pst-primary-sidebar.hidden {{ display: none; }}
+@media (max-width: 991px) {{
+  #pst-primary-sidebar {{ display: none; }}
+  #pst-primary-sidebar.open {{ display: block; position: fixed; inset: 0; background: white; }}
+}}
+article {{ flex: 1; min-width: 0; max-width: 600px; padding: 0 10px; }}
+pre {{ overflow-x: auto; font-size: 12px; }}
+div.math, mjx-container {{ display: block; overflow-x: auto; }}
+img {{ max-width: 100%; height: auto; }}
+</style></head><body>
+<div id="pst-primary-sidebar"><nav><a href="#">Chapter 1</a><a href="#">Chapter 2</a></nav></div>
+<article><button class="primary-toggle">☰</button>
+<section id="body"><h1>A page</h1>{body}</section></article>
+<script>
+document.querySelector('.primary-toggle').addEventListener('click', () => {{
+  const s = document.getElementById('pst-primary-sidebar');
+  if ({nav_works}) s.classList.toggle(window.innerWidth >= 992 ? 'hidden' : 'open');
+}});
+</script>{script}</body></html>
+"""
+
+CLEAN = """
+<p>The mechanism is <span class="math"><mjx-container>M</mjx-container></span>-WDP, it costs 5 euros.</p>
+<div class="cell_input"><pre>print("short line")</pre></div>
+<div class="cell_output"><div class="output"><pre>epoch 3 done</pre></div></div>
+<div class="math"><mjx-container display="true"><span>W = 1</span></mjx-container></div>
+<div style="overflow-x: auto"><table><tr><td style="min-width: 900px">a wide table that scrolls</td></tr></table></div>
+<div class="cell_output"><img src="fig.png" width="300"></div>
+<div class="admonition"><p class="admonition-title">Re-run this chapter</p><p>It takes about 20 s.</p></div>
+<div class="affect-interactive"><div class="js-plotly-plot"><div class="plot-container">
+  <svg width="300" height="150"><rect width="300" height="150" fill="teal"/></svg></div></div></div>
+<div class="affect-interactive"><input type="range" min="0" max="2" value="0"><img src="fig.png" width="200"></div>
+"""
+CLEAN_SCRIPT = """<script>
+const s = document.querySelector('.affect-interactive input');
+s.addEventListener('input', () => { s.nextElementSibling.src = 'fig.png?frame=' + s.value; });
+</script>"""
+
+DEFECTS = {
+    "raw TeX": ("<p>the critic's objective $\\mathbb E[D_I(G(I_o|y_f))]$ in plain text</p>", "", "raw TeX"),
+    "dollar": ("<p>a stray $ sign</p>", "", "raw TeX or $"),
+    "wide code": ('<div class="cell_input"><pre>' + "x = 1; " * 40 + "</pre></div>", "", "code block wider"),
+    "wide output": (
+        '<div class="cell_output"><div class="output"><pre>' + "| BDP " * 60 + "</pre></div></div>",
+        "",
+        "output block wider",
+    ),
+    "wide equation": (
+        '<div class="math"><mjx-container display="true"><span style="display:inline-block;width:1500px">'
+        "W</span></mjx-container></div>",
+        "",
+        "equation block wider",
+    ),
+    "cut table": (
+        '<div style="overflow: hidden"><table><tr><td style="min-width: 1500px">Has0-F1 MAE Corr</td></tr>'
+        "</table></div>",
+        "",
+        "cut off",
+    ),
+    "progress bar": (
+        '<div class="cell_output"><div class="output"><pre>critic steps:  25%|#######   | 75/300 '
+        "[00:10&lt;00:30,  7.20it/s]</pre></div></div>",
+        "",
+        "progress-bar residue",
+    ),
+    "small figure": (  # a 15-in four-panel figure in a narrow column, squeezed further by a style
+        '<div class="cell_output"><img src="fig.png" width="1500" style="max-width: 40%"></div>',
+        "",
+        "figure shown at",
+    ),
+    "stale run time": (
+        '<div class="admonition"><p class="admonition-title">Re-run this chapter</p><p>about 60 s</p></div>',
+        "",
+        "re-run box states 60 s",
+    ),
+    "plotly not rendered": (
+        '<div class="affect-interactive"><div class="js-plotly-plot"></div></div>',
+        "",
+        "plotly",
+    ),
+    "empty interactive": (
+        '<div class="affect-interactive" style="height:50px">loading</div>',
+        "",
+        "shows nothing",
+    ),
+    "broken slider": (
+        '<div class="affect-interactive"><input type="range" min="0" max="2" value="0" id="s2">'
+        '<img src="fig.png" width="200"></div>',
+        "<script>const t = document.getElementById('s2');"
+        "t.addEventListener('input', () => { t.nextElementSibling.src = 'missing-frame.png'; });</script>",
+        "after moving its slider",
+    ),
+    "console error": ("<p>fine text</p>", "<script>undefinedFunction();</script>", "console SEVERE"),
+}
+
+
+def write_page(folder: Path, name: str, body: str, script: str = "", nav_works: bool = True) -> None:
+    (folder / f"{name}.html").write_text(
+        PAGE.format(body=body, script=script, nav_works="true" if nav_works else "false")
+    )
+
+
+@pytest.fixture(scope="module")
+def site():
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        Image.new("RGB", (600, 200), "white").save(root / "fig.png")
+        write_page(root, "clean", CLEAN, CLEAN_SCRIPT)
+        for i, (body, script, _) in enumerate(DEFECTS.values()):
+            write_page(root, f"defect{i}", body, script)
+        write_page(root, "deadnav", "<p>text</p>", nav_works=False)
+        server, base = check_html.serve(root)
+        driver = check_html.browser(str(root / "profile"))
+        try:
+            yield driver, base
+        finally:
+            driver.quit()
+            server.shutdown()
+
+
+def problems(site, page: str, width: int) -> list[str]:
+    driver, base = site
+    return check_html.check_page(driver, f"{base}/{page}.html", width, {"demo": 20.0}, "demo")
+
+
+@needs_browser
+@pytest.mark.parametrize("width", check_html.WIDTHS)
+def test_clean_page_passes(site, width):
+    assert problems(site, "clean", width) == []
+
+
+@needs_browser
+@pytest.mark.parametrize("width", check_html.WIDTHS)
+@pytest.mark.parametrize("defect", list(DEFECTS))
+def test_planted_defect_fails(site, defect, width):
+    page = f"defect{list(DEFECTS).index(defect)}"
+    found = problems(site, page, width)
+    expected = DEFECTS[defect][2]
+    assert any(expected in p for p in found), found
+
+
+@needs_browser
+@pytest.mark.parametrize("width", check_html.WIDTHS)
+def test_dead_navigation_button_fails(site, width):
+    found = problems(site, "deadnav", width)
+    assert any("☰ button does not" in p for p in found), found
+
+
+def test_stated_durations():
+    assert check_html.stated_seconds("runs in about 25 s, the book about fifteen minutes") == [25.0, 900.0]
+    assert check_html.stated_seconds("about 1.5 min") == [90.0]
+
+
+def test_runtime_against_records():
+    records = {"21_ganimation_training": 483.0, "22_evogan_search": 1304.0}
+    assert check_html.runtime_problems("about 25 s", "", "21_ganimation_training", records)
+    assert not check_html.runtime_problems("about 8 min", "", "21_ganimation_training", records)
+    assert check_html.runtime_problems("", "the whole quick book takes about fifteen minutes", "x", records)
+    assert not check_html.runtime_problems("", "the whole quick book takes about 30 min", "x", records)
+
+
+def test_records_prefer_the_quick_run(tmp_path):
+    (tmp_path / "a.paper.json").write_text('{"chapter": "a", "profile": "paper", "seconds": 900}')
+    (tmp_path / "a.quick.json").write_text('{"chapter": "a", "profile": "quick", "seconds": 30}')
+    assert check_html.read_records(tmp_path) == {"a": 30.0}
+    assert check_html.read_records(tmp_path / "missing") == {}
