@@ -4,21 +4,29 @@
 - :mod:`~affect_lib.privacy.divergences`  Renyi / KL divergences for the contrasts
 - :mod:`~affect_lib.privacy.mechanisms`   the paper's Table 1 (DP, RDP, WDP of Laplace and Gaussian) and exact W_mu
 - :mod:`~affect_lib.privacy.moments`      absolute moments of N(m, v) in log space
-- :mod:`~affect_lib.privacy.accountants`  Wasserstein, Bayesian, RDP and PLD accountants (+ opacus PRV / GDP)
+- :mod:`~affect_lib.privacy.analysis`     the accountants' pure analyses, one module per accountant
+- :mod:`~affect_lib.privacy.accountants`  stateful accountants on one interface, by name (``make_accountant``)
+- :mod:`~affect_lib.privacy.tradeoff`     f-DP trade-off curves (type II against type I error of the best test)
 - :mod:`~affect_lib.privacy.dpsgd`        DP-SGD on scikit-learn's digits with opacus, and the released scripts'
   semantics
 """
 
 from affect_lib.privacy.accountants import (
-    DEFAULT_RDP_ORDERS,
+    ACCOUNTANTS,
     BayesianAccountant,
+    GaussianAccountant,
     PLDAccountant,
+    PRVAccountant,
     RDPAccountant,
     WassersteinAccountant,
-    all_pair_differences,
-    log_binomial_moment,
     make_accountant,
+)
+from affect_lib.privacy.analysis.bdp import log_binomial_moment
+from affect_lib.privacy.analysis.rdp import DEFAULT_RDP_ORDERS
+from affect_lib.privacy.analysis.wdp import (
+    all_pair_differences,
     pair_distances,
+    wasserstein_noise_floor,
     wasserstein_step_loss,
 )
 from affect_lib.privacy.distances import (
@@ -41,9 +49,12 @@ from affect_lib.privacy.mechanisms import (
 from affect_lib.privacy.moments import abs_moment_normal, log_abs_moment_normal
 
 __all__ = [
+    "ACCOUNTANTS",
     "DEFAULT_RDP_ORDERS",
     "BayesianAccountant",
+    "GaussianAccountant",
     "PLDAccountant",
+    "PRVAccountant",
     "RDPAccountant",
     "WassersteinAccountant",
     "abs_moment_normal",
@@ -63,6 +74,7 @@ __all__ = [
     "wasserstein_continuous",
     "wasserstein_distance",
     "wasserstein_gaussian",
+    "wasserstein_noise_floor",
     "wasserstein_ot",
     "wasserstein_step_loss",
     "wdp_gaussian",

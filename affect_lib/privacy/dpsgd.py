@@ -3,10 +3,11 @@ training scripts' semantics for contrast.
 
 Two ways to train (``semantics``):
 
-- ``"dpsgd"``: real DP-SGD (opacus): Poisson sampling with rate q, per-example clipping to C, Gaussian noise of
-  standard deviation z C on the sum of clipped gradients. The Wasserstein and Bayesian accountants get the
-  differences of the clipped per-example gradients of ``n_probe`` examples of each batch (replace-one neighbours
-  in the space where the noise is added: ||d_i|| <= 2C).
+- ``"dpsgd"``: real DP-SGD (opacus): Poisson sampling with rate q = 1 / len(loader) (read from opacus's data
+  loader), per-example clipping to C, Gaussian noise of standard deviation z C on the sum of clipped gradients.
+  The DP accountants (RDP, PRV, PLD, GDP) use add/remove adjacency with sensitivity C. The Wasserstein and Bayesian
+  accountants get the differences of the clipped per-example gradients of ``n_probe`` examples of each batch:
+  replace-one neighbours in the space where the noise is added, ||d_i|| <= 2C.
 - ``"released"``: what the paper's scripts run: shuffled fixed-size batches, the *batch-mean* gradient clipped to
   C, noise of standard deviation z C on it, then a random coordinate mask keeping ``mask_keep`` of the
   coordinates. Their accountants are fed q = B/N and the differences of ``n_probe`` leave-one-out mean gradients
@@ -25,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from affect_lib.privacy.accountants import all_pair_differences, make_accountant
+from affect_lib.privacy.accountants import PAIR_ACCOUNTANTS, make_accountant
+from affect_lib.privacy.analysis.wdp import all_pair_differences
 from affect_lib.privacy.validation import check_delta, check_positive
 from affect_lib.progress import progress
 
@@ -66,12 +68,13 @@ class DPSGDRun:
     accuracy: list[float] = field(default_factory=list)
     epsilon: dict[str, list[float]] = field(default_factory=dict)
     wdp_step_losses: list[float] = field(default_factory=list)
+    max_pair_distance: float = 0.0
+    """The largest ||d_i|| fed to the pair accountants (<= 2C for ``dpsgd``)."""
 
 
 _KNOWN_WARNINGS = (
     "Secure RNG turned off",  # opacus: fine for a seeded, reproducible book
     "Full backward hook is firing",  # torch: the first layer's input needs no gradient
-    "Optimal order is the",  # opacus RDP: the optimum sits at the edge of the order grid (tiny noise)
 )
 
 
@@ -110,7 +113,9 @@ def train_dpsgd(
 
     Args:
         noise_multiplier: z > 0; the noise standard deviation is z * max_grad_norm.
-        epochs, batch_size, lr: SGD schedule; the sampling rate is q = batch_size / n_train.
+        epochs, batch_size, lr: SGD schedule. ``dpsgd``: Poisson sampling at the rate opacus's loader uses,
+            q = 1 / len(loader) = 1 / ceil(n_train / batch_size); ``released``: shuffled batches, and the
+            released accountants' q = batch_size / n_train.
         max_grad_norm: C, the clipping norm.
         delta: the delta at which epsilons are reported.
         semantics: ``"dpsgd"`` (opacus) or ``"released"`` (the paper's scripts); see the module docstring.
@@ -129,7 +134,6 @@ def train_dpsgd(
         raise ValueError("epochs must be >= 1, batch_size >= 2 and n_probe >= 2")
     torch.manual_seed(seed)
     x_tr, y_tr, x_te, y_te = load_digits_tensors(seed)
-    q = batch_size / len(x_tr)
     model = make_digits_model(hidden)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loader = torch.utils.data.DataLoader(
@@ -141,7 +145,6 @@ def train_dpsgd(
     books = {
         name: make_accountant(name, **_accountant_kwargs(name, wdp_order, wdp_beta)) for name in accountants
     }
-    run = DPSGDRun(semantics, z, q, epsilon={name: [] for name in accountants})
     if semantics == "dpsgd":
         from opacus import PrivacyEngine
 
@@ -149,9 +152,12 @@ def train_dpsgd(
         model, optimizer, loader = engine.make_private(
             module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=z, max_grad_norm=c
         )
+        q = float(loader.sample_rate)  # opacus's Poisson rate, 1 / len(original loader)
         step_fn = _opacus_step
     else:
+        q = batch_size / len(x_tr)  # what the released scripts feed their accountants
         step_fn = _released_step
+    run = DPSGDRun(semantics, z, q, epsilon={name: [] for name in accountants})
     loss_fn = nn.CrossEntropyLoss()
     for _ in progress(range(epochs), desc=f"{semantics} z={z:g}", total=epochs):
         model.train()
@@ -159,8 +165,9 @@ def train_dpsgd(
             if len(xb) == 0:
                 continue
             diffs = step_fn(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep)
+            run.max_pair_distance = max(run.max_pair_distance, float(np.linalg.norm(diffs, axis=1).max()))
             for name, book in books.items():
-                if name in ("wdp", "bdp"):
+                if name in PAIR_ACCOUNTANTS:
                     loss = book.step(diffs, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
                     if name == "wdp":
                         run.wdp_step_losses.append(loss)

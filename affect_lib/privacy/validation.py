@@ -46,10 +46,10 @@ def check_nonnegative(value: Any, name: str) -> np.ndarray:
 
 
 def check_sample_rate(value: Any, name: str = "sample_rate") -> float:
-    """A sampling probability q in [0, 1]."""
+    """A sampling probability q in (0, 1] (q = 0 uses no record: no accountant takes it)."""
     arr = as_float_array(value, name)
-    if arr.ndim != 0 or not 0.0 <= float(arr) <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {_show(arr)}")
+    if arr.ndim != 0 or not 0.0 < float(arr) <= 1.0:
+        raise ValueError(f"{name} must be a number in (0, 1], got {_show(arr)}")
     return float(arr)
 
 

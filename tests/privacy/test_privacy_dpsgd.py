@@ -17,12 +17,20 @@ def test_dpsgd_run_is_seeded_learns_and_accounts():
     assert a.accuracy[-1] > 0.5
     assert a.epsilon["rdp"][1] > a.epsilon["rdp"][0] > 0
     assert len(a.wdp_step_losses) == a.steps
-    # real DP-SGD pairs are clipped per example: ||d|| <= 2C bounds each step's mean shift
-    assert max(a.wdp_step_losses) < 50
+    # opacus's Poisson rate: 1 / len(loader) = 1 / ceil(1437 / 64) = 1 / 23, not 64 / 1437
+    assert a.sample_rate == 1 / 23
+    # real DP-SGD pairs are differences of per-example gradients clipped to C: ||d|| <= 2C
+    assert 0 < a.max_pair_distance <= 2 * 1.0 + 1e-6
+    # hence floor <= W_t <= 28^(1/16) (q 2C + s (E|Z|^16)^(1/16)) by Minkowski, s = sqrt(2(1 - q + q^2)) z C
+    q, s = 1 / 23, np.sqrt(2 * (1 - 1 / 23 + 1 / 23**2))
+    floor = 28 ** (1 / 16) * s * 2027025 ** (1 / 16)
+    assert floor * (1 - 1e-9) <= min(a.wdp_step_losses)
+    assert max(a.wdp_step_losses) <= 28 ** (1 / 16) * (2 * q + s * 2027025 ** (1 / 16))
 
 
 def test_released_semantics_runs_and_rejects_bad_names():
     run = train_dpsgd(0.01, epochs=1, semantics="released", accountants=("wdp", "bdp"))
     assert run.steps == int(np.ceil(1437 / 64)) and np.isfinite(run.epsilon["wdp"][0])
+    assert run.sample_rate == 64 / 1437  # the released scripts' q = B/N
     with pytest.raises(ValueError, match="semantics"):
         train_dpsgd(1.0, semantics="fast")

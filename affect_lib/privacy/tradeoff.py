@@ -1,0 +1,59 @@
+"""f-DP trade-off curves (Dong, Roth & Su 2022): the smallest type-II error of any test of M(D) against M(D')
+at each type-I error alpha. The diagonal 1 - alpha is perfect privacy; the curve 0 is no privacy at all.
+
+- :func:`gaussian_tradeoff`: mu-GDP, e.g. the Gaussian mechanism with mu = Delta / sigma (exact);
+- :func:`eps_delta_tradeoff`: what a single (eps, delta)-DP guarantee promises;
+- :func:`profile_tradeoff`: the envelope of the (eps, delta(eps)) guarantees of a whole privacy profile, e.g. the
+  PLD's delta(eps) of DP-SGD (tight up to the PLD's pessimistic discretisation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from affect_lib.privacy.validation import as_float_array, check_nonnegative
+
+
+def _type_one(alpha: Any) -> np.ndarray:
+    a = as_float_array(alpha, "alpha")
+    if np.any((a < 0) | (a > 1)):
+        raise ValueError("alpha (type-I error) must lie in [0, 1]")
+    return a
+
+
+def gaussian_tradeoff(alpha: Any, mu: float) -> np.ndarray:
+    """G_mu(alpha) = Phi(Phi^{-1}(1 - alpha) - mu): testing N(0, 1) against N(mu, 1), shape of ``alpha``."""
+    m = float(check_nonnegative(mu, "mu"))
+    return stats.norm.cdf(stats.norm.ppf(1 - _type_one(alpha)) - m)
+
+
+def eps_delta_tradeoff(alpha: Any, epsilon: float, delta: float) -> np.ndarray:
+    """f_{eps, delta}(alpha) = max(0, 1 - delta - e^eps alpha, e^-eps (1 - delta - alpha)) (Wasserman-Zhou)."""
+    a = _type_one(alpha)
+    eps = float(check_nonnegative(epsilon, "epsilon"))
+    d = float(check_nonnegative(delta, "delta"))
+    if d > 1:
+        raise ValueError(f"delta must be <= 1, got {delta!r}")
+    with np.errstate(over="ignore"):
+        first = 1 - d - np.exp(eps) * a
+    return np.maximum.reduce([np.zeros_like(a), first, np.exp(-eps) * (1 - d - a)])
+
+
+def profile_tradeoff(alpha: Any, epsilons: Any, deltas: Any) -> np.ndarray:
+    """sup over the profile of f_{eps_i, delta_i}(alpha), shape of ``alpha``.
+
+    Args:
+        alpha: type-I errors in [0, 1].
+        epsilons, deltas: a privacy profile delta(eps), shapes (n,) (e.g. :func:`~.analysis.pld.pld_delta`).
+    """
+    eps = check_nonnegative(epsilons, "epsilons").reshape(-1)
+    dlt = check_nonnegative(deltas, "deltas").reshape(-1)
+    if eps.shape != dlt.shape or eps.size == 0:
+        raise ValueError(
+            f"epsilons and deltas must be non-empty and of one length, got {eps.size}, {dlt.size}"
+        )
+    a = _type_one(alpha)
+    return np.max([eps_delta_tradeoff(a, e, min(d, 1.0)) for e, d in zip(eps, dlt, strict=True)], axis=0)
