@@ -2,6 +2,7 @@
 at each type-I error alpha. The diagonal 1 - alpha is perfect privacy; the curve 0 is no privacy at all.
 
 - :func:`gaussian_tradeoff`: mu-GDP, e.g. the Gaussian mechanism with mu = Delta / sigma (exact);
+- :func:`shift_tradeoff`: any additive mechanism whose noise has a log-concave density (Laplace, Gaussian);
 - :func:`eps_delta_tradeoff`: what a single (eps, delta)-DP guarantee promises;
 - :func:`profile_tradeoff`: the envelope of the (eps, delta(eps)) guarantees of a whole privacy profile, e.g. the
   PLD's delta(eps) of DP-SGD (tight up to the PLD's pessimistic discretisation).
@@ -57,3 +58,15 @@ def profile_tradeoff(alpha: Any, epsilons: Any, deltas: Any) -> np.ndarray:
         )
     a = _type_one(alpha)
     return np.max([eps_delta_tradeoff(a, e, min(d, 1.0)) for e, d in zip(eps, dlt, strict=True)], axis=0)
+
+
+def shift_tradeoff(alpha: Any, noise: Any, shift: float) -> np.ndarray:
+    """Testing Z against shift + Z for a noise law with a monotone likelihood ratio (log-concave density).
+
+    The best tests are thresholds (Neyman-Pearson), so beta(alpha) = F(F^{-1}(1 - alpha) - shift): exact for the
+    Laplace and Gaussian mechanisms. ``noise``: a frozen ``scipy.stats`` law with ``cdf`` and ``ppf``.
+    """
+    if not (hasattr(noise, "cdf") and hasattr(noise, "ppf")):
+        raise ValueError(f"noise must be a frozen scipy.stats distribution, got {type(noise).__name__}")
+    d = float(check_nonnegative(shift, "shift"))
+    return noise.cdf(noise.ppf(1 - _type_one(alpha)) - d)

@@ -29,3 +29,18 @@ def test_envelope_of_the_exact_profile_is_the_gaussian_curve():
 def test_bad_alpha():
     with pytest.raises(ValueError, match="alpha"):
         gaussian_tradeoff(1.5, 1.0)
+
+
+def test_shift_tradeoff_gaussian_and_laplace_by_hand():
+    from scipy import stats
+
+    from affect_lib.privacy.tradeoff import shift_tradeoff
+
+    alpha = np.linspace(0.01, 0.99, 9)
+    np.testing.assert_allclose(shift_tradeoff(alpha, stats.norm(0, 2), 1.0), gaussian_tradeoff(alpha, 0.5))
+    # Laplace(b = 1), shift 1, alpha = 0.5: threshold at 0, beta = F(-1) = e^{-1} / 2
+    assert float(shift_tradeoff(0.5, stats.laplace(0, 1), 1.0)) == pytest.approx(np.exp(-1) / 2)
+    # pure eps-DP bounds it: beta >= e^{-eps} (1 - alpha) with eps = Delta / b = 1
+    assert np.all(
+        shift_tradeoff(alpha, stats.laplace(0, 1), 1.0) >= eps_delta_tradeoff(alpha, 1.0, 0.0) - 1e-12
+    )
