@@ -16,9 +16,9 @@ BENCH    ?=
 CHAPTERS := $(sort $(basename $(notdir $(wildcard notebooks/*.py))))
 EXECUTED := $(CHAPTERS:%=book/notebooks/%.ipynb)
 LIB      := $(shell find affect_lib -name '*.py' -o -name '*.json' -o -name '*.npz')
-# An inherited Agg backend would silently drop every figure; progress bars go to stdout, not stderr;
+# An inherited Agg backend would silently drop every figure; no progress bars on the published pages;
 # idle OpenMP threads sleep rather than spin (a loaded machine then sees a fair-share slowdown).
-RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=text OMP_WAIT_POLICY=PASSIVE
+RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=off OMP_WAIT_POLICY=PASSIVE
 
 .PHONY: env book run outputs chapter full test test-isa unit nbval lint bench check-html linkcheck clean help
 

@@ -10,20 +10,26 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from affect_lib.claims import CLAIMS_DIR, DISPLAY
-from affect_lib.runtime import check_profile
+from affect_lib.runtime import available_cores, check_profile
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 EXECUTED_DIR = REPO / "book" / "notebooks"
 RECORD_DIR = REPO / "_build" / "records"
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+KERNEL_ARGS = ["--InlineBackend.figure_formats=retina"]
+"""Kernel options of an executed chapter: figures as 2x PNGs (the page shows them at their design size)."""
+KERNEL_ENV = {"AFFECT_PROGRESS": "off"}
+"""Kernel environment of an executed chapter: no progress bars on the published page."""
 
 
 def chapter_names() -> list[str]:
@@ -53,8 +59,9 @@ def execute_chapter(
 
     Only parameters that differ from the notebook's defaults are injected, except ``profile``, which is always
     injected so that every executed page states which profile produced its numbers.
-    The record (runtime in seconds, the text of every nbval-checked output) is written to
-    ``_build/records/<name>.<profile>.json``.
+    The kernel gets :data:`KERNEL_ARGS` and :data:`KERNEL_ENV`; papermill's injected-parameters cell is tagged
+    ``remove-cell`` (the re-run box states the profile). The record (runtime in seconds, the machine, the commit,
+    the text of every nbval-checked output) is written to ``_build/records/<name>.<profile>.json``.
     """
     import papermill
 
@@ -68,24 +75,44 @@ def execute_chapter(
     if seed is not None:
         parameters["seed"] = seed
     tmp = out.with_suffix(".tmp.ipynb")
+    saved = {key: os.environ.get(key) for key in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)  # the kernel inherits it; the caller's environment is restored below
     start = time.perf_counter()
-    papermill.execute_notebook(
-        str(source),
-        str(tmp),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(NOTEBOOK_DIR),
-        progress_bar=False,
-        execution_timeout=timeout,
-    )
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(tmp),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(NOTEBOOK_DIR),
+            progress_bar=False,
+            execution_timeout=timeout,
+            extra_arguments=KERNEL_ARGS,
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     seconds = time.perf_counter() - start
+    nb = nbformat.read(tmp, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, tmp)
     tmp.replace(out)
     record = {
         "chapter": name,
         "profile": profile,
         "parameters": parameters,
         "seconds": round(seconds, 1),
-        "checked_outputs": checked_outputs(nbformat.read(out, as_version=4)),
+        "output": str(out.resolve()),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": run_machine(),
+        "checked_outputs": checked_outputs(nb),
         "python": platform.python_version(),
     }
     RECORD_DIR.mkdir(parents=True, exist_ok=True)
@@ -186,27 +213,68 @@ def _title(executed: Path) -> str:
     return executed.stem
 
 
+def _first_field(path: Path, key: str) -> str | None:
+    """The value of the first ``key: value`` line of a /proc-style text file, else None."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(key)), None)
+
+
+def run_machine() -> dict[str, Any]:
+    """What a run time depends on, without importing torch: CPU model, cores usable and present, load, GPU."""
+    gpus = sorted(Path("/proc/driver/nvidia/gpus").glob("*/information"))
+    return {
+        "cpu": _first_field(Path("/proc/cpuinfo"), "model name") or platform.machine(),
+        "cores": available_cores(),
+        "cpu_count": os.cpu_count(),
+        "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "gpu": _first_field(gpus[0], "Model") if gpus else None,
+    }
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (``+dirty`` when files differ from it), or None outside a git checkout."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def machine_summary() -> dict[str, str]:
     """CPU model, cores, torch threads and GPU of this machine, as strings."""
     import torch
 
-    cpu = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
     return {
-        "CPU": cpu,
-        "cores": str(os.cpu_count()),
+        "CPU": run_machine()["cpu"],
+        "cores": f"{available_cores()} available of {os.cpu_count()}",
         "torch threads": str(torch.get_num_threads()),
         "GPU": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
+
+
+def _run_context(rec: dict[str, Any]) -> str:
+    """`` on <CPU> (2 of 2 cores, load 1.3), commit abc, 2026-12-01T18:00:00+00:00`` from a run record."""
+    m = rec.get("machine") or {}
+    parts = [f"on {m['cpu']} ({m['cores']} of {m['cpu_count']} cores, load {m['load']})"] if m else []
+    parts += [f"commit `{rec['commit']}`"] if rec.get("commit") else []
+    parts += [rec["finished"]] if rec.get("finished") else []
+    return " " + ", ".join(parts) if parts else ""
 
 
 def write_generated_pages() -> list[Path]:
@@ -227,6 +295,8 @@ def write_generated_pages() -> list[Path]:
         "",
         "| item | value |",
         "|---|---|",
+        f"| commit | `{git_commit() or 'not a git checkout'}` |",
+        f"| built | {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} |",
         f"| `requirements.lock` SHA-256 | `{lock_hash}` |",
         *(f"| {k} | {v} |" for k, v in machine_summary().items()),
         "",
@@ -243,7 +313,8 @@ def write_generated_pages() -> list[Path]:
         lines += [
             f"### {rec['chapter']} ({rec['profile']} profile)",
             "",
-            f"Runtime {rec['seconds']:.1f} s. Checked outputs ({len(rec['checked_outputs'])} cells):",
+            f"Runtime {rec['seconds']:.1f} s{_run_context(rec)}. "
+            f"Checked outputs ({len(rec['checked_outputs'])} cells):",
             "",
             "```text",
             *("\n".join(rec["checked_outputs"]) or "(none)").splitlines(),

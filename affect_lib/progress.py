@@ -1,8 +1,9 @@
-"""Progress bars for long loops, in terminals, live notebooks and executed (published) notebooks.
+"""Progress bars for long loops: on in terminals and live notebooks, off on the published pages.
 
-In a terminal and in a live Jupyter front end this is ``tqdm.auto``. In a notebook executed headless by papermill or
-nbval (``AFFECT_PROGRESS=text``, which the Makefile sets) a widget would be lost and stderr would fail the book
-build, so the bar is written as plain text to stdout and refreshed rarely: the published page shows the final bar.
+In a terminal and in a live Jupyter front end this is ``tqdm.auto``. A chapter executed for the book
+(:func:`affect_lib.chapters.execute_chapter`, and the Makefile's runs) gets ``AFFECT_PROGRESS=off``: a bar
+there would only leave residue on the page (and stderr fails the book build). ``AFFECT_PROGRESS=text`` writes a
+plain, rarely refreshed bar to stdout, for logs of long headless runs.
 """
 
 from __future__ import annotations

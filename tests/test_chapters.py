@@ -135,3 +135,33 @@ def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
     assert "## Part I: Wasserstein differential privacy" in glance
     assert "| shift | 1 | 1.000 | ✓ yes |" in glance and "Rule: demo." in glance
     assert perf_page.read_text().startswith("# Performance")
+
+
+def test_executed_page_has_no_progress_bars_hides_the_injected_cell_and_records_the_machine(
+    tmp_path, monkeypatch
+):
+    import papermill
+
+    seen = {}
+
+    def fake_execute(source, out, *, parameters, extra_arguments, **kwargs):
+        seen["progress"] = os.environ.get("AFFECT_PROGRESS")
+        seen["args"] = extra_arguments
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            _cell('# Parameters\nprofile = "quick"\n', tags=["injected-parameters"]),
+            _cell("print(1)"),
+        ]
+        nbformat.write(nb, out)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(chapters, "RECORD_DIR", tmp_path / "records")
+    monkeypatch.setenv("AFFECT_PROGRESS", "text")
+    record = chapters.execute_chapter("00_orientation", output=tmp_path / "out.ipynb")
+    assert seen == {"progress": "off", "args": ["--InlineBackend.figure_formats=retina"]}
+    assert os.environ["AFFECT_PROGRESS"] == "text"  # restored for the caller
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert "remove-cell" in executed.cells[0].metadata["tags"]
+    assert record["machine"]["cores"] >= 1 and record["finished"] and record["output"].endswith("out.ipynb")
+    saved = json.loads((tmp_path / "records" / "00_orientation.quick.json").read_text())
+    assert saved["machine"] == record["machine"]

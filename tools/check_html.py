@@ -112,16 +112,19 @@ for (const [kind, selector] of BLOCKS) {
 
 // Anything sticking out of the article column that is not inside a scrolling container is cut off.
 const right = article.getBoundingClientRect().right;
-const scrolls = (el) => {
-  for (let p = el.parentElement; p && p !== article; p = p.parentElement) {
+const scrollCache = new Map();
+const scrolls = (el) => {  // inside a scrolling container (below the article)?
+  const p = el.parentElement;
+  if (!p || p === article) return false;
+  if (!scrollCache.has(p)) {
     const ox = getComputedStyle(p).overflowX;
-    if (ox === 'auto' || ox === 'scroll') return true;
+    scrollCache.set(p, ox === 'auto' || ox === 'scroll' || scrolls(p));
   }
-  return false;
+  return scrollCache.get(p);
 };
 let cut = 0;
 for (const el of article.querySelectorAll('*')) {
-  if (el.closest('mjx-container') && !el.matches('mjx-container')) continue;
+  if (el.parentElement && el.parentElement.closest('pre, mjx-container, svg')) continue;  // the block is checked
   const r = el.getBoundingClientRect();
   if (r.width === 0 || r.right <= right + 1 || scrolls(el)) continue;
   if (el.parentElement && el.parentElement.getBoundingClientRect().right > right + 1 && !scrolls(el.parentElement)

@@ -1,0 +1,229 @@
+"""The book's Sphinx extension: theme fixes, the re-run box, one citation style, and clean code listings.
+
+- ``static/affect.css`` and ``static/affect.js``: the ☰ buttons of sphinx-book-theme 1.3.0 + pydata-sphinx-theme
+  0.17.1 (whose listeners bind a hidden duplicate), the empty header band, code that fits the column, tables
+  that scroll, equations scaled to fit, click-to-zoom figures.
+- The re-run box: ```` ```{rerun} ```` (optional body: the chapter's own notes) or, failing that, the chapter's
+  old "Re-run this chapter" admonition, is placed right under the learning goals with the command, the run time
+  and machine from ``_build/records/<chapter>.<profile>.json``, and the student / instructor downloads.
+- Citations: author-year labels in the text *and* the bibliography; DOIs and arXiv IDs as links.
+- ``# noqa`` comments are dropped from the code a reader sees.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+
+sys.path.insert(0, str(Path(__file__).parent))
+import affect_downloads  # noqa: E402 - a sibling module of this local extension
+
+STATIC = Path(__file__).parent / "static"
+CHAPTER_DIR = "book/notebooks/"
+NOQA = re.compile(r"[ \t]*#[ \t]*noqa\b[^\n]*")
+
+
+class rerun_box(nodes.Admonition, nodes.Element):
+    """The re-run box of a chapter (rendered as a ``tip`` admonition)."""
+
+
+class RerunDirective(Directive):
+    """```` ```{rerun} ```` marks where the re-run box goes; its body is added to the box."""
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        box = rerun_box()
+        if self.content:
+            self.state.nested_parse(self.content, self.content_offset, box)
+        return [box]
+
+
+def format_seconds(seconds: float) -> str:
+    """``about 25 s`` / ``about 8 min``: rounded so that the text stays within 1.5x of the record."""
+    if seconds < 20:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 100:
+        return f"about {5 * round(seconds / 5)} s"
+    return f"about {round(seconds / 60)} min"
+
+
+def read_record(records: Path, chapter: str) -> dict[str, Any] | None:
+    """The run record of the executed page: the one written for ``book/notebooks``, else the quick one."""
+    found = [json.loads(p.read_text()) for p in sorted(records.glob(f"{chapter}.*.json"))]
+    for rec in found:
+        if str(rec.get("output", "")).endswith(f"{CHAPTER_DIR}{chapter}.ipynb"):
+            return rec
+    quick = [r for r in found if r.get("profile") == "quick"]
+    return (quick or found or [None])[0]
+
+
+def machine_text(rec: dict[str, Any]) -> str:
+    """``an Intel Xeon ... (2 of 2 cores, load 1.3), 2026-12-01`` from a record's ``machine`` entry."""
+    m = rec.get("machine") or {}
+    parts = []
+    if m.get("cpu"):
+        cores = f"{m['cores']} of {m['cpu_count']} cores" if m.get("cpu_count") else f"{m.get('cores')} cores"
+        load = f", load {m['load']:.1f} at the end" if m.get("load") is not None else ""
+        parts.append(f"{m['cpu']} ({cores}{load})")
+    if m.get("gpu"):
+        parts.append(f"GPU {m['gpu']}")
+    when = str(rec.get("finished", ""))[:10]
+    text = " with ".join(parts) if parts else "this build's machine"
+    return text + (f", on {when}" if when else "")
+
+
+def _para(*children: nodes.Node | str) -> nodes.paragraph:
+    para = nodes.paragraph()
+    for child in children:
+        para += nodes.Text(child) if isinstance(child, str) else child
+    return para
+
+
+def _download(label: str, filename: str) -> nodes.reference:
+    """A link to ``downloads/<filename>``; its relative URI is fixed per page in :func:`resolve_downloads`."""
+    ref = nodes.reference("", label, refuri=f"affect-download:{filename}")
+    return ref
+
+
+def box_contents(chapter: str, record: dict[str, Any] | None) -> list[nodes.Node]:
+    """The generated paragraphs of a chapter's re-run box."""
+    command = _para(
+        nodes.literal(text=f"make chapter NB={chapter}"),
+        " executes this chapter alone (quick profile) and rebuilds the book; ",
+        nodes.literal(text=f"python -m affect_lib chapter {chapter} --profile paper --data-dir PATH"),
+        " runs it on the paper's settings and data.",
+    )
+    if record is None:
+        runtime = _para("This build has no run record for this chapter yet.")
+    else:
+        runtime = _para(
+            "This page's run (",
+            nodes.strong(text=f"{record.get('profile', 'quick')} profile"),
+            ") took ",
+            nodes.strong(text=format_seconds(float(record["seconds"]))),
+            f" on {machine_text(record)}.",
+        )
+    files = affect_downloads.download_names(chapter)
+    downloads = _para(
+        "Download: ",
+        _download(f"{chapter}.py", files["source"]),
+        " (the source) · for students, without solutions: ",
+        _download(".ipynb", files["student_ipynb"]),
+        ", ",
+        _download(".py", files["student_py"]),
+        " · for instructors, with solutions: ",
+        _download(".ipynb", files["instructor_ipynb"]),
+        ", ",
+        _download(".py", files["instructor_py"]),
+        ".",
+    )
+    downloads["classes"].append("affect-downloads")
+    return [command, runtime, downloads]
+
+
+def _is_old_rerun(node: nodes.Node) -> bool:
+    if not isinstance(node, nodes.admonition) or isinstance(node, rerun_box):
+        return False
+    titles = [c for c in node.children if isinstance(c, nodes.title)]
+    return bool(titles) and titles[0].astext().strip().startswith("Re-run")
+
+
+def _goals_anchor(doctree: nodes.document) -> tuple[nodes.Element, int] | None:
+    """(parent, index) right after the list that follows the "Learning goals" paragraph."""
+    for para in doctree.findall(nodes.paragraph):
+        if not para.astext().strip().lower().startswith("learning goals"):
+            continue
+        parent = para.parent
+        i = parent.index(para) + 1
+        while i < len(parent) and isinstance(parent[i], nodes.bullet_list | nodes.enumerated_list):
+            i += 1
+        return parent, i
+    return None
+
+
+def place_rerun_box(app: Any, doctree: nodes.document) -> None:
+    """Build the re-run box of a chapter page and put it under the learning goals."""
+    docname = app.env.docname
+    if not docname.startswith(CHAPTER_DIR):
+        for box in list(doctree.findall(rerun_box)):
+            box.parent.remove(box)
+        return
+    chapter = docname[len(CHAPTER_DIR) :]
+    records = Path(app.confdir) / "_build" / "records"
+    record = read_record(records, chapter)
+    for path in records.glob(f"{chapter}.*.json"):
+        app.env.note_dependency(str(path))
+
+    notes: list[nodes.Node] = []
+    for old in [
+        *doctree.findall(rerun_box),
+        *[n for n in doctree.findall(nodes.admonition) if _is_old_rerun(n)],
+    ]:
+        notes += [c.deepcopy() for c in old.children if not isinstance(c, nodes.title)]
+        old.parent.remove(old)
+    box = rerun_box(classes=["tip", "affect-rerun"])
+    box += nodes.title(text="Re-run this chapter")
+    box += box_contents(chapter, record)
+    box += notes
+    anchor = _goals_anchor(doctree)
+    if anchor is None:  # no goals: after the chapter's first paragraph
+        first = next(doctree.findall(nodes.paragraph), None)
+        anchor = (
+            (first.parent, first.parent.index(first) + 1) if first is not None else (doctree, len(doctree))
+        )
+    parent, index = anchor
+    parent.insert(index, box)
+
+
+def resolve_downloads(app: Any, doctree: nodes.document, docname: str) -> None:
+    """Give each download link its URI relative to the page, and drop ``# noqa`` from code listings."""
+    depth = 0 if app.builder.name == "singlehtml" else docname.count("/")
+    for ref in doctree.findall(nodes.reference):
+        uri = ref.get("refuri", "")
+        if uri.startswith("affect-download:"):
+            ref["refuri"] = "../" * depth + "downloads/" + uri.split(":", 1)[1]
+    for block in doctree.findall(nodes.literal_block):
+        text = block.astext()
+        if "noqa" in text:
+            clean = NOQA.sub("", text)
+            block.rawsource = clean
+            block.children = [nodes.Text(clean)]
+
+
+def visit_rerun(self: Any, node: rerun_box) -> None:
+    self.visit_admonition(node)
+
+
+def depart_rerun(self: Any, node: rerun_box) -> None:
+    self.depart_admonition(node)
+
+
+def write_downloads(app: Any, exception: Exception | None) -> None:
+    """Write every chapter's source, student and instructor copies into ``<html>/downloads/``."""
+    if exception is None and app.builder.format == "html":
+        affect_downloads.write_all(Path(app.confdir), Path(app.outdir) / "downloads")
+
+
+def add_static(app: Any) -> None:
+    app.config.html_static_path.append(str(STATIC))
+
+
+def setup(app: Any) -> dict[str, Any]:
+    import affect_bibstyle  # noqa: F401 - registers the "affect" pybtex style
+
+    app.add_node(rerun_box, html=(visit_rerun, depart_rerun), singlehtml=(visit_rerun, depart_rerun))
+    app.add_directive("rerun", RerunDirective)
+    app.connect("builder-inited", add_static)
+    app.connect("doctree-read", place_rerun_box)
+    app.connect("doctree-resolved", resolve_downloads)
+    app.connect("build-finished", write_downloads)
+    app.add_css_file("affect.css")
+    app.add_js_file("affect.js")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
