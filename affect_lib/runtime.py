@@ -207,16 +207,23 @@ def setup(
     device: str = "auto",
     data_dir: str | os.PathLike[str] | None = None,
     *,
-    dataset: str = "data",
+    dataset: str | None = "data",
     required: Sequence[str] = (),
 ) -> RunConfig:
-    """Validate a chapter's parameters, seed everything and return the :class:`RunConfig`."""
+    """Validate a chapter's parameters, seed everything and return the :class:`RunConfig`.
+
+    ``dataset=None`` declares a chapter that reads no data on either profile: ``data_dir`` must then be ``None``
+    (a folder given anyway is refused rather than silently ignored).
+    """
     profile = check_profile(profile)
+    if dataset is None:
+        if data_dir is not None:
+            raise ValueError(
+                f"this chapter reads no data on any profile; data_dir={str(data_dir)!r} is not used"
+            )
+        folder = None
+    else:
+        folder = resolve_data_dir(data_dir, profile=profile, dataset=dataset, required=required)
     configure_threads()
     seed_everything(seed)
-    return RunConfig(
-        profile=profile,
-        seed=check_seed(seed),
-        device=resolve_device(device),
-        data_dir=resolve_data_dir(data_dir, profile=profile, dataset=dataset, required=required),
-    )
+    return RunConfig(profile=profile, seed=check_seed(seed), device=resolve_device(device), data_dir=folder)

@@ -98,3 +98,12 @@ def test_available_cores_respects_affinity_and_threads_override(monkeypatch):
             runtime.configure_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_setup_without_data_refuses_a_data_dir(tmp_path):
+    from affect_lib import runtime
+
+    cfg = runtime.setup("paper", 0, "cpu", None, dataset=None)
+    assert cfg.data_dir is None and cfg.profile == "paper"
+    with pytest.raises(ValueError, match="reads no data"):
+        runtime.setup("paper", 0, "cpu", tmp_path, dataset=None)
