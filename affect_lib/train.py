@@ -13,18 +13,23 @@ as an uninterrupted one and ends with the same weights.
 Data parallelism: under ``torchrun`` (``WORLD_SIZE > 1``) :func:`init_distributed` starts a process group (gloo on
 CPU, nccl on GPU); the trainer then wraps the model in ``DistributedDataParallel`` and splits each batch of the
 training loader across the processes (``DistributedSampler``, per-process batch = batch size / world size), so the
-averaged gradient equals the single-process one. Validation runs on every process in full, so they all take the
-same early-stopping decisions; only rank 0 writes checkpoints.
+averaged gradient equals the single-process one. **Every rank takes the same decision at every epoch**: before
+each validation the BatchNorm running statistics (and any other buffer) are broadcast from rank 0, the validation
+and test sets are split across the ranks and the predictions are gathered, so every rank computes the metrics from
+the same tensors and selects the same epoch, steps the same schedule and stops at the same epoch. (With
+``SyncBatchNorm``, CUDA only, training batches are normalised with global statistics too.) Only rank 0 writes.
+
+Options for real hardware: ``amp`` (``"bf16"`` or ``"fp16"`` autocast, fp16 with a gradient scaler),
+``deterministic=False`` (cuDNN autotuning; the book's chapters keep the default), ``max_steps`` (a step limit per
+epoch, for rehearsals). A non-finite training loss stops the run with :class:`TrainingDiverged`.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import copy
-import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -36,14 +41,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
 from affect_lib.progress import progress
 from affect_lib.runtime import resolve_device, seed_everything
 
 CHECKPOINT_NAME = "last.pt"
-QUICK_LENGTHS = {True: (20, 20, 20), False: (20, 60, 60)}
-"""(text, audio, vision) lengths of the command line's quick-profile stand-ins."""
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 MetricsFn = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
 
@@ -65,6 +69,9 @@ class TrainConfig:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
         seed: seeds the initial state and, as ``seed + epoch``, every epoch's shuffles and dropout.
         progress: show a progress bar (see :mod:`affect_lib.progress`).
+        amp: ``None``, ``"bf16"`` or ``"fp16"`` (CUDA only) autocast of the forward passes.
+        deterministic: deterministic kernels, cuDNN autotuning off (``False``: autotuning on, faster on GPUs).
+        max_steps: at most this many training steps per epoch (``None``: the whole loader), for rehearsals.
     """
 
     epochs: int
@@ -80,11 +87,18 @@ class TrainConfig:
     device: str | torch.device = "auto"
     seed: int = 0
     progress: bool = True
+    amp: str | None = None
+    deterministic: bool = True
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
+        if self.amp is not None and self.amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {self.max_steps!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if not self.lr > 0:
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
@@ -98,6 +112,10 @@ class TrainConfig:
             raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
         if self.mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite (e.g. a learning rate far too large)."""
 
 
 class History(list):
@@ -158,7 +176,7 @@ def init_distributed() -> bool:
     return True
 
 
-def _world() -> tuple[int, int]:
+def world() -> tuple[int, int]:
     """``(rank, world_size)`` of the active process group, ``(0, 1)`` without one."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -201,12 +219,15 @@ class Trainer:
         self.config = config
         self.loss_fn = loss_fn
         self.metrics_fn = metrics_fn
-        self.rank, self.world_size = _world()
+        self.rank, self.world_size = world()
         if self.world_size > 1 and torch.cuda.is_available() and config.device in ("auto", "cuda"):
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         else:
             self.device = resolve_device(config.device)
+        if config.amp == "fp16" and self.device.type != "cuda":
+            raise ValueError(f"amp='fp16' needs a CUDA device, not {self.device}; use amp='bf16' on the CPU")
         self.model = model.to(self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16")
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = (
             torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -218,13 +239,25 @@ class Trainer:
         self.history = History(monitor=f"valid_{config.monitor}")
 
     # ---- public API ------------------------------------------------------------------------------------------
-    def fit(self, train_loader: DataLoader, valid_loader: DataLoader) -> History:
+    def fit(
+        self,
+        train_loader: DataLoader,
+        valid_loader: DataLoader,
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+    ) -> History:
         """Train for up to ``config.epochs`` epochs, resuming from ``checkpoint_dir`` if it holds a checkpoint.
 
-        Returns the :class:`History`; the model holds the weights of ``history.best_epoch`` afterwards.
+        ``on_epoch(record)`` is called on rank 0 after every epoch (e.g. to log it). Returns the :class:`History`;
+        the model holds the weights of ``history.best_epoch`` afterwards.
+
+        Raises:
+            TrainingDiverged: the training loss of an epoch is NaN or infinite (nothing of that epoch is saved).
         """
         cfg = self.config
-        seed_everything(cfg.seed)
+        seed_everything(cfg.seed, deterministic=cfg.deterministic)
+        if not cfg.deterministic:
+            torch.use_deterministic_algorithms(False)
+            torch.backends.cudnn.benchmark = True
         train_loader = self._shard(train_loader)
         net = (
             DistributedDataParallel(
@@ -250,7 +283,13 @@ class Trainer:
             if isinstance(train_loader.sampler, DistributedSampler):
                 train_loader.sampler.set_epoch(epoch)
             train_loss = self._train_epoch(net, train_loader)
-            valid = self.evaluate(valid_loader)
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch + 1}: the training loss is {train_loss} "
+                    f"(lr {self.optimizer.param_groups[0]['lr']:g}); lower the learning rate"
+                )
+            self._sync_buffers()
+            valid = self.evaluate(valid_loader, split="valid")
             if cfg.monitor not in valid:
                 raise ValueError(
                     f"monitor {cfg.monitor!r} is not among the validation metrics {sorted(valid)}"
@@ -272,25 +311,39 @@ class Trainer:
             self.history.stopped_early = cfg.patience is not None and state["bad_epochs"] > cfg.patience
             bar.set_postfix(train_loss=f"{train_loss:.4g}", **{self.history.monitor: f"{value:.4g}"})
             self._save_checkpoint(state)
+            if on_epoch is not None and self.rank == 0:
+                on_epoch(record)
         if state["best_state"] is not None:
             self.model.load_state_dict(state["best_state"])
         return self.history
 
     @torch.no_grad()
-    def predict(self, loader: DataLoader) -> tuple[torch.Tensor, torch.Tensor]:
-        """Model outputs and targets over ``loader``, concatenated along the batch axis, on the CPU."""
+    def predict(self, loader: DataLoader, *, split: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
+        """Model outputs and targets over ``loader``, concatenated along the batch axis, on the CPU.
+
+        Under DDP each rank predicts every ``world_size``-th item and the results are gathered in the loader's
+        order, so every rank returns the same tensors.
+        """
         self.model.eval()
+        n = len(loader.dataset) if hasattr(loader, "dataset") else None
+        if n == 0:
+            raise ValueError(f"the {split} split is empty: no sample to evaluate")
+        part = self._shard_eval(loader) if self.world_size > 1 else loader
         outputs, targets = [], []
-        for inputs, target in loader:
-            outputs.append(self.model(*_as_args(_to_device(inputs, self.device))).float().cpu())
+        for inputs, target in part:
+            with self._autocast():
+                outputs.append(self.model(*_as_args(_to_device(inputs, self.device))).float().cpu())
             targets.append(target.cpu())
+        if self.world_size > 1:
+            return self._gather(outputs, targets, n)
         if not outputs:
-            raise ValueError("the loader yielded no batches")
+            raise ValueError(f"the {split} loader yielded no batches")
         return torch.cat(outputs), torch.cat(targets)
 
-    def evaluate(self, loader: DataLoader) -> dict[str, float]:
-        """``{"loss": ..., **metrics_fn(...)}`` over all of ``loader`` (the loss on the concatenated outputs)."""
-        outputs, targets = self.predict(loader)
+    def evaluate(self, loader: DataLoader, *, split: str = "data") -> dict[str, float]:
+        """``{"loss": ..., **metrics_fn(...)}`` over all of ``loader`` (the loss on the concatenated outputs);
+        ``split`` names the loader in error messages."""
+        outputs, targets = self.predict(loader, split=split)
         result = {"loss": float(self.loss_fn(outputs, targets))}
         if self.metrics_fn is not None:
             result.update({k: float(v) for k, v in self.metrics_fn(outputs, targets).items()})
@@ -309,20 +362,26 @@ class Trainer:
         total, count = torch.zeros((), dtype=torch.float64), 0
         # the bar is updated by hand: wrapping the loader would let tqdm.auto create an extra iterator,
         # which draws from the global RNG and would shift this epoch's shuffle
+        steps = len(loader) if self.config.max_steps is None else min(len(loader), self.config.max_steps)
         bar = progress(
-            total=len(loader),
+            total=steps,
             desc="batches",
             leave=False,
-            disable=not self.config.progress or self.rank != 0 or len(loader) < 100,
+            disable=not self.config.progress or self.rank != 0 or steps < 100,
         )
-        for inputs, target in loader:
+        for step, (inputs, target) in enumerate(loader):
+            if step == steps:
+                break
             inputs, target = _to_device(inputs, self.device), target.to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(net(*_as_args(inputs)), target)
-            loss.backward()
+            with self._autocast():
+                loss = self.loss_fn(net(*_as_args(inputs)).float(), target)
+            self.scaler.scale(loss).backward()
             if self.config.grad_clip is not None:
+                self.scaler.unscale_(self.optimizer)
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            self.optimizer.step()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             total += loss.detach().double().cpu() * len(target)
             count += len(target)
             bar.update()
@@ -334,6 +393,40 @@ class Trainer:
             dist.all_reduce(both)
             total, count = both[0].cpu(), int(both[1].item())
         return float(total / count)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.amp is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.config.amp])
+
+    def _sync_buffers(self) -> None:
+        """Under DDP, give every rank rank 0's buffers (BatchNorm running statistics) before validating."""
+        if self.world_size > 1:
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def _shard_eval(self, loader: DataLoader) -> DataLoader:
+        """This rank's items ``rank, rank + world, ...`` of an evaluation loader, at the same batch size."""
+        index = list(range(self.rank, len(loader.dataset), self.world_size))
+        return DataLoader(
+            Subset(loader.dataset, index),
+            batch_size=loader.batch_size,
+            collate_fn=loader.collate_fn,
+            num_workers=loader.num_workers,
+            pin_memory=loader.pin_memory,
+        )
+
+    def _gather(
+        self, outputs: list[torch.Tensor], targets: list[torch.Tensor], n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """All ranks' predictions, back in the loader's order (rank r holds items r, r + world, ...)."""
+        mine = (torch.cat(outputs), torch.cat(targets)) if outputs else None
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, mine)
+        parts = [(r, g) for r, g in enumerate(gathered) if g is not None]
+        order = torch.cat([torch.arange(r, n, self.world_size) for r, _ in parts])
+        inverse = torch.argsort(order)
+        return torch.cat([g[0] for _, g in parts])[inverse], torch.cat([g[1] for _, g in parts])[inverse]
 
     def _shard(self, loader: DataLoader) -> DataLoader:
         """Under DDP, the same loader with each batch split across the processes (see the module docstring)."""
@@ -377,7 +470,11 @@ class Trainer:
         try:
             saved = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint gets the same clear message
-            raise ValueError(f"checkpoint {path} is unreadable ({err}); delete it to start afresh") from err
+            reason = (str(err).strip().splitlines() or [""])[0].split(". ")[0][:100]
+            raise ValueError(
+                f"checkpoint {path} is unreadable ({type(err).__name__}: {reason}); nothing of it was run or "
+                "loaded: delete it (or pass --overwrite) to start afresh"
+            ) from None
         if saved.get("config") != _config_fingerprint(self.config):
             raise ValueError(
                 f"checkpoint {path} was written with a different configuration {saved.get('config')}; "
@@ -411,9 +508,7 @@ class Trainer:
                 "stopped_early": self.history.stopped_early,
                 **state,
             }
-            tmp = path.with_suffix(".tmp")
-            torch.save(payload, tmp)
-            tmp.replace(path)  # atomic: an interruption leaves the previous epoch's checkpoint intact
+            atomic_save(payload, path)  # an interruption leaves the previous epoch's checkpoint intact
         if self.world_size > 1:
             dist.barrier()
 
@@ -426,162 +521,24 @@ def _config_fingerprint(config: TrainConfig) -> dict[str, Any]:
     return fields
 
 
-# ---- command line --------------------------------------------------------------------------------------------
-SEQUENCE_MODELS = ("lmr_cbt", "mult", "late_fusion")
-AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat")
-QUICK_RAVDESS = {"actors": tuple(range(1, 8)), "repetitions": (1,), "duration": 2.0, "fps": 10, "height": 80}
-"""The Part IV chapter's quick stand-in corpus (written with seed 0), used when the quick profile has no data."""
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to a per-process temporary name beside ``path``, then rename: ``path`` is either the old
+    file or the complete new one, never half written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
 
 
-@dataclass
-class _Run:
-    """What the command line trains: loaders, model, loss, metrics, TrainConfig fields, summary, default out."""
-
-    loaders: dict[str, DataLoader]
-    model: nn.Module
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    metrics_fn: MetricsFn
-    settings: dict[str, Any]
-    summary: dict[str, Any]
-    out: str
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a per-process temporary file and a rename (see :func:`atomic_save`)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
-def _mult_run(args: argparse.Namespace) -> _Run:
-    """A sequence model on a MulT-format corpus (the quick profile without data: the synthetic stand-in)."""
-    from affect_lib.data.mult import DATASETS, load_mult_pickle, make_loaders, mult_filename
-    from affect_lib.data.synthetic_mult import write_standin
-    from affect_lib.metrics import task_loss, task_metrics
-    from affect_lib.models import build_model
-    from affect_lib.runtime import cache_dir, resolve_data_dir
-
-    spec = DATASETS[args.dataset]
-    aligned = not args.unaligned
-    filename = mult_filename(spec.name, aligned)
-    data_dir = resolve_data_dir(args.data_dir, profile=args.profile, dataset=spec.name, required=[filename])
-    if data_dir is None:
-        path = write_standin(
-            cache_dir("mult_standin"), spec.name, aligned=aligned, seed=0, lengths=QUICK_LENGTHS[aligned]
-        )
-    else:
-        path = data_dir / filename
-    corpus = load_mult_pickle(path, dataset=spec.name)
-    quick = args.profile == "quick"
-    hp = spec.paper_hparams
-    return _Run(
-        loaders=make_loaders(corpus, batch_size=args.batch_size or (32 if quick else hp["batch_size"])),
-        model=build_model(args.model, dataset=spec.name, dims=corpus.dims),
-        loss_fn=task_loss(spec.name),
-        metrics_fn=task_metrics(spec.name),
-        settings={
-            "epochs": args.epochs or (3 if quick else hp["epochs"]),
-            "lr": args.lr or hp["lr"],
-            "grad_clip": hp["grad_clip"],
-            "lr_patience": hp["lr_patience"],
-            "lr_factor": 0.1,
-        },
-        summary={"model": args.model, "dataset": spec.name, "aligned": aligned, "profile": args.profile},
-        out=f"runs/{args.model}-{spec.name}-{'a' if aligned else 'na'}",
-    )
-
-
-def _ravdess_run(args: argparse.Namespace) -> _Run:
-    """An audio-visual model on RAVDESS (``Actor_XX/*.mp4``), split by actor, with the chapter's settings."""
-    from affect_lib.data.av_preprocess import PROFILES, ravdess_loaders
-    from affect_lib.data.ravdess import list_clips
-    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
-    from affect_lib.metrics import classification_metrics
-    from affect_lib.models import build_model
-    from affect_lib.models.cfn_sr import TRAINING
-    from affect_lib.runtime import cache_dir, resolve_data_dir
-
-    quick = args.profile == "quick"
-    root = resolve_data_dir(args.data_dir, profile=args.profile, dataset="RAVDESS", required=["Actor_*"])
-    if root is None:
-        root = cache_dir("synthetic_ravdess", "quick-seed0")
-        write_synthetic_ravdess(root, **QUICK_RAVDESS, seed=0)
-    prep, hp = PROFILES[args.profile], TRAINING[args.profile]
-    loaders, split = ravdess_loaders(
-        list_clips(root), prep, batch_size=args.batch_size or hp["batch_size"], augment=not quick
-    )
-    sizes = {"frames": prep.n_frames, "image_size": prep.size, "mfcc_frames": prep.mfcc_frames}
-    return _Run(
-        loaders=loaders,
-        model=build_model(args.model, profile=args.profile, channels_last=not quick, **sizes),
-        loss_fn=nn.functional.cross_entropy,
-        metrics_fn=classification_metrics,
-        settings={
-            "epochs": args.epochs or hp["epochs"],
-            "lr": args.lr or hp["lr"],
-            "monitor": "accuracy",
-            "mode": "max",
-        },
-        summary={"model": args.model, "dataset": "ravdess", "profile": args.profile, "split": asdict(split)},
-        out=f"runs/{args.model}-ravdess",
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``train MODEL --dataset NAME [--data-dir PATH] [--profile paper] [--epochs N --batch-size N --out DIR]``.
-
-    Trains a sequence model (``lmr_cbt``, ``mult``, ``late_fusion``) on a MulT-format corpus (``mosi``,
-    ``mosei``, ``iemocap``; ``--unaligned`` for the ``_noalign`` files), or an audio-visual model (``cfn_sr``,
-    ``av_late_fusion``, ``av_concat``) on ``ravdess`` (``Actor_XX/*.mp4``, preprocessed and cached, the proper
-    actor split), with the paper's settings; selects the epoch on the validation set, evaluates the test set
-    once and writes ``metrics.json``, ``history.json`` and ``model.pt`` to ``--out``. The quick profile without
-    ``--data-dir`` trains on a synthetic stand-in. Launched by ``torchrun``, it trains with DDP.
-    """
-    from affect_lib.data.mult import DATASETS
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:
-        argv = argv[1:]
-    parser = argparse.ArgumentParser(prog="python -m affect_lib train", description=main.__doc__)
-    parser.add_argument("model", choices=SEQUENCE_MODELS + AV_MODELS)
-    parser.add_argument("--dataset", required=True, choices=[*sorted(DATASETS), "ravdess"])
-    parser.add_argument(
-        "--data-dir", default=None, help="the MulT pickles' or RAVDESS's folder (paper profile)"
-    )
-    parser.add_argument("--profile", default="paper", choices=("quick", "paper"))
-    parser.add_argument("--unaligned", action="store_true", help="use the *_noalign.pkl corpus")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET[-a|-na])")
-    args = parser.parse_args(argv)
-    audiovisual = args.dataset == "ravdess"
-    if (args.model in AV_MODELS) != audiovisual:
-        wanted = "ravdess" if args.model in AV_MODELS else "one of " + ", ".join(sorted(DATASETS))
-        parser.error(f"model {args.model} trains on {wanted}, not on {args.dataset}")
-    if audiovisual and args.unaligned:
-        parser.error("--unaligned applies to the MulT corpora only, not to ravdess")
-
-    distributed = init_distributed()
-    rank = _world()[0]
-    try:
-        run = _ravdess_run(args) if audiovisual else _mult_run(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = Path(args.out or run.out)
-    config = TrainConfig(
-        **run.settings, checkpoint_dir=out / "checkpoint", device=args.device, seed=args.seed
-    )
-    trainer = Trainer(run.model, run.loss_fn, config, metrics_fn=run.metrics_fn)
-    history = trainer.fit(run.loaders["train"], run.loaders["valid"])
-    test = trainer.evaluate(run.loaders["test"])
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        summary = {**run.summary, "best_epoch": history.best_epoch, "test": test}
-        (out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-        (out / "history.json").write_text(json.dumps(list(history), indent=1) + "\n")
-        torch.save(trainer.model.state_dict(), out / "model.pt")
-        print(json.dumps(summary, indent=1))
-    if distributed:
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def barrier() -> None:
+    """Wait for every rank (no-op without a process group)."""
+    if world()[1] > 1:
+        dist.barrier()

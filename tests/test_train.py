@@ -1,16 +1,16 @@
-"""The shared trainer: model selection, early stopping, the lr schedule, resume, DDP and the command line."""
+"""The shared trainer: model selection, early stopping, the lr schedule, resume, divergence, DDP whose ranks agree."""
 
-import json
 import os
 import socket
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from affect_lib.train import History, TrainConfig, Trainer, main
+from affect_lib.train import History, TrainConfig, Trainer, TrainingDiverged
 
 
 def data(n=96, seed=0):
@@ -152,6 +152,11 @@ def test_checkpoint_of_another_configuration_is_refused(tmp_path):
         ({"patience": -1}, "patience"),
         ({"lr_factor": 1.5}, "lr_factor"),
         ({"grad_clip": 0}, "grad_clip"),
+        ({"lr": -1}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"epochs": -1}, "epochs"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"amp": "fp8"}, "amp"),
     ],
 )
 def test_config_validation(kwargs, match):
@@ -165,26 +170,78 @@ def test_unknown_monitor_is_named():
         Trainer(model(), nn.functional.l1_loss, config(monitor="f1")).fit(train, valid)
 
 
+def test_diverged_run_raises_and_keeps_the_last_good_checkpoint(tmp_path):
+    train, valid = loaders()
+    cfg = config(epochs=3, lr=1e9, checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingDiverged, match="training diverged at epoch"):
+        Trainer(model(), nn.functional.mse_loss, cfg).fit(train, valid)
+
+
+def test_empty_split_is_named():
+    train, _ = loaders()
+    empty = DataLoader(TensorDataset(torch.zeros(0, 6), torch.zeros(0, 1)), batch_size=4)
+    with pytest.raises(ValueError, match="the valid split is empty"):
+        Trainer(model(), nn.functional.l1_loss, config()).fit(train, empty)
+
+
+def test_max_steps_limits_each_epoch():
+    train, valid = loaders()
+    calls = []
+    trainer = Trainer(model(), nn.functional.l1_loss, config(epochs=2, max_steps=3))
+    original = trainer.optimizer.step
+    trainer.optimizer.step = lambda *a, **k: (calls.append(1), original(*a, **k))[1]
+    trainer.fit(train, valid)
+    assert len(calls) == 6
+
+
+def test_bf16_autocast_trains_on_the_cpu():
+    train, valid = loaders()
+    history = Trainer(model(), nn.functional.l1_loss, config(epochs=2, amp="bf16")).fit(train, valid)
+    assert len(history) == 2 and all(np.isfinite(r["valid_loss"]) for r in history)
+
+
 # ---- DDP ----------------------------------------------------------------------------------------------------
-def _ddp_worker(rank, world, port, out):
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, out, batchnorm):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
-    train, valid = loaders(shuffle=False)
-    trainer = Trainer(model(dropout=0.0), nn.functional.mse_loss, config(epochs=3, grad_clip=1.0))
+    if batchnorm:
+        train, valid = loaders(shuffle=True)
+        net = bn_model()
+        cfg = config(epochs=4, lr_patience=0, lr_factor=0.5, patience=1)
+    else:
+        train, valid = loaders(shuffle=False)
+        net, cfg = model(dropout=0.0), config(epochs=3, grad_clip=1.0)
+    trainer = Trainer(net, nn.functional.mse_loss, cfg)
     history = trainer.fit(train, valid)
-    if rank == 0:
-        torch.save({"state": trainer.model.state_dict(), "history": list(history)}, out)
+    torch.save(
+        {"state": trainer.model.state_dict(), "history": list(history), "best": history.best_epoch},
+        f"{out}.{rank}",
+    )
     torch.distributed.destroy_process_group()
 
 
-def test_two_process_ddp_matches_single_process(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def bn_model():
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+
+def _run_ddp(tmp_path, batchnorm):
     out = tmp_path / "ddp.pt"
-    mp.start_processes(_ddp_worker, args=(2, port, str(out)), nprocs=2, join=True, start_method="spawn")
-    ddp = torch.load(out, weights_only=True)
+    mp.start_processes(
+        _ddp_worker, args=(2, _free_port(), str(out), batchnorm), nprocs=2, join=True, start_method="spawn"
+    )
+    return [torch.load(f"{out}.{rank}", weights_only=True) for rank in range(2)]
+
+
+def test_two_process_ddp_matches_single_process(tmp_path):
+    ddp = _run_ddp(tmp_path, batchnorm=False)[0]
     train, valid = loaders(shuffle=False)
     single = Trainer(model(dropout=0.0), nn.functional.mse_loss, config(epochs=3, grad_clip=1.0))
     history = single.fit(train, valid)
@@ -195,77 +252,14 @@ def test_two_process_ddp_matches_single_process(tmp_path):
         assert a["valid_loss"] == pytest.approx(b["valid_loss"], rel=1e-5)
 
 
-# ---- command line -------------------------------------------------------------------------------------------
-def test_command_line_quick_run(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AFFECT_PROGRESS", "off")
-    out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "late_fusion",
-            "--dataset",
-            "mosi",
-            "--profile",
-            "quick",
-            "--epochs",
-            "1",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
-    summary = json.loads((out / "metrics.json").read_text())
-    assert summary["best_epoch"] == 1 and {"mae", "acc7", "non0_f1", "has0_acc2"} <= set(summary["test"])
-    assert (out / "checkpoint" / "last.pt").exists() and (out / "model.pt").exists()
-
-
-def test_command_line_paper_profile_needs_data(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
-    assert main(["train", "lmr_cbt", "--dataset", "mosei", "--profile", "paper", "--out", str(tmp_path)]) == 2
-    assert "mosei" in capsys.readouterr().err
-    assert main(["lmr_cbt", "--dataset", "mosei", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
-    assert "mosei_senti_data.pkl" in capsys.readouterr().err
-
-
-@pytest.mark.filterwarnings("ignore:face detector missed")  # the 32-pixel stand-in faces are small
-def test_command_line_ravdess_quick_run(tmp_path, monkeypatch):
-    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
-
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AFFECT_PROGRESS", "off")
-    root = tmp_path / "ravdess"
-    clips = write_synthetic_ravdess(
-        root, actors=(1, 2, 3), repetitions=(1,), duration=2.0, fps=5, height=32, write_wav=False
-    )
-    for path in clips:  # keep one clip per emotion and actor: 8 per actor
-        if path.stem.split("-")[3:5] != ["01", "01"]:
-            path.unlink()
-    out = tmp_path / "run"
-    args = ["cfn_sr", "--dataset", "ravdess", "--data-dir", str(root), "--profile", "quick"]
-    assert main([*args, "--epochs", "1", "--batch-size", "4", "--out", str(out)]) == 0
-    summary = json.loads((out / "metrics.json").read_text())
-    assert summary["split"] == {"train": [3], "valid": [2], "test": [1]}
-    assert 0 <= summary["test"]["accuracy"] <= 1 and summary["best_epoch"] == 1
-    assert (out / "history.json").exists() and (out / "model.pt").exists()
-
-
-def test_command_line_rejects_mismatched_model_and_dataset(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
-    for model, dataset in (("cfn_sr", "mosei"), ("lmr_cbt", "ravdess")):
-        with pytest.raises(SystemExit) as exit_info:
-            main([model, "--dataset", dataset, "--profile", "quick", "--out", str(tmp_path)])
-        assert exit_info.value.code == 2
-        assert f"model {model} trains on" in capsys.readouterr().err
-
-
-def test_command_line_ravdess_paper_profile_needs_data(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
-    assert main(["cfn_sr", "--dataset", "ravdess", "--out", str(tmp_path)]) == 2
-    assert "RAVDESS" in capsys.readouterr().err
-    assert main(["cfn_sr", "--dataset", "ravdess", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
-    assert "Actor_*" in capsys.readouterr().err
-    (tmp_path / "Actor_01").mkdir()
-    (tmp_path / "Actor_01" / "clip.mp4").touch()
-    assert main(["cfn_sr", "--dataset", "ravdess", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
-    assert "not a RAVDESS file name" in capsys.readouterr().err
+def test_ddp_ranks_with_batchnorm_and_shuffling_agree_exactly(tmp_path):
+    """BatchNorm statistics, shuffled shards, a plateau schedule and early stopping: both ranks must end with the
+    same weights (buffers included) and take the same decision at every epoch."""
+    rank0, rank1 = _run_ddp(tmp_path, batchnorm=True)
+    for key, value in rank0["state"].items():
+        assert torch.equal(value, rank1["state"][key]), key
+    assert rank0["history"] == [
+        {**r, "seconds": a["seconds"]} for r, a in zip(rank1["history"], rank0["history"], strict=True)
+    ]
+    assert rank0["best"] == rank1["best"]
+    assert "running_mean" in " ".join(rank0["state"])

@@ -17,7 +17,7 @@ import io
 import os
 import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ EMOTIONS = ("neutral", "happy", "sad", "angry")
 
 @dataclass(frozen=True)
 class MultDatasetSpec:
-    """What a MulT corpus must look like, and the paper's training settings for it.
+    """What a MulT corpus must look like (its training settings are recipes: :mod:`affect_lib.recipes`).
 
     Attributes:
         name: ``"mosi"``, ``"mosei"`` or ``"iemocap"``.
@@ -41,8 +41,6 @@ class MultDatasetSpec:
         dims: accepted ``(d_text, d_audio, d_vision)`` combinations; the first is the standard one.
         task: ``"sentiment"`` (regression, labels (N, 1, 1)) or ``"emotions"`` (labels (N, 4, 2)).
         out_dim: model output width (1, or 4 emotions x 2 logits).
-        paper_hparams: batch size, lr, epochs, clip and lr patience of the released LMR-CBT code (MulT's Table 5
-            batch size and lr for MOSI/IEMOCAP).
     """
 
     name: str
@@ -50,14 +48,12 @@ class MultDatasetSpec:
     dims: tuple[tuple[int, int, int], ...]
     task: str
     out_dim: int
-    paper_hparams: dict[str, Any] = field(default_factory=dict)
 
     @property
     def default_dims(self) -> tuple[int, int, int]:
         return self.dims[0]
 
 
-_LMR_CBT_DEFAULTS = {"epochs": 120, "grad_clip": 1.0, "lr_patience": 20}
 DATASETS: dict[str, MultDatasetSpec] = {
     "mosi": MultDatasetSpec(
         "mosi",
@@ -66,7 +62,6 @@ DATASETS: dict[str, MultDatasetSpec] = {
         dims=((300, 5, 20), (300, 74, 35), (300, 74, 47)),
         task="sentiment",
         out_dim=1,
-        paper_hparams={"batch_size": 128, "lr": 1e-3, **_LMR_CBT_DEFAULTS},
     ),
     "mosei": MultDatasetSpec(
         "mosei",
@@ -74,7 +69,6 @@ DATASETS: dict[str, MultDatasetSpec] = {
         dims=((300, 74, 35),),
         task="sentiment",
         out_dim=1,
-        paper_hparams={"batch_size": 16, "lr": 1e-3, **_LMR_CBT_DEFAULTS},
     ),
     "iemocap": MultDatasetSpec(
         "iemocap",
@@ -82,7 +76,6 @@ DATASETS: dict[str, MultDatasetSpec] = {
         dims=((300, 74, 35),),
         task="emotions",
         out_dim=2 * len(EMOTIONS),
-        paper_hparams={"batch_size": 32, "lr": 2e-3, **_LMR_CBT_DEFAULTS},
     ),
 }
 _ALIASES = {"mosei_senti": "mosei"}
@@ -132,6 +125,8 @@ def restricted_load(path: str | os.PathLike[str]) -> Any:
             without running it).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"MulT pickle {path} is a folder, not a file: point to the .pkl file itself")
     if not path.is_file():
         raise FileNotFoundError(f"MulT pickle not found: {path}")
     data = path.read_bytes()
@@ -329,10 +324,15 @@ class MultDataset(Dataset):
 
 
 def make_loaders(
-    corpus: MultCorpus, batch_size: int, *, eval_batch_size: int | None = None, num_workers: int = 0
+    corpus: MultCorpus,
+    batch_size: int,
+    *,
+    eval_batch_size: int | None = None,
+    num_workers: int = 0,
+    pin_memory: bool = False,
 ) -> dict[str, DataLoader]:
     """``{"train", "valid", "test"}`` loaders; only train shuffles (with the global torch RNG, which the
-    trainer reseeds every epoch). ``eval_batch_size`` defaults to ``batch_size``."""
+    trainer reseeds every epoch). ``eval_batch_size`` defaults to ``batch_size``; ``pin_memory`` for CUDA."""
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     return {
@@ -341,6 +341,8 @@ def make_loaders(
             batch_size=batch_size if name == "train" else (eval_batch_size or batch_size),
             shuffle=name == "train",
             num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=num_workers > 0,
         )
         for name in SPLITS
     }

@@ -104,17 +104,30 @@ def list_clips(root: str | Path, *, modality: int = 1, vocal_channel: int = 1) -
 
     Raises:
         FileNotFoundError: ``root`` is missing or holds no matching clip.
+        ValueError: an ``Actor_XX`` folder holds no matching clip (e.g. only the audio-only ``.wav`` files): the
+            actor would silently drop out of every split.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"RAVDESS root {root} does not exist or is not a folder")
-    clips = []
-    for path in sorted(root.glob("Actor_*/*.mp4")):
-        name = parse_ravdess_name(path)
-        if name.modality == modality and name.vocal_channel == vocal_channel:
-            clips.append(path)
+    clips, empty = [], []
+    for folder in sorted(p for p in root.glob("Actor_*") if p.is_dir()):
+        found = []
+        for path in sorted(folder.glob("*.mp4")):
+            name = parse_ravdess_name(path)
+            if name.modality == modality and name.vocal_channel == vocal_channel:
+                found.append(path)
+        clips.extend(found)
+        if not found:
+            kinds = sorted({p.suffix for p in folder.iterdir()}) or ["nothing"]
+            empty.append(f"{folder.name} (holds {', '.join(kinds)})")
     if not clips:
         raise FileNotFoundError(f"no Actor_XX/*.mp4 clip with modality {modality:02d} under {root}")
+    if empty:
+        raise ValueError(
+            f"RAVDESS root {root}: {'; '.join(empty)} has no {modality:02d}-{vocal_channel:02d}-*.mp4 clip, so the "
+            "actor would drop out of the split: add its video clips (Video_Speech_Actor_XX.zip) or remove the folder"
+        )
     return clips
 
 
@@ -176,8 +189,13 @@ def proper_split(
     unique = _sorted_actors(actors)
     test, valid = tuple(sorted(test)), tuple(sorted(valid))
     for part, ids in (("test", test), ("valid", valid)):
-        if not ids or not set(ids) <= set(unique):
-            raise ValueError(f"{part} actors {ids} must be a non-empty subset of the actors {unique}")
+        missing = sorted(set(ids) - set(unique))
+        if not ids or missing:
+            raise ValueError(
+                f"{part} actors {ids} must be a non-empty subset of the actors {unique}: actor(s) "
+                f"{missing} have no clip, and the fixed split will not change silently (add them, or choose "
+                "another split explicitly)"
+            )
     if set(test) & set(valid):
         raise ValueError(f"test {test} and valid {valid} actors overlap")
     train = tuple(a for a in unique if a not in test and a not in valid)
@@ -229,7 +247,7 @@ class RavdessClips(Dataset):
                 f"frames {frames.shape}, mfcc {mfcc.shape} (want (N, n_mfcc, F)) and labels {labels.shape} "
                 "must hold the same number of clips"
             )
-        self.frames = torch.from_numpy(frames)
+        self.frames = frames  # kept as numpy (possibly memory-mapped): items are read one clip at a time
         self.mfcc = torch.from_numpy(mfcc.astype(np.float32))
         self.labels = torch.from_numpy(labels.astype(np.int64))
         self.augment, self.per_frame, self.bgr = augment, per_frame_augmentation, bgr_input
@@ -244,7 +262,7 @@ class RavdessClips(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
-        video = self.frames[i].permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
+        video = torch.from_numpy(np.array(self.frames[i])).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
         if self.bgr:
             video = video.flip(1)
         if self.augment:

@@ -179,18 +179,22 @@ def au_trajectory(
     return np.clip(aus, 0.0, 5.0)
 
 
-def compose_frames(faces: np.ndarray, actor: Actor, height: int, width: int) -> np.ndarray:
-    """Place (T, 3, S, S) faces in [0, 1] on a light background: (T, height, width, 3) uint8 RGB."""
-    side = int(round(actor.scale * height)) // 2 * 2
+def compose_frames(
+    faces: np.ndarray, actor: Actor, height: int, width: int, face_size: int | None = None
+) -> np.ndarray:
+    """Place (T, 3, S, S) faces in [0, 1] on a light background: (T, height, width, 3) uint8 RGB; the face's side
+    is ``face_size`` pixels, by default the actor's fraction of ``height``."""
+    side = (face_size if face_size is not None else int(round(actor.scale * height))) // 2 * 2
     faces = torch.as_tensor(faces, dtype=torch.float32)
     if faces.shape[-1] != side:
         faces = interpolate(faces, size=(side, side), mode="bilinear", antialias=True)
     small = (faces.numpy().transpose(0, 2, 3, 1) * actor.tint).clip(0, 1)
-    canvas = np.full((len(faces), height, width, 3), 0.92, dtype=np.float64)
+    # uint8 throughout (a float canvas of a 720p clip would take gigabytes); the same values as rounding a float one
+    canvas = np.full((len(faces), height, width, 3), int(0.92 * 255 + 0.5), dtype=np.uint8)
     x0 = int(round((width - side) / 2 + actor.offset[0] * width))
     y0 = int(round((height - side) / 2 + actor.offset[1] * height))
-    canvas[:, y0 : y0 + side, x0 : x0 + side] = small
-    return (canvas * 255 + 0.5).astype(np.uint8)
+    canvas[:, y0 : y0 + side, x0 : x0 + side] = (small * 255 + 0.5).astype(np.uint8)
+    return canvas
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray, rate: int = AUDIO_RATE) -> None:
@@ -214,15 +218,21 @@ def write_mp4(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray, rate:
 
 
 def corpus_names(
-    actors: Sequence[int], repetitions: Sequence[int] = (1, 2), modality: int = 1
+    actors: Sequence[int],
+    repetitions: Sequence[int] = (1, 2),
+    modality: int = 1,
+    *,
+    statements: Sequence[int] = (1, 2),
+    intensities: Sequence[int] = (1, 2),
 ) -> list[RavdessName]:
     """Every speech take of RAVDESS for ``actors``: neutral x 2 statements, 7 emotions x 2 intensities x 2
-    statements, times ``repetitions`` (60 per actor with both repetitions)."""
+    statements, times ``repetitions`` (60 per actor with both repetitions); ``statements`` and ``intensities``
+    select a subset (``(1,)`` and ``(1,)``: one take per emotion)."""
     names = []
     for actor in actors:
         for emotion in range(1, 9):
-            for intensity in (1,) if emotion == 1 else (1, 2):
-                for statement in (1, 2):
+            for intensity in (1,) if emotion == 1 else tuple(intensities):
+                for statement in statements:
                     for rep in repetitions:
                         names.append(RavdessName(modality, 1, emotion, intensity, statement, rep, actor))
     return names
@@ -233,29 +243,39 @@ def write_synthetic_ravdess(
     *,
     actors: Sequence[int] = (1, 2, 3, 4, 5, 6),
     repetitions: Sequence[int] = (1, 2),
+    statements: Sequence[int] = (1, 2),
+    intensities: Sequence[int] = (1, 2),
     duration: float = 3.0,
     fps: int = 30,
     height: int = 144,
     seed: int = 0,
     write_wav: bool = True,
     renderer: Renderer | None = None,
+    face_size: int | None = None,
 ) -> list[Path]:
     """Write the corpus under ``root`` (``Actor_XX/`` folders); existing files are kept (re-runs are free).
 
     Args:
         actors: actor ids in 1..24 (odd male, even female).
-        repetitions: which of RAVDESS's two repetitions to write.
+        repetitions: which of RAVDESS's two repetitions to write; statements, intensities: which statements and
+            (non-neutral) intensities.
         duration: clip length, seconds; fps: video frame rate; height: frame height (width = 16/9 height).
         renderer: faces from AUs; defaults to Part II's ``FaceRig.default`` at 80% of ``height`` (each
-            actor's face is scaled to 72-85% of the frame height).
+            actor's face is scaled to 72-85% of the frame height, or to ``face_size`` pixels when given: a
+            smaller face makes full-HD-sized rehearsal corpora fast to write).
 
     Returns:
         The ``.mp4`` paths, sorted.
     """
     if not actors or any(not 1 <= a <= 24 for a in actors):
         raise ValueError(f"actors must be ids in 1..24, got {list(actors)}")
-    if not set(repetitions) <= {1, 2} or not repetitions:
-        raise ValueError(f"repetitions must be a non-empty subset of (1, 2), got {list(repetitions)}")
+    for label, values in (
+        ("repetitions", repetitions),
+        ("statements", statements),
+        ("intensities", intensities),
+    ):
+        if not set(values) <= {1, 2} or not values:
+            raise ValueError(f"{label} must be a non-empty subset of (1, 2), got {list(values)}")
     if duration <= 0.5 or fps < 1 or height < 32:
         raise ValueError(f"need duration > 0.5 s, fps >= 1 and height >= 32, got {duration}, {fps}, {height}")
     from affect_lib.faces.facs import prototype
@@ -272,7 +292,8 @@ def write_synthetic_ravdess(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # per-clip tensors are small: extra threads only add synchronisation
     try:
-        for name in progress(corpus_names(actors, repetitions), desc="write clips"):
+        takes = corpus_names(actors, repetitions, statements=statements, intensities=intensities)
+        for name in progress(takes, desc="write clips"):
             folder = root / f"Actor_{name.actor:02d}"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / name.filename(".mp4")
@@ -288,7 +309,7 @@ def write_synthetic_ravdess(
                 faces = np.asarray(
                     renderer(torch.as_tensor(au_trajectory(name, actor, take, times, prototype)).float())
                 )
-            frames = compose_frames(faces, actor, height, width)
+            frames = compose_frames(faces, actor, height, width, face_size)
             tmp = path.with_suffix(".tmp.mp4")
             write_mp4(tmp, frames, fps, audio)
             tmp.replace(path)

@@ -1,4 +1,8 @@
-"""Models, built by name: ``build_model("lmr_cbt", dataset="mosei")``.
+"""Models, built by name from their sizes: ``build_model("lmr_cbt", dims=(300, 74, 35), out_dim=1)``.
+
+Like torchvision's builders, a model knows its architecture and nothing of any dataset: it takes its input sizes and
+its output width as arguments (defaults: the paper's sizes). A run's sizes come from its recipe
+(:func:`affect_lib.recipes.build_model`).
 
 Each name maps to a function ``name(**kwargs) -> nn.Module`` in one module; the module is imported only when the
 model is built, so that the audio-visual models' dependencies do not load with the sequence models and vice versa.
@@ -38,7 +42,7 @@ def model_names() -> list[str]:
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build model ``name`` (see the table above); ``kwargs`` go to its function, e.g. ``dataset="mosi"``."""
+    """Build model ``name`` (see the table above); ``kwargs`` go to its function, e.g. ``dims=(300, 5, 20)``."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
     module = importlib.import_module(_REGISTRY[name])

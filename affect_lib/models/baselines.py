@@ -11,8 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from affect_lib.data.mult import dataset_spec
-
 
 class LateFusionLSTM(nn.Module):
     """LF-LSTM: per-modality LSTMs -> concat of final states -> MLP. ``forward(text, audio, vision) -> (N, out)``.
@@ -46,9 +44,8 @@ class LateFusionLSTM(nn.Module):
         return self.out(h)
 
 
-def late_fusion(
-    dataset: str = "mosei", *, dims: tuple[int, int, int] | None = None, **kwargs
-) -> LateFusionLSTM:
-    """The LF-LSTM baseline configured for ``dataset`` (dims overridable, e.g. ``corpus.dims``)."""
-    spec = dataset_spec(dataset)
-    return LateFusionLSTM(dims or spec.default_dims, spec.out_dim, **kwargs)
+def late_fusion(dims: tuple[int, int, int] = (300, 74, 35), out_dim: int = 1, **kwargs) -> LateFusionLSTM:
+    """LateFusionLSTM for inputs of ``dims`` (text, audio, vision) features and ``out_dim`` outputs (1 sentiment score, 8 for
+    IEMOCAP's 4 emotions x 2 logits); other ``kwargs`` go to :class:`LateFusionLSTM`. The defaults are the paper's sizes for
+    MOSEI; :func:`affect_lib.recipes.build_model` fills them in from a recipe."""
+    return LateFusionLSTM(dims, out_dim, **kwargs)

@@ -10,13 +10,14 @@ classifier whose width is computed from the input sizes. Two released quirks are
 ``batch_coupled_attention`` (the map summed over the batch) and, for the stem, ``stem_relu=False`` is the
 released fused model (its ReLU after ``bn1`` is missing); see the book's Part IV chapter.
 
-Builders: :func:`cfn_sr`, :func:`av_late_fusion`, :func:`av_concat`; ``profile`` is ``"paper"`` (30 frames of
-224², 13 x 212 MFCC, 26.30M parameters) or ``"quick"`` (a narrow, low-resolution version for the CPU).
+Builders: :func:`cfn_sr`, :func:`av_late_fusion`, :func:`av_concat` take the sizes (:class:`CFNSRConfig` fields,
+whose defaults are the paper's: 30 frames of 224², 13 x 212 MFCC, 26.30M parameters); the book's narrow CPU sizes
+are a recipe (:mod:`affect_lib.recipes`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,7 +31,7 @@ N_CLASSES = 8
 
 @dataclass(frozen=True)
 class CFNSRConfig:
-    """Sizes of both branches; ``paper`` is the released model, ``quick`` a narrow CPU version.
+    """Sizes of both branches; the defaults are the released model's.
 
     Attributes:
         frames, image_size: video input (frames, image_size, image_size); sets the pooled map size.
@@ -58,39 +59,12 @@ class CFNSRConfig:
     attn_dim: int = 64
 
 
-PROFILES: dict[str, CFNSRConfig] = {
-    "paper": CFNSRConfig(),
-    "quick": CFNSRConfig(
-        frames=8,
-        image_size=48,
-        mfcc_frames=130,
-        stem_channels=16,
-        planes=(32, 64, 128, 128),
-        blocks=(1, 1, 1, 1),
-        cardinality=8,
-        audio_channels=(16, 16, 32),
-        heads=4,
-        layers=2,
-        attn_dim=32,
-    ),
-}
-
-
-TRAINING: dict[str, dict[str, Any]] = {
-    "paper": {"epochs": 70, "lr": 1e-3, "batch_size": 16},
-    "quick": {"epochs": 10, "lr": 1e-3, "batch_size": 16},
-}
-"""Adam settings per profile: the released 70 epochs at lr 1e-3 and batch 16; the quick run trains 10 epochs."""
-
-
-def profile_config(profile: str = "quick", **overrides: Any) -> CFNSRConfig:
-    """The :class:`CFNSRConfig` of ``profile`` with ``overrides`` (any field) applied."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+def make_config(**sizes: Any) -> CFNSRConfig:
+    """A :class:`CFNSRConfig` with ``sizes`` (any field) replacing the paper's; an unknown field is named."""
     try:
-        return replace(PROFILES[profile], **overrides)
+        return CFNSRConfig(**sizes)
     except TypeError as err:
-        raise ValueError(f"unknown CFN-SR setting in {sorted(overrides)}: {err}") from err
+        raise ValueError(f"unknown CFN-SR setting in {sorted(sizes)}: {err}") from err
 
 
 # ---- video branch: 3D ResNeXt (shortcut B) -----------------------------------------------------------------
@@ -310,7 +284,6 @@ class LateFusionNet(nn.Module):
 
 
 def cfn_sr(
-    profile: str = "quick",
     *,
     residual: bool = True,
     batch_coupled_attention: bool = False,
@@ -318,13 +291,13 @@ def cfn_sr(
     channels_last: bool = False,
     **sizes: Any,
 ) -> AudioVisualNet:
-    """CFN-SR: ``cfn_sr("paper")`` has 26.30M parameters at 30 x 224² and a 13 x 212 MFCC.
+    """CFN-SR: ``cfn_sr()`` is the paper's model, 26.30M parameters at 30 x 224² and a 13 x 212 MFCC.
 
     ``residual=False`` is the paper's ablation without the residual; ``sizes`` override any
-    :class:`CFNSRConfig` field (e.g. ``frames=16``); the classifier width follows from them.
+    :class:`CFNSRConfig` field (e.g. ``frames=16``, ``n_classes=6``); the classifier width follows from them.
     """
     model = AudioVisualNet(
-        profile_config(profile, **sizes),
+        make_config(**sizes),
         residual=residual,
         batch_coupled_attention=batch_coupled_attention,
         stem_relu=stem_relu,
@@ -333,18 +306,18 @@ def cfn_sr(
 
 
 def av_concat(
-    profile: str = "quick", *, stem_relu: bool = False, channels_last: bool = False, **sizes: Any
+    *, stem_relu: bool = False, channels_last: bool = False, **sizes: Any
 ) -> AudioVisualNet:
     """The same branches without the cross-modal block: concat + Linear (the ablation "w/o cross-modal block")."""
-    model = AudioVisualNet(profile_config(profile, **sizes), cross_modal=False, stem_relu=stem_relu)
+    model = AudioVisualNet(make_config(**sizes), cross_modal=False, stem_relu=stem_relu)
     return use_channels_last(model) if channels_last else model
 
 
 def av_late_fusion(
-    profile: str = "quick", *, stem_relu: bool = True, channels_last: bool = False, **sizes: Any
+    *, stem_relu: bool = True, channels_last: bool = False, **sizes: Any
 ) -> LateFusionNet:
     """Late fusion by averaging two unimodal classifiers built from the same branches (25.92M in the paper)."""
-    model = LateFusionNet(profile_config(profile, **sizes), stem_relu=stem_relu)
+    model = LateFusionNet(make_config(**sizes), stem_relu=stem_relu)
     return use_channels_last(model) if channels_last else model
 
 

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from affect_lib.data.mult import dataset_spec
 from affect_lib.models.attention import MultEncoder
 
 
@@ -120,8 +119,8 @@ class LMRCBT(nn.Module):
         return self.out(self.proj2(F.dropout(F.relu(self.proj1(h)), self.out_dropout, self.training)))
 
 
-def lmr_cbt(dataset: str = "mosei", *, dims: tuple[int, int, int] | None = None, **kwargs) -> LMRCBT:
-    """LMR-CBT configured for ``dataset`` (``mosi``, ``mosei``, ``iemocap``): its feature dims (override with
-    ``dims``, e.g. ``corpus.dims``) and output width; other ``kwargs`` go to :class:`LMRCBT`."""
-    spec = dataset_spec(dataset)
-    return LMRCBT(dims or spec.default_dims, spec.out_dim, **kwargs)
+def lmr_cbt(dims: tuple[int, int, int] = (300, 74, 35), out_dim: int = 1, **kwargs) -> LMRCBT:
+    """LMRCBT for inputs of ``dims`` (text, audio, vision) features and ``out_dim`` outputs (1 sentiment score, 8 for
+    IEMOCAP's 4 emotions x 2 logits); other ``kwargs`` go to :class:`LMRCBT`. The defaults are the paper's sizes for
+    MOSEI; :func:`affect_lib.recipes.build_model` fills them in from a recipe."""
+    return LMRCBT(dims, out_dim, **kwargs)

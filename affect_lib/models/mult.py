@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from affect_lib.data.mult import MODALITIES, dataset_spec
+from affect_lib.data.mult import MODALITIES
 from affect_lib.models.attention import MultEncoder
 
 
@@ -84,7 +84,8 @@ class MulT(nn.Module):
         return self.out(z)
 
 
-def mult(dataset: str = "mosei", *, dims: tuple[int, int, int] | None = None, **kwargs) -> MulT:
-    """MulT configured for ``dataset``: its feature dims (override with ``dims``) and output width."""
-    spec = dataset_spec(dataset)
-    return MulT(dims or spec.default_dims, spec.out_dim, **kwargs)
+def mult(dims: tuple[int, int, int] = (300, 74, 35), out_dim: int = 1, **kwargs) -> MulT:
+    """MulT for inputs of ``dims`` (text, audio, vision) features and ``out_dim`` outputs (1 sentiment score, 8 for
+    IEMOCAP's 4 emotions x 2 logits); other ``kwargs`` go to :class:`MulT`. The defaults are the paper's sizes for
+    MOSEI; :func:`affect_lib.recipes.build_model` fills them in from a recipe."""
+    return MulT(dims, out_dim, **kwargs)

@@ -37,17 +37,15 @@ def lmr_cbt_count(d_l, d_a, d_v, out, d=40, layers=5):
 )
 @pytest.mark.parametrize("layers", [5, 4, 3])
 def test_lmr_cbt_parameter_count_from_the_architecture(dataset, dims, out, layers):
-    assert n_params(lmr_cbt(dataset, layers=layers)) == lmr_cbt_count(*dims, out, layers=layers)
+    assert n_params(lmr_cbt(dims, out, layers=layers)) == lmr_cbt_count(*dims, out, layers=layers)
 
 
 def test_paper_sizes():
     # LMR-CBT's 0.41M for MOSEI (with or without the released code's two unused Linear(40, 1), 82 parameters)
-    n = n_params(build_model("lmr_cbt", dataset="mosei"))
+    n = n_params(build_model("lmr_cbt"))
     assert round(n / 1e6, 2) == round((n + 82) / 1e6, 2) == 0.41
-    assert (
-        round(n_params(build_model("mult", dataset="mosei")) / 1e6, 2) == 1.07
-    )  # MulT's 1.07M in the same table
-    assert n_params(build_model("late_fusion", dataset="mosei")) < n
+    assert round(n_params(build_model("mult")) / 1e6, 2) == 1.07  # MulT's 1.07M in the same table
+    assert n_params(build_model("late_fusion")) < n
 
 
 @pytest.mark.parametrize("name", ["lmr_cbt", "mult", "late_fusion"])
@@ -56,12 +54,9 @@ def test_paper_sizes():
 )
 def test_output_shapes_and_backward(name, dataset, lengths, out):
     torch.manual_seed(0)
-    model = (
-        build_model(name, dataset=dataset, layers=2)
-        if name != "late_fusion"
-        else build_model(name, dataset=dataset)
-    )
     dims = {"mosi": (300, 5, 20), "iemocap": (300, 74, 35)}[dataset]
+    depth = {"layers": 2} if name != "late_fusion" else {}
+    model = build_model(name, dims=dims, out_dim=out, **depth)
     x = [torch.randn(3, t, d) for t, d in zip(lengths, dims, strict=True)]
     y = model(*x)
     assert y.shape == (3, out)
@@ -73,14 +68,14 @@ def test_registry():
     assert {"lmr_cbt", "mult", "late_fusion", "cfn_sr", "av_late_fusion", "av_concat"} <= set(model_names())
     with pytest.raises(ValueError, match="unknown model 'lmrcbt'"):
         build_model("lmrcbt")
-    with pytest.raises(ValueError, match="dataset"):
-        build_model("lmr_cbt", dataset="ravdess")
+    with pytest.raises(TypeError, match="dataset"):
+        build_model("lmr_cbt", dataset="mosei")  # models know sizes, not datasets
 
 
 @pytest.mark.parametrize("released", [True, False])
 def test_lstm_batch_axis_quirk(released):
     torch.manual_seed(0)
-    model = lmr_cbt("mosi", layers=1, lstm_over_batch_axis=released).eval()
+    model = lmr_cbt((300, 5, 20), layers=1, lstm_over_batch_axis=released).eval()
     x = [torch.randn(4, 6, d) for d in (300, 5, 20)]
     others = [torch.cat([xi[:1], torch.randn_like(xi[1:])]) for xi in x]
     with torch.no_grad():

@@ -1,0 +1,418 @@
+"""Run recipes: the one home of every run setting (model sizes, data, preprocessing, optimiser, schedule).
+
+A recipe is ``model x dataset x alignment`` on a profile, resolved by merging four layers, MMSA-style:
+
+1. the **dataset** layer (:data:`DATASETS`): what the corpus is (file, feature dims, output width, loss, selection
+   metric) and the paper's batch size and learning rate for it;
+2. the **model** layer (:data:`MODELS`): the model's own arguments (its builder's defaults are the paper sizes);
+3. the **profile** layer (:data:`PROFILES`): ``paper`` (the released settings on the real data) or ``quick`` (the
+   chapters' CPU settings and their synthetic stand-ins);
+4. an optional named **variant** (:data:`VARIANTS`) for a run that deliberately differs (e.g. the released
+   CFN-SR quirks).
+
+Layers are written as ``{"section.field": value}`` overrides of the typed dataclasses below; a field that does not
+exist is rejected by name. :func:`get` returns the frozen :class:`Recipe`; :func:`recipe_hash` ties a result to
+it; :func:`build_model` builds its model. The chapters, the command line (``affect-lib train --print-recipe``)
+and the benchmarks read them, so the CLI's ``quick`` run and the chapter's are the same experiment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+SEQUENCE_MODELS = ("lmr_cbt", "mult", "late_fusion")
+AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat")
+MULT_DATASETS = ("mosi", "mosei", "iemocap")
+PROFILE_NAMES = ("quick", "paper")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation: Adam, model selection on validation, optional plateau schedule and early stopping.
+
+    Attributes:
+        epochs, batch_size, eval_batch_size: epochs; training and evaluation batch sizes (whole batch, all ranks).
+        lr, weight_decay, grad_clip: Adam's learning rate and L2 penalty; global gradient-norm clip (None: off).
+        lr_patience, lr_factor: ``ReduceLROnPlateau`` on the monitor (``lr_patience=None``: constant lr).
+        patience: early stopping after this many epochs without improvement (None: never).
+        monitor, mode: the validation metric that selects the epoch, and its better direction.
+    """
+
+    epochs: int
+    batch_size: int
+    eval_batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    lr_patience: int | None = None
+    lr_factor: float = 0.1
+    patience: int | None = None
+    monitor: str = "loss"
+    mode: str = "min"
+
+
+@dataclass(frozen=True)
+class MultData:
+    """A MulT corpus: ``file`` under the data folder, or, without one, a synthetic stand-in of the given size.
+
+    Attributes:
+        dims: (text, audio, vision) feature dims the model is built for (a real corpus's own dims win).
+        out_dim: model output width (1 sentiment score, or 4 emotions x 2 logits).
+        standin_sizes: (train, valid, test) utterances of the stand-in; standin_lengths: its (T_l, T_a, T_v).
+    """
+
+    file: str
+    dims: tuple[int, int, int]
+    out_dim: int
+    standin_sizes: tuple[int, int, int] = (384, 96, 192)
+    standin_lengths: tuple[int, int, int] | None = None
+
+    def standin_kwargs(self) -> dict[str, Any]:
+        """``sizes`` and ``lengths`` for :func:`~affect_lib.data.synthetic_mult.write_standin` (None: real lengths)."""
+        return {
+            "sizes": dict(zip(("train", "valid", "test"), self.standin_sizes, strict=True)),
+            "lengths": self.standin_lengths,
+        }
+
+
+@dataclass(frozen=True)
+class RavdessData:
+    """RAVDESS ``Actor_XX/*.mp4`` clips, preprocessed (:class:`~affect_lib.data.av_preprocess.PreprocessConfig`
+    fields below), split by actor.
+
+    Attributes:
+        n_frames, size, mfcc_offset, mfcc_duration, n_mfcc, face_margin, squash_first: the preprocessing.
+        augment: random resized crop + flip of the training clips.
+        split: ``"proper"`` (the fixed test/validation actors; refuses a corpus that lacks one) or ``"folds3"``
+            (fold 0 of a nested 3-fold split, for a stand-in with other actors).
+        standin_actors, standin_repetitions, standin_duration, standin_fps, standin_height: the synthetic
+            stand-in written when the quick profile has no data.
+    """
+
+    n_frames: int = 30
+    size: int = 224
+    mfcc_offset: float = 0.5
+    mfcc_duration: float = 2.45
+    n_mfcc: int = 13
+    face_margin: float = 0.1
+    squash_first: bool = False
+    augment: bool = True
+    split: str = "proper"
+    standin_actors: tuple[int, ...] = tuple(range(1, 8))
+    standin_repetitions: tuple[int, ...] = (1,)
+    standin_duration: float = 2.0
+    standin_fps: int = 10
+    standin_height: int = 80
+
+    def preprocess_config(self) -> Any:
+        """The :class:`~affect_lib.data.av_preprocess.PreprocessConfig` of these settings."""
+        from affect_lib.data.av_preprocess import PreprocessConfig
+
+        names = {f.name for f in dataclasses.fields(PreprocessConfig)}
+        return PreprocessConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+    def standin_kwargs(self) -> dict[str, Any]:
+        """Arguments of :func:`~affect_lib.data.synthetic_ravdess.write_synthetic_ravdess` for the stand-in."""
+        return {
+            "actors": self.standin_actors,
+            "repetitions": self.standin_repetitions,
+            "duration": self.standin_duration,
+            "fps": self.standin_fps,
+            "height": self.standin_height,
+        }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One resolved run: model x dataset (x alignment) x profile (x variant). See the module docstring.
+
+    ``model_args`` are the keyword arguments of the model's builder (sorted ``(name, value)`` pairs).
+    """
+
+    model: str
+    dataset: str
+    profile: str
+    aligned: bool | None
+    variant: str | None
+    model_args: tuple[tuple[str, Any], ...]
+    data: MultData | RavdessData
+    train: TrainSettings
+
+    @property
+    def name(self) -> str:
+        """``model-dataset[-aligned|-unaligned]-profile[+variant]``."""
+        align = "" if self.aligned is None else ("-aligned" if self.aligned else "-unaligned")
+        return f"{self.model}-{self.dataset}{align}-{self.profile}" + (
+            f"+{self.variant}" if self.variant else ""
+        )
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The builder's keyword arguments: input sizes and output width from the data, then ``model_args``."""
+        if isinstance(self.data, MultData):
+            sizes: dict[str, Any] = {"dims": self.data.dims, "out_dim": self.data.out_dim}
+        else:
+            d = self.data
+            sizes = {"frames": d.n_frames, "image_size": d.size, "mfcc_bins": d.n_mfcc}
+            sizes["mfcc_frames"] = d.preprocess_config().mfcc_frames
+        return {**sizes, **dict(self.model_args)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (tuples as lists), with the recipe's name and hash."""
+        data = json.loads(json.dumps(dataclasses.asdict(self)))
+        data["model_args"] = dict(self.model_args)
+        data["data_kind"] = type(self.data).__name__
+        return {"name": self.name, "hash": recipe_hash(self), **data}
+
+    def replace(self, **overrides: Any) -> Recipe:
+        """A copy with ``{"section.field": value}`` overrides (``"train.epochs"``, ``"model.layers"``, ...)."""
+        recipe = _apply(self, overrides, where="override")
+        _check_model_args(recipe)
+        return recipe
+
+
+# ---- the layers ----------------------------------------------------------------------------------------------
+_LMR_CBT_TRAIN = {
+    "train.epochs": 120,
+    "train.grad_clip": 1.0,
+    "train.lr_patience": 20,
+    "train.lr_factor": 0.1,
+}
+
+DATASETS: dict[str, dict[str, Any]] = {
+    # batch size and lr of the released LMR-CBT code (MulT's Table 5 for MOSI and IEMOCAP)
+    "mosi": {"train.batch_size": 128, "train.lr": 1e-3, **_LMR_CBT_TRAIN},
+    "mosei": {"train.batch_size": 16, "train.lr": 1e-3, **_LMR_CBT_TRAIN},
+    "iemocap": {"train.batch_size": 32, "train.lr": 2e-3, **_LMR_CBT_TRAIN},
+    # CFN-SR's release: Adam 1e-3, batch 16, 70 epochs, accuracy selects the epoch
+    "ravdess": {
+        "train.epochs": 70,
+        "train.batch_size": 16,
+        "train.eval_batch_size": 64,
+        "train.lr": 1e-3,
+        "train.monitor": "accuracy",
+        "train.mode": "max",
+    },
+}
+"""Dataset layer (the data description itself comes from :mod:`affect_lib.data.mult`'s format specs)."""
+
+MODELS: dict[str, dict[str, Any]] = {name: {} for name in SEQUENCE_MODELS + AV_MODELS}
+"""Model layer: the builders' defaults are the papers' sizes, so nothing is overridden at this level."""
+
+PROFILES: dict[tuple[str, str], dict[str, Any]] = {
+    ("mult", "paper"): {"train.eval_batch_size": 256},
+    ("mult", "quick"): {
+        "train.epochs": 8,
+        "train.batch_size": 64,
+        "train.eval_batch_size": 256,
+        "train.lr": 3e-3,
+        "train.lr_patience": None,
+        "data.standin_sizes": (320, 96, 192),
+        "data.standin_lengths@aligned": (12, 12, 12),
+        "data.standin_lengths@unaligned": (12, 36, 36),
+    },
+    ("lmr_cbt", "quick"): {"model.layers": 2},
+    ("mult_model", "quick"): {"model.layers": 1},
+    ("av", "paper"): {"model.channels_last": True},
+    ("av", "quick"): {
+        "train.epochs": 10,
+        "data.n_frames": 8,
+        "data.size": 48,
+        "data.mfcc_offset": 0.25,
+        "data.mfcc_duration": 1.5,
+        "data.augment": False,
+        "data.split": "folds3",
+        "model.stem_channels": 16,
+        "model.planes": (32, 64, 128, 128),
+        "model.blocks": (1, 1, 1, 1),
+        "model.cardinality": 8,
+        "model.audio_channels": (16, 16, 32),
+        "model.heads": 4,
+        "model.layers": 2,
+        "model.attn_dim": 32,
+    },
+}
+"""Profile layer, keyed by (family or model, profile): ``mult`` for the MulT corpora, ``av`` for RAVDESS, then
+per model (``mult_model`` is the MulT model). ``field@aligned`` / ``field@unaligned`` apply to one alignment."""
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "released": {"model.batch_coupled_attention": True, "data.squash_first": True},
+    "no_residual": {"model.residual": False},
+    "lstm_over_batch": {"model.lstm_over_batch_axis": True},
+}
+"""Named variants: the released CFN-SR quirks, CFN-SR without its residual, the released LMR-CBT LSTM."""
+
+
+# ---- resolution ----------------------------------------------------------------------------------------------
+def get(
+    model: str,
+    dataset: str,
+    profile: str = "quick",
+    *,
+    aligned: bool | None = None,
+    variant: str | None = None,
+) -> Recipe:
+    """The recipe of ``model`` on ``dataset`` (``aligned``: MulT corpora, default True) for ``profile``.
+
+    Raises:
+        ValueError: an unknown model, dataset, profile or variant, a model that does not train on the dataset,
+            or a layer that names a field the recipe does not have.
+    """
+    from affect_lib.data.mult import dataset_spec, mult_filename
+
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"profile must be one of {PROFILE_NAMES}, got {profile!r}")
+    if variant is not None and variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known variants: {', '.join(VARIANTS)}")
+    audiovisual = dataset == "ravdess"
+    if (model in AV_MODELS) != audiovisual:
+        wanted = "ravdess" if model in AV_MODELS else "one of " + ", ".join(MULT_DATASETS)
+        raise ValueError(f"model {model} trains on {wanted}, not on {dataset}")
+    if audiovisual:
+        if aligned is not None:
+            raise ValueError("aligned/unaligned applies to the MulT corpora only, not to ravdess")
+        data: MultData | RavdessData = RavdessData()
+        base = {"train.epochs": 1, "train.batch_size": 1, "train.eval_batch_size": 1, "train.lr": 1.0}
+        family = "av"
+    else:
+        aligned = True if aligned is None else aligned
+        spec = dataset_spec(dataset)
+        data = MultData(mult_filename(dataset, aligned), spec.default_dims, spec.out_dim)
+        base = {"train.epochs": 1, "train.batch_size": 1, "train.eval_batch_size": 1, "train.lr": 1.0}
+        family = "mult"
+    recipe = Recipe(model, dataset, profile, aligned, variant, (), data, TrainSettings(1, 1, 1, 1.0))
+    layers = [
+        ("dataset", base),
+        ("dataset", DATASETS[dataset]),
+        ("model", MODELS[model]),
+        ("profile", PROFILES.get((family, profile), {})),
+        ("profile", PROFILES.get(("mult_model" if model == "mult" else model, profile), {})),
+    ]
+    if variant is not None:
+        layers.append((f"variant {variant!r}", VARIANTS[variant]))
+    for where, layer in layers:
+        recipe = _apply(recipe, layer, where=where)
+    _check_model_args(recipe)
+    return recipe
+
+
+def from_dict(data: dict[str, Any]) -> Recipe:
+    """The :class:`Recipe` stored by :meth:`Recipe.to_dict` (in a run folder or a checkpoint); its hash is checked.
+
+    Raises:
+        ValueError: a field is missing or unknown, or the settings do not hash to the stored hash.
+    """
+    try:
+        kind = {"MultData": MultData, "RavdessData": RavdessData}[data["data_kind"]]
+        recipe = Recipe(
+            model=data["model"],
+            dataset=data["dataset"],
+            profile=data["profile"],
+            aligned=data["aligned"],
+            variant=data["variant"],
+            model_args=tuple(sorted((k, _tuples(v)) for k, v in data["model_args"].items())),
+            data=kind(**{k: _tuples(v) for k, v in data["data"].items()}),
+            train=TrainSettings(**data["train"]),
+        )
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"not a stored recipe ({type(err).__name__}: {err})") from None
+    if recipe_hash(recipe) != data.get("hash"):
+        raise ValueError(
+            f"stored recipe {data.get('name')!r} does not hash to its stored hash {data.get('hash')!r} "
+            f"(got {recipe_hash(recipe)}): it was edited or comes from another version of affect_lib"
+        )
+    return recipe
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    """A stable 12-hex-digit hash of the recipe's settings (the same recipe hashes alike on any machine)."""
+    data = dataclasses.asdict(recipe)
+    data["data_kind"] = type(recipe.data).__name__
+    text = json.dumps(data, sort_keys=True, default=list, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def build_model(recipe: Recipe, **overrides: Any) -> nn.Module:
+    """The recipe's model (``overrides`` replace model arguments, e.g. the dims of the corpus actually read)."""
+    from affect_lib.models import build_model as build
+
+    return build(recipe.model, **{**recipe.model_kwargs(), **overrides})
+
+
+def train_config(recipe: Recipe, **runtime: Any) -> Any:
+    """The :class:`~affect_lib.train.TrainConfig` of the recipe; ``runtime`` adds device, seed, checkpoint_dir..."""
+    from affect_lib.train import TrainConfig
+
+    t = recipe.train
+    return TrainConfig(
+        epochs=t.epochs,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        grad_clip=t.grad_clip,
+        patience=t.patience,
+        lr_factor=t.lr_factor,
+        lr_patience=t.lr_patience,
+        monitor=t.monitor,
+        mode=t.mode,
+        **runtime,
+    )
+
+
+def describe(recipe: Recipe) -> str:
+    """The merged recipe as indented JSON (what ``--print-recipe`` prints and every run folder stores)."""
+    return json.dumps(recipe.to_dict(), indent=1)
+
+
+def _apply(recipe: Recipe, layer: dict[str, Any], *, where: str) -> Recipe:
+    sections: dict[str, dict[str, Any]] = {"train": {}, "data": {}, "model": {}}
+    for key, value in layer.items():
+        path, _, when = key.partition("@")
+        if when:
+            if when not in ("aligned", "unaligned"):
+                raise ValueError(f"{where}: unknown condition {when!r} in {key!r}")
+            if recipe.aligned is None or recipe.aligned != (when == "aligned"):
+                continue
+        section, _, name = path.partition(".")
+        if section not in sections or not name:
+            raise ValueError(f"{where}: field {key!r} must be 'train.X', 'data.X' or 'model.X'")
+        sections[section][name] = value
+    for section in ("train", "data"):
+        target = getattr(recipe, section)
+        known = {f.name for f in dataclasses.fields(target)}
+        unknown = sorted(set(sections[section]) - known)
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown {section} field {section}.{unknown[0]} for {type(target).__name__} "
+                f"(fields: {', '.join(sorted(known))})"
+            )
+        recipe = dataclasses.replace(recipe, **{section: dataclasses.replace(target, **sections[section])})
+    if sections["model"]:
+        args = {**dict(recipe.model_args), **sections["model"]}
+        recipe = dataclasses.replace(recipe, model_args=tuple(sorted(args.items())))
+    return recipe
+
+
+def _check_model_args(recipe: Recipe) -> None:
+    """Build the model on the meta device (no memory, no compute) so that a wrong model field fails by name now."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            build_model(recipe)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"recipe {recipe.name}: a model field is not an argument of {recipe.model}: {err}"
+        ) from err

@@ -1,0 +1,239 @@
+"""The command line: train / evaluate, run folders that cannot lie, one-line errors for bad input."""
+
+import json
+
+import pytest
+import torch
+
+from affect_lib import cli
+
+FAST = ["--epochs", "1", "--max-steps", "2"]
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AFFECT_PROGRESS", "off")
+    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def train(*args):
+    return cli.main(["train", *args])
+
+
+def error(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    return err[-1] if err else ""
+
+
+def test_quick_run_writes_a_self_describing_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train("late_fusion", "--dataset", "mosi", *FAST, "--out", str(out)) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["best_epoch"] == 1 and {"mae", "acc7", "non0_f1", "has0_acc2"} <= set(summary["test"])
+    assert summary["profile"] == "quick" and summary["lengths"] == [12, 12, 12]  # the chapter's stand-in
+    assert (out / "checkpoint" / "last.pt").exists() and (out / "history.csv").read_text().startswith(
+        "epoch,"
+    )
+    saved = torch.load(out / "model.pt", weights_only=True)
+    assert saved["format"] == cli.FORMAT and saved["recipe"]["name"] == "late_fusion-mosi-aligned-quick"
+    assert saved["metrics"]["test"] == summary["test"] and saved["library_version"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["fingerprint"]["recipe"] and run["recipe"]["hash"] == summary["recipe_hash"]
+    assert not list(out.glob(".*.tmp"))
+    # evaluate re-scores the saved model to the stored numbers
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", str(out / "model.pt")]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["metrics"] == pytest.approx(summary["test"], rel=1e-6)
+
+
+def test_same_command_and_seed_give_the_same_result(tmp_path):
+    for name in ("a", "b"):
+        assert train("lmr_cbt", "--dataset", "mosi", *FAST, "--seed", "3", "--out", str(tmp_path / name)) == 0
+    a, b = (json.loads((tmp_path / n / "metrics.json").read_text())["test"] for n in ("a", "b"))
+    assert a == b
+
+
+def test_run_folder_of_another_run_is_refused_and_left_untouched(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train("late_fusion", "--dataset", "mosi", *FAST, "--out", str(out)) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    cases = [
+        (["late_fusion", "--dataset", "mosi", "--unaligned"], "its aligned is True, this run's is False"),
+        (["mult", "--dataset", "mosi"], "its model is 'late_fusion', this run's is 'mult'"),
+        (["late_fusion", "--dataset", "mosi", "--batch-size", "32"], "its batch_size is 64"),
+        (["late_fusion", "--dataset", "mosi", "--seed", "4"], "its seeds is [1337]"),
+        (["late_fusion", "--dataset", "mosi"], "--resume"),  # the same run needs an explicit intent
+    ]
+    for args, words in cases:
+        assert train(*args, *FAST, "--out", str(out)) == 2
+        assert words in error(capsys)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert train("late_fusion", "--dataset", "mosi", *FAST, "--out", str(out), "--resume") == 0
+    assert train("mult", "--dataset", "mosi", *FAST, "--out", str(out), "--overwrite") == 0
+    assert json.loads((out / "metrics.json").read_text())["model"] == "mult"
+
+
+def test_quick_and_paper_default_to_different_folders():
+    from affect_lib import recipes
+
+    quick = cli.default_out(recipes.get("mult", "mosi", "quick"))
+    paper = cli.default_out(recipes.get("mult", "mosi", "paper"))
+    assert quick != paper and quick.parts[1] == "quick" and paper.parts[1] == "paper"
+
+
+def test_folder_without_run_and_file_out_are_refused(tmp_path, capsys):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert train("late_fusion", "--dataset", "mosi", *FAST, "--out", str(tmp_path / "other")) == 2
+    assert "holds no run.json" in error(capsys)
+    (tmp_path / "file").write_text("x")
+    assert train("late_fusion", "--dataset", "mosi", *FAST, "--out", str(tmp_path / "file")) == 2
+    assert "is a file" in error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--epochs", "0"], "--epochs: must be a positive integer"),
+        (["--epochs", "-1"], "--epochs: must be a positive integer"),
+        (["--batch-size", "0"], "--batch-size: must be a positive integer"),
+        (["--lr", "0"], "--lr: must be a positive finite number"),
+        (["--lr", "-1"], "--lr: must be a positive finite number"),
+        (["--max-steps", "0"], "--max-steps: must be a positive integer"),
+    ],
+)
+def test_zero_or_negative_settings_are_refused_not_replaced(args, words, capsys):
+    with pytest.raises(SystemExit) as info:
+        train("late_fusion", "--dataset", "mosi", *args)
+    assert info.value.code == 2 and words in error(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_missing_cuda_device_is_one_line(capsys):
+    assert train("late_fusion", "--dataset", "mosi", "--device", "cuda:7") == 2
+    assert "CUDA is not available" in error(capsys)
+    assert train("late_fusion", "--dataset", "mosi", "--amp", "fp16") == 2
+    assert "--amp fp16 needs a CUDA device" in error(capsys)
+    assert train("late_fusion", "--dataset", "mosi", "--sync-bn") == 2
+    assert "--sync-bn needs CUDA" in error(capsys)
+
+
+def test_unknown_recipe_field_and_print_recipe(capsys):
+    assert train("lmr_cbt", "--dataset", "mosei", "--set", "train.epoch=3", "--print-recipe") == 2
+    assert "unknown train field train.epoch" in error(capsys)
+    assert train("lmr_cbt", "--dataset", "mosei", "--set", "model.depth=3", "--print-recipe") == 2
+    assert "depth" in error(capsys)
+    assert (
+        train("lmr_cbt", "--dataset", "mosei", "--unaligned", "--set", "model.layers=3", "--print-recipe")
+        == 0
+    )
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["model_args"] == {"layers": 3} and shown["data"]["standin_lengths"] == [12, 36, 36]
+
+
+def test_diverged_run_exits_non_zero_without_results(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train("late_fusion", "--dataset", "mosi", "--epochs", "2", "--lr", "1e30", "--out", str(out)) == 3
+    assert "training diverged at epoch 1" in error(capsys)
+    assert not (out / "metrics.json").exists() and not (out / "model.pt").exists()
+
+
+def test_batch_not_divisible_by_the_world_size_is_refused_before_work(tmp_path):
+    from affect_lib import recipes
+
+    args = cli.build_parser().parse_args(["train", "late_fusion", "--dataset", "mosi", "--batch-size", "9"])
+    recipe = cli.resolve_recipe(args)
+    with pytest.raises(cli.CommandError, match="not divisible by the world size 2"):
+        cli._train(args, recipe, torch.device("cpu"), 0, 2)
+    assert recipes.recipe_hash(recipe) != recipes.recipe_hash(recipes.get("late_fusion", "mosi"))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_several_seeds_give_mean_and_std(tmp_path):
+    out = tmp_path / "seeds"
+    assert train("late_fusion", "--dataset", "mosi", *FAST, "--seeds", "0", "1", "2", "--out", str(out)) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    mae = summary["test"]["mae"]
+    assert summary["seeds"] == [0, 1, 2] and mae["n"] == 3 and len(mae["values"]) == 3
+    assert mae["mean"] == pytest.approx(sum(mae["values"]) / 3)
+    assert mae["std"] == pytest.approx(
+        torch.tensor(mae["values"], dtype=torch.float64).std().item(), rel=1e-9
+    )
+    assert all((out / f"seed_{s}" / "model.pt").exists() for s in (0, 1, 2))
+
+
+def test_missing_data_says_what_and_where(tmp_path, capsys):
+    assert train("lmr_cbt", "--dataset", "mosei", "--profile", "paper") == 2
+    assert "--data-dir FOLDER holding mosei_senti_data.pkl" in error(capsys)
+    assert train("lmr_cbt", "--dataset", "mosei", "--data-dir", str(tmp_path)) == 2  # paper by default
+    assert "mosei_senti_data.pkl" in error(capsys)
+    (tmp_path / "mosei_senti_data.pkl").mkdir()
+    assert train("lmr_cbt", "--dataset", "mosei", "--data-dir", str(tmp_path), "--out", "o") == 2
+    assert "is a folder, not a file" in error(capsys)
+
+
+def test_truncated_or_foreign_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert cli.main(["evaluate", "--checkpoint", str(bad)]) == 2
+    assert f"checkpoint {bad} was refused" in error(capsys)
+    torch.save({"weights": torch.zeros(1)}, bad)
+    assert cli.main(["evaluate", "--checkpoint", str(bad)]) == 2
+    assert "not a model.pt written by affect-lib train" in error(capsys)
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "does not exist" in error(capsys)
+
+
+def test_rejects_mismatched_model_and_dataset(capsys):
+    for model, dataset in (("cfn_sr", "mosei"), ("lmr_cbt", "ravdess")):
+        assert train(model, "--dataset", dataset, "--profile", "quick") == 2
+        assert f"model {model} trains on" in error(capsys)
+
+
+def test_chapter_with_a_missing_data_folder_is_one_line(tmp_path, capsys):
+    assert (
+        cli.main(["chapter", "30_multimodal_lmr_cbt", "--profile", "paper", "--data-dir", "/nonexistent"])
+        == 2
+    )
+    assert "--data-dir /nonexistent does not exist" in error(capsys)
+    assert not list(tmp_path.rglob("*.tmp.ipynb"))
+
+
+@pytest.mark.filterwarnings("ignore:face detector missed")  # the 32-pixel stand-in faces are small
+def test_ravdess_quick_run(tmp_path):
+    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+
+    root = tmp_path / "ravdess"
+    clips = write_synthetic_ravdess(
+        root, actors=(1, 2, 3), repetitions=(1,), duration=2.0, fps=5, height=32, write_wav=False
+    )
+    for path in clips:  # keep one clip per emotion and actor: 8 per actor
+        if path.stem.split("-")[3:5] != ["01", "01"]:
+            path.unlink()
+    out = tmp_path / "run"
+    args = ["cfn_sr", "--dataset", "ravdess", "--data-dir", str(root), "--profile", "quick"]
+    assert train(*args, "--epochs", "1", "--batch-size", "4", "--out", str(out)) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["split"] == {"train": [3], "valid": [2], "test": [1]}
+    assert 0 <= summary["test"]["accuracy"] <= 1 and summary["best_epoch"] == 1
+    assert (out / "history.json").exists() and (out / "model.pt").exists()
+
+
+def test_ravdess_paper_profile_needs_data_and_a_full_split(tmp_path, capsys):
+    assert train("cfn_sr", "--dataset", "ravdess", "--profile", "paper") == 2
+    assert "RAVDESS" in error(capsys)
+    assert train("cfn_sr", "--dataset", "ravdess", "--data-dir", str(tmp_path), "--out", "o") == 2
+    assert "Actor_" in error(capsys)
+    (tmp_path / "Actor_01").mkdir()
+    (tmp_path / "Actor_01" / "clip.mp4").touch()
+    assert train("cfn_sr", "--dataset", "ravdess", "--data-dir", str(tmp_path), "--out", "o2") == 2
+    assert "not a RAVDESS file name" in error(capsys)
+
+
+def test_module_entry_point_is_the_same_command_line():
+    import affect_lib.__main__ as entry
+
+    assert entry.main is cli.main
