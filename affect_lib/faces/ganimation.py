@@ -9,22 +9,36 @@ regression head whose kernel covers the last map.
 Checkpoints: :func:`load_checkpoint` reads both key layouts. Official (albertpumarola): ``main.*``,
 ``img_reg.0.weight``, ``attetion_reg.0.weight`` (sic), conv bias off, affine InstanceNorm. Replicate (donydchen, the
 one EvoGAN loads): ``model.*`` → ``main.*``, ``color_top.*`` → ``img_reg.*``, ``au_top.*`` → ``attetion_reg.*``,
-``conv_block`` → ``main`` inside residual blocks; conv bias on, InstanceNorm without affine parameters.
+``conv_block`` → ``main`` inside residual blocks; conv bias on, InstanceNorm without affine parameters. The
+replicate's critic: ``model.*`` → ``main.*``, ``dis_top.*`` → ``conv1.*``, ``aus_top.*`` → ``conv2.*``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from affect_lib.faces.facs import N_AUS
+from affect_lib.faces.facs import AU_MAX, N_AUS
+
+if TYPE_CHECKING:
+    from affect_lib.faces.pairs import RigPairs
 
 LAYOUTS = ("official", "replicate")
-REPLICATE_RENAMES = (("model.", "main."), ("color_top.", "img_reg."), ("au_top.", "attetion_reg."))
+REPLICATE_RENAMES = (
+    ("model.", "main."),
+    ("color_top.", "img_reg."),
+    ("au_top.", "attetion_reg."),
+    ("dis_top.", "conv1."),
+    ("aus_top.", "conv2."),
+)
+"""donydchen's key prefixes -> this module's: generator ``model``/``color_top``/``au_top``, critic
+``model``/``dis_top``/``aus_top``."""
 
 
 def _norm(channels: int, layout: str) -> nn.InstanceNorm2d:
@@ -133,14 +147,31 @@ class Critic(nn.Module):
 
 @dataclass(frozen=True)
 class LossWeights:
-    """GANimation's loss weights (official code defaults); the replicate uses ``au=160``, ``attention=tv=0``."""
+    """GANimation's loss weights, as the official code applies them.
+
+    The official code divides the AU mean squared error by the batch size once more (``au_per_batch``): at the
+    launch script's batch of 25 the effective weight on the plain MSE is 4000 / 25 = 160, which is the weight
+    donydchen's replicate puts on its plain MSE (:meth:`replicate`). The TV term is summed over the batch, the mask
+    mean averaged.
+    """
 
     adversarial: float = 1.0
     au: float = 4000.0
+    au_per_batch: bool = True
     cycle: float = 10.0
     attention: float = 0.1
     tv: float = 1e-5
     gp: float = 10.0
+
+    @classmethod
+    def replicate(cls) -> LossWeights:
+        """donydchen's replicate (the GAN EvoGAN loads): ``lambda_aus = 160`` on a plain MSE, no attention terms."""
+        return cls(au=160.0, au_per_batch=False, attention=0.0, tv=0.0)
+
+    def au_term(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The weighted AU loss: ``au`` × MSE, divided by the batch size when ``au_per_batch``."""
+        scale = self.au / predicted.shape[0] if self.au_per_batch else self.au
+        return scale * au_loss(predicted, target)
 
 
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -163,11 +194,11 @@ def cycle_loss(reconstruction: torch.Tensor, original: torch.Tensor) -> torch.Te
 
 
 def attention_loss(attention: torch.Tensor, weights: LossWeights) -> torch.Tensor:
-    """λ_A·mean(A) + λ_TV·TV(A), TV the summed absolute differences of neighbours, averaged over the batch."""
-    tv = (attention[..., 1:, :] - attention[..., :-1, :]).abs().sum((1, 2, 3)) + (
+    """λ_A·mean(A) + λ_TV·TV(A), TV the absolute differences of neighbours summed over the batch (official)."""
+    tv = (attention[..., 1:, :] - attention[..., :-1, :]).abs().sum() + (
         attention[..., :, 1:] - attention[..., :, :-1]
-    ).abs().sum((1, 2, 3))
-    return weights.attention * attention.mean() + weights.tv * tv.mean()
+    ).abs().sum()
+    return weights.attention * attention.mean() + weights.tv * tv
 
 
 class Trainer:
@@ -198,7 +229,9 @@ class Trainer:
         score_fake, _ = self.D(fake)
         d_au = au_loss(au_real, aus_real)
         d_adv = score_fake.mean() - score_real.mean()
-        d_loss = w.adversarial * d_adv + w.au * d_au + w.gp * gradient_penalty(self.D, real, fake)
+        d_loss = (
+            w.adversarial * d_adv + w.au_term(au_real, aus_real) + w.gp * gradient_penalty(self.D, real, fake)
+        )
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -210,7 +243,9 @@ class Trainer:
             score_fake, au_fake = self.D(fake)
             g_au, g_cyc = au_loss(au_fake, aus_target), cycle_loss(rec, real)
             g_att = attention_loss(att, w) + attention_loss(att_rec, w)
-            g_loss = -w.adversarial * score_fake.mean() + w.au * g_au + w.cycle * g_cyc + g_att
+            g_loss = (
+                -w.adversarial * score_fake.mean() + w.au_term(au_fake, aus_target) + w.cycle * g_cyc + g_att
+            )
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()
@@ -220,6 +255,57 @@ class Trainer:
                 "attention_mean": att.detach().mean().item(),
             }
         return out
+
+    def fit(
+        self,
+        pairs: RigPairs,
+        steps: int,
+        batch: int,
+        seed: int = 0,
+        progress: Callable[..., Iterable[Any]] = lambda x, **_: x,
+    ) -> dict[str, list[float]]:
+        """``steps`` critic steps on random pairs of ``pairs`` (their ground truth is not used); the loss history."""
+        g = torch.Generator().manual_seed(seed)
+        device = next(self.G.parameters()).device
+        history: dict[str, list[float]] = {}
+        for _ in progress(range(steps), desc="critic steps"):
+            real, aus_real, aus_target, _ = pairs.batch(batch, g)
+            losses = self.step(real.to(device), aus_real.to(device), aus_target.to(device))
+            for key, value in losses.items():
+                history.setdefault(key, []).append(value)
+        return history
+
+
+class GanimationGenerator(nn.Module):
+    """A GANimation generator as the search's generator: ``gen(aus)`` edits one fixed face.
+
+    Maps AU intensities (B, 17) on the 0-5 scale to images (B, 3, S, S) in [0, 1], the rig's interface, so a trained
+    or loaded generator replaces the rig in :class:`affect_lib.faces.search.ExpressionFitness`. As in EvoGAN the
+    genes (intensity / 5) go in unclipped.
+
+    Args:
+        generator: a :class:`Generator` (trained here or loaded with :func:`load_checkpoint`).
+        face: (3, S, S) or (1, 3, S, S) image in [0, 1], S a multiple of 4.
+    """
+
+    def __init__(self, generator: Generator, face: torch.Tensor) -> None:
+        super().__init__()
+        face = face if face.ndim == 4 else face[None]
+        if face.shape[:2] != (1, 3) or not torch.isfinite(face).all() or face.min() < 0 or face.max() > 1:
+            raise ValueError(f"face must be one (3, S, S) image in [0, 1], got shape {tuple(face.shape)}")
+        self.generator = generator.eval()
+        self.register_buffer("face", face.float() * 2 - 1)
+        self.size = face.shape[-1]
+
+    @torch.no_grad()
+    def forward(self, aus: torch.Tensor) -> torch.Tensor:
+        aus = torch.as_tensor(aus, dtype=torch.float32, device=self.face.device)
+        if aus.ndim != 2 or aus.shape[1] != self.generator.n_aus or not torch.isfinite(aus).all():
+            raise ValueError(
+                f"aus must be finite with shape (B, {self.generator.n_aus}), got {tuple(aus.shape)}"
+            )
+        out, _, _ = self.generator(self.face.expand(len(aus), -1, -1, -1), aus / AU_MAX)
+        return ((out + 1) / 2).clamp(0, 1)
 
 
 def load_checkpoint(path: str | Path, model: Generator | Critic) -> Generator | Critic:

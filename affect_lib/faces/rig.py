@@ -238,15 +238,17 @@ class FaceRig(nn.Module):
 
     Intensities outside [0, 5] are clipped (EvoGAN's unclipped genes stay renderable); NaN or a wrong length
     raises ``ValueError``. ``cap`` bounds every pixel's displacement (in IOD) so that the face never folds over.
+    ``neutral``: the face is already neutral; by default it is neutralised first (:func:`neutralise`, made for
+    the smiling astronaut).
     """
 
-    def __init__(self, face: Face, cap: float = 0.3) -> None:
+    def __init__(self, face: Face, cap: float = 0.3, neutral: bool = False) -> None:
         super().__init__()
         if not face.landmarks:
             raise ValueError("face must carry landmarks (the rig places its moves and layers from them)")
         if cap <= 0:
             raise ValueError(f"cap must be positive, got {cap!r}")
-        self.face = neutralise(face)
+        self.face = face if neutral else neutralise(face)
         size, iod = self.face.size, self.face.interocular
         self.size = size
         self.cap_px = cap * iod
@@ -306,7 +308,9 @@ class FaceRig(nn.Module):
 
     def landmark_positions(self, aus: torch.Tensor) -> torch.Tensor:
         """(B, K, 2) landmark pixel positions after the AU moves (order: ``landmark_names``)."""
-        w = self._check(aus)
+        return self._moved_landmarks(self._check(aus))
+
+    def _moved_landmarks(self, w: torch.Tensor) -> torch.Tensor:
         return self.landmarks + self._capped(torch.einsum("ba,akc->bkc", w, self.landmark_moves))
 
     def forward(self, aus: torch.Tensor) -> torch.Tensor:
@@ -317,12 +321,11 @@ class FaceRig(nn.Module):
         field = self._capped(torch.einsum("ba,ahwc->bhwc", w, self.fields))
         grid = (self.pixels - field + 0.5) * (2.0 / self.size) - 1.0
         image = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return self._open_mouth(image, w).clamp(0, 1)
+        return self._open_mouth(image, self._moved_landmarks(w)).clamp(0, 1)
 
-    def _open_mouth(self, image: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """Draw the cavity and upper teeth between the moved lips (AU25/AU26 open the mouth)."""
+    def _open_mouth(self, image: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+        """Draw the cavity and upper teeth between the moved lips ``marks`` (B, K, 2) (AU25/AU26 open the mouth)."""
         names = self.landmark_names
-        marks = self.landmarks + self._capped(torch.einsum("ba,akc->bkc", w, self.landmark_moves))
         contact = self.landmarks[names.index("lip_inner_upper")]
         upper = contact[1] + (
             marks[:, names.index("lip_upper"), 1] - self.landmarks[names.index("lip_upper"), 1]

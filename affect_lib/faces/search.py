@@ -7,8 +7,9 @@ evaluations and records the best fitness found after each evaluation, so curves 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -38,6 +39,10 @@ class ExpressionFitness:
         classifier: maps images to (B, 7) logits over :data:`~affect_lib.faces.facs.EXPRESSIONS`.
         target: (7,) target composition.
         score: ``fitness_l1`` (default) or ``fitness_sq``.
+        cache: a dict shared by several fitness objects of the same generator and classifier (other targets):
+            a gene scored once is not rendered again (searches that share their random draws, such as random
+            search over several targets, then cost one evaluation per gene). ``evaluations`` still counts every
+            gene asked for, so budgets are unaffected.
     """
 
     def __init__(
@@ -46,19 +51,34 @@ class ExpressionFitness:
         classifier: nn.Module,
         target: np.ndarray,
         score: Callable[[np.ndarray, np.ndarray], np.ndarray] = fitness_l1,
+        cache: dict[bytes, np.ndarray] | None = None,
     ) -> None:
         target = np.asarray(target, dtype=np.float64)
         if target.shape != (len(EXPRESSIONS),) or not np.all(np.isfinite(target)) or np.any(target < 0):
             raise ValueError(f"target must be a finite non-negative (7,) vector, got shape {target.shape}")
         self.generator, self.classifier, self.target, self.score = generator, classifier, target, score
+        self.cache = cache
         self.evaluations = 0
+
+    @torch.no_grad()
+    def render(self, genes: np.ndarray) -> torch.Tensor:
+        """(N, 3, S, S) faces in [0, 1] rendered from genes (N, 17), in one batch."""
+        genes = check_aus(genes, "genes")
+        return self.generator(torch.as_tensor(np.atleast_2d(genes) * AU_MAX, dtype=torch.float32))
 
     @torch.no_grad()
     def probabilities(self, genes: np.ndarray) -> np.ndarray:
         """(N, 7) classifier probabilities of the faces rendered from genes (N, 17), in one batch."""
-        genes = check_aus(genes, "genes")
-        aus = torch.as_tensor(np.atleast_2d(genes) * AU_MAX, dtype=torch.float32)
-        return self.classifier(self.generator(aus)).softmax(1).double().numpy()
+        genes = np.atleast_2d(check_aus(genes, "genes"))
+        if self.cache is None:
+            return self.classifier(self.render(genes)).softmax(1).double().numpy()
+        keys = [g.tobytes() for g in genes]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.cache))  # unique, in order
+        if missing:
+            new = np.stack([np.frombuffer(k, dtype=np.float64) for k in missing])
+            probs = self.classifier(self.render(new)).softmax(1).double().numpy()
+            self.cache.update(zip(missing, probs, strict=True))
+        return np.stack([self.cache[k] for k in keys])
 
     def __call__(self, genes: np.ndarray) -> np.ndarray:
         genes = np.atleast_2d(genes)
@@ -77,6 +97,8 @@ class SearchResult:
     method: str
     genes: np.ndarray
     fitness: np.ndarray
+    batch_sizes: np.ndarray
+    """Evaluations per batch (a GA's generations), summing to the budget."""
 
     @property
     def trace(self) -> np.ndarray:
@@ -116,7 +138,8 @@ class _Budget:
         return scores
 
     def result(self, method: str) -> SearchResult:
-        return SearchResult(method, np.concatenate(self.genes), np.concatenate(self.scores))
+        sizes = np.array([len(s) for s in self.scores])
+        return SearchResult(method, np.concatenate(self.genes), np.concatenate(self.scores), sizes)
 
 
 def two_point_crossover(p1: np.ndarray, p2: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -137,14 +160,21 @@ def halve_or_double(gene: np.ndarray, rng: np.random.Generator, clip: bool = Tru
 
 
 def adaptive_rates(
-    scores: np.ndarray, pc_k: float = 0.7, pm_k: float = 0.02, original: bool = False
+    scores: np.ndarray,
+    pc_k: float = 0.7,
+    pm_k: float = 0.02,
+    original: bool = False,
+    judged: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Released EvoGAN's per-individual rates pc = pc_k·k, pm = pm_k·k with k = (f_max − f)/(f_max − f_avg).
 
+    ``judged``: the whole evaluated set whose maximum and mean are f_max and f_avg (the released code takes them
+    over every individual it judged, before truncation); default ``scores``.
     ``original``: as released (``ZeroDivisionError`` when the fitness is flat; the best has k = 0 and never
     reproduces). Fixed (default): k = 1 for a flat population and k ≥ 0.5 so that the best may reproduce.
     """
-    f_max, f_avg = float(scores.max()), float(scores.mean())
+    ref = scores if judged is None else np.asarray(judged)
+    f_max, f_avg = float(ref.max()), float(ref.mean())
     spread = f_max - f_avg
     if original:
         if spread == 0:
@@ -160,17 +190,21 @@ def released_ga(
 ) -> SearchResult:
     """EvoGAN's released GA: adaptive rates, one-child two-point crossover, halve-or-double, (μ+λ) truncation.
 
-    Parents survive and are not re-evaluated; each generation's offspring are scored in one batch. ``original``
-    restores the released defects (no clipping, division by zero on flat fitness, a best that never reproduces).
+    Parents survive and are not re-evaluated (the fitness is deterministic, so the released re-judging would only
+    spend budget); each generation's offspring are scored in one batch. f_max and f_avg of the adaptive rates are
+    taken over the whole judged set (survivors and offspring, before truncation), as released. ``original``
+    restores the released defects (no clipping, division by zero on flat fitness, a best that never reproduces);
+    the default is the book's variant: genes clipped to [0, 1], k ≥ 0.5.
     """
     run = _Budget(fitness, budget)
     pop = rng.random((pop_size, N_AUS))
     scores = run(pop)
     pop = pop[: len(scores)]
+    judged = scores
     while run.left > 0:
         order = np.argsort(-scores, kind="stable")
         pop, scores = pop[order], scores[order]
-        pc, pm = adaptive_rates(scores, original=original)
+        pc, pm = adaptive_rates(scores, original=original, judged=judged)
         children = []
         for i in range(len(pop)):
             r = rng.random()
@@ -191,10 +225,10 @@ def released_ga(
         kids = np.stack(children)
         kid_scores = run(kids)
         pop = np.concatenate([pop, kids[: len(kid_scores)]])
-        scores = np.concatenate([scores, kid_scores])
+        judged = scores = np.concatenate([scores, kid_scores])
         keep = np.argsort(-scores, kind="stable")[:pop_size]
         pop, scores = pop[keep], scores[keep]
-    return run.result("GA (released)")
+    return run.result("GA (as released)" if original else "GA (book)")
 
 
 def draft_ga(
@@ -258,31 +292,57 @@ def cmaes_search(
 
 
 METHODS: dict[str, Callable[..., SearchResult]] = {
-    "GA (released)": released_ga,
+    "GA (book)": released_ga,
+    "GA (as released)": partial(released_ga, original=True),
     "GA (draft)": draft_ga,
     "random search": random_search,
     "CMA-ES": cmaes_search,
 }
+"""The searches by name. "GA (book)" is the released GA with the book's fixes (clipping, k ≥ 0.5);
+"GA (as released)" is ``original=True``."""
 
 
-def distinct_solutions(result: SearchResult, threshold: float, min_distance: float = 0.5) -> np.ndarray:
-    """Genes with fitness ≥ ``threshold`` that are pairwise ≥ ``min_distance`` apart (L2, gene units), best first.
+def compare(
+    fitness_of: Callable[[str], Fitness],
+    targets: Sequence[str],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budget: int,
+    pop_size: int,
+    progress: Callable[..., Sequence[str]] = lambda x, **_: x,
+) -> dict[tuple[str, str], list[SearchResult]]:
+    """Run every method on every target for every seed at the same budget.
 
-    A greedy pass in order of fitness; the count measures how many different faces reach the target.
+    ``fitness_of(target)`` builds the fitness of a target. Seed ``s`` gives every method the generator
+    ``np.random.default_rng(s)``, so all methods start from the same random genes (the GAs' initial population
+    is random search's first batch, CMA-ES's mean its first gene): differences between methods are paired over
+    seeds. Returns ``{(target, method): [one result per seed]}``.
     """
-    good = np.flatnonzero(result.fitness >= threshold)
-    good = good[np.argsort(-result.fitness[good], kind="stable")]
-    kept: list[np.ndarray] = []
-    for i in good:
-        gene = result.genes[i]
-        if all(np.linalg.norm(gene - k) >= min_distance for k in kept):
-            kept.append(gene)
-    return np.array(kept).reshape(-1, N_AUS)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+    results: dict[tuple[str, str], list[SearchResult]] = {}
+    for target in progress(targets, desc="targets"):
+        fitness = fitness_of(target)
+        for method in methods:
+            results[target, method] = [
+                METHODS[method](fitness, budget, pop_size, np.random.default_rng(s)) for s in seeds
+            ]
+    return results
 
 
-def mean_pairwise_distance(genes: np.ndarray) -> float:
-    """Mean L2 distance over pairs of genes (0 for fewer than two)."""
-    if len(genes) < 2:
+def near_best(result: SearchResult, within: float = 0.05, limit: int = 20) -> np.ndarray:
+    """The distinct genes of one run whose fitness is within ``within`` of the run's best, best first (≤ ``limit``)."""
+    order = np.argsort(-result.fitness, kind="stable")
+    order = order[result.fitness[order] >= result.best_fitness - within]
+    _, first = np.unique(result.genes[order], axis=0, return_index=True)
+    return result.genes[order[np.sort(first)]][:limit]
+
+
+def mean_pairwise_l1(images: torch.Tensor) -> float:
+    """Mean over pairs of images (N, C, H, W) of their mean absolute pixel difference (0 for fewer than two)."""
+    if len(images) < 2:
         return 0.0
-    d = np.linalg.norm(genes[:, None] - genes[None], axis=-1)
-    return float(d[np.triu_indices(len(genes), 1)].mean())
+    flat = images.flatten(1).double()
+    d = torch.cdist(flat, flat, p=1) / flat.shape[1]
+    return float(d[torch.triu_indices(len(flat), len(flat), 1).unbind()].mean())

