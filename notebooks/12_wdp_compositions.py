@@ -15,14 +15,16 @@
 # %% [markdown]
 # # Compositions: the Wasserstein accountant against DP, BDP and tight accountants (Figure 2)
 #
-# **What the paper claims.** Its Figure 2 composes 100 steps of the subsampled Gaussian mechanism on synthetic
+# **What the paper claims.** Its Figure 2 (paper Fig. 2) composes 100 steps of the subsampled Gaussian mechanism on synthetic
 # gradients and plots three budgets: DP from the moments accountant, Bayesian DP (BDP) {cite}`triastcyn2020bdp` and WDP from the new
 # *Wasserstein accountant*. WDP comes out lowest and grows slowly: "the overestimation on privacy budgets can be
 # effectively alleviated".
 #
 # **What this chapter does.** It reproduces the experiment with the released settings, then adds what the paper
 # left out: *tight* DP accountants for the same mechanism (privacy-loss distributions, PLD {cite}`koskela2020pld`, and opacus's PRV {cite}`gopi2021prv`) and
-# RDP optimised over orders instead of the single order $\alpha = 17$.
+# RDP optimised over orders instead of the single order $\alpha = 17$. It then shows that the comparisons depend on
+# the *units* of the gradients: WDP is a distance between outputs, so rescaling every gradient by $s$ multiplies
+# it by $s$, while DP, RDP, PLD, PRV and BDP budgets do not move.
 #
 # **Learning goals**
 #
@@ -38,11 +40,10 @@ device: str = "auto"
 data_dir: str | None = None  # not used: synthetic gradients, as in the paper
 
 # %%
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
-from opacus.accountants import PRVAccountant
+import pandas as pd
+from IPython.display import HTML, display
 from scipy.spatial.distance import pdist
 
 import affect_lib
@@ -50,10 +51,13 @@ from affect_lib.claims import claims_table
 from affect_lib.privacy import (
     BayesianAccountant,
     PLDAccountant,
+    PRVAccountant,
     RDPAccountant,
     WassersteinAccountant,
+    wasserstein_noise_floor,
     wasserstein_step_loss,
 )
+from affect_lib.privacy.interactive import epsilon_sigma_grid, epsilon_sigma_html
 from affect_lib.progress import progress
 
 cfg = affect_lib.setup(profile, seed, device, data_dir)
@@ -88,7 +92,9 @@ wdp = np.zeros((len(quantiles), n_seeds, T))
 bdp = np.zeros((len(quantiles), n_seeds, T))
 clip_norms = np.zeros((len(quantiles), n_seeds, T))
 for (qi, quantile), s in progress(
-    [(x, s) for x in enumerate(quantiles) for s in range(n_seeds)], desc="Figure 2 runs", total=4 * n_seeds
+    [(x, s) for x in enumerate(quantiles) for s in range(n_seeds)],
+    desc="Figure 2 runs",
+    total=4 * n_seeds,
 ):
     rng = np.random.default_rng([cfg.seed, qi, s])
     w_acc, b_acc = WassersteinAccountant(order, beta=1.0), BayesianAccountant(order)
@@ -113,11 +119,12 @@ for t in range(T):
 # %% [markdown]
 # ## The tight accountants for the same mechanism
 #
-# The DP baseline's mechanism is the Poisson-subsampled Gaussian with $z = 0.1$, $q = 10^{-3}$. Its tight
-# $(\varepsilon, \delta)$ comes from the privacy-loss distribution (dp_accounting's PLD, discretisation $10^{-2}$;
-# dp-accounting 0.6.0 installs beside the book's pins, with attrs 23.2.0) and from opacus's PRV accountant at
-# $t = 100$. RDP is also shown optimised over a grid of orders that includes orders close to 1, with the optimal
-# conversion of Balle et al. (2020).
+# The DP baseline's mechanism is the Poisson-subsampled Gaussian with $z = 0.1$, $q = 10^{-3}$ (add/remove
+# adjacency, sensitivity $C_t$). Its tight $(\varepsilon, \delta)$ comes from the privacy-loss distribution
+# (dp_accounting's PLD, discretisation $10^{-2}$) and from the PRV accountant at $t = 100$. RDP is also shown
+# optimised over a grid of orders that reaches down to $1.001$ (dp_accounting's default grid starts at $1.1$,
+# which is the optimum here from step 10 on: the grid's edge), with the conversion of Balle et al. (2020). The
+# library warns whenever the optimum is the smallest or the largest order of the grid; no warning is silenced.
 
 # %%
 pld_eps, rdp_opt, rdp_alpha = [], [], []
@@ -131,42 +138,56 @@ for t in checkpoints:
     rdp_opt.append(eps)
     rdp_alpha.append(alpha)
 prv = PRVAccountant()
-prv.history = [(sigma / 2, q, T)]
-with warnings.catch_warnings():  # PRV sizes its domain with RDP, whose optimum here is at the grid's edge
-    warnings.filterwarnings("ignore", message="Optimal order is the")
-    prv_100 = float(prv.get_epsilon(delta))
+prv.step(noise_multiplier=sigma / 2, sample_rate=q, steps=T)
+prv_100 = prv.get_epsilon(delta)
+budget = pd.DataFrame(
+    [
+        {
+            "quantile": quantile,
+            "mean C": clip_norms[qi].mean(),
+            "step": int(t),
+            "WDP": wdp[qi, :, t - 1].mean(),
+            "BDP": bdp[qi, :, t - 1].mean(),
+            "DP a=17": dp_single[t - 1],
+            "RDP opt": rdp_opt[j],
+            "PLD": pld_eps[j],
+        }
+        for qi, quantile in enumerate(quantiles)
+        for j, t in enumerate(checkpoints)
+    ]
+)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"budgets at delta = 1e-5 (WDP, BDP: mean over {n_seeds} seeds)")
-for qi, quantile in enumerate(quantiles):
-    print(f"\nquantile {quantile:.2f} (mean clip norm C = {clip_norms[qi].mean():.1f})")
-    print(f"{'step':>5s} {'WDP':>10s} {'BDP':>10s} {'DP a=17':>10s} {'RDP opt':>9s} {'PLD':>9s}")
-    for j, t in enumerate(checkpoints):
-        print(
-            f"{t:5d} {wdp[qi, :, t - 1].mean():10.4g} {bdp[qi, :, t - 1].mean():10.4g} "
-            f"{dp_single[t - 1]:10.4g} {rdp_opt[j]:9.4g} {pld_eps[j]:9.4g}"
-        )
-print(f"\nPRV (opacus) at step 100: {prv_100:.4g}; PLD {pld_eps[-1]:.4g}")
+print(f"budgets at delta = 1e-5 (WDP, BDP: mean over {n_seeds} seeds); 4 significant digits")
+print(f"PRV at step 100: {prv_100:.4g}; PLD {pld_eps[-1]:.4g}")
 print("optimal RDP orders at steps 1, 10, 50, 100:", " ".join(f"{a:g}" for a in rdp_alpha))
+budget.assign(**{k: budget[k].map("{:.4g}".format) for k in budget.columns[3:]}).round(2)
 
 # %% [markdown]
-# ## Figure 2, with the tight accountants added
+# The optimal orders lie strictly inside the grid (the smallest is $1.001$). The single-order curve is
+# {eq}`eq-dp-single-order`: $843.38$ at step 1 and $84{,}267$ at step 100, which the library's tests recompute by
+# hand from the binomial sum.
+#
+# ## Paper Fig. 2, with the tight accountants added
 
-# %% mystnb={"figure": {"name": "fig-12-wdp-compositions-1", "caption": "The paper's Figure 2 (quick profile: seeded synthetic gradients, 2 seeds; bands are \u00b1 1 sd), with the tight PLD and the RDP-optimal-order budgets of the DP mechanism added. Log scale, top at $10^6$ as in the paper."}}
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
+# %% mystnb={"figure": {"name": "fig-12-wdp-compositions-1", "caption": "Paper Fig. 2 (quick profile: seeded synthetic gradients, 2 seeds; bands are \u00b1 1 sd), with the tight PLD and the RDP-optimal-order budgets of the DP mechanism added. Log scale, top at $10^6$ as in the paper. The WDP curves are in the units of the Weibull gradients (mean clip norms 0.6 to 203); see the next section."}}
+fig, axes = plt.subplots(2, 2, figsize=(7, 6.2), sharey=True, sharex=True)
 steps = np.arange(1, T + 1)
-for qi, (ax, quantile) in enumerate(zip(axes, quantiles, strict=True)):
+for qi, (ax, quantile) in enumerate(zip(axes.flat, quantiles, strict=True)):
     for values, label in ((wdp[qi], "WDP"), (bdp[qi], "BDP")):
-        mean, sd = values.mean(0), values.std(0)
+        mean, sd = values.mean(0), values.std(0, ddof=1)
         _ = ax.plot(steps, mean, label=label)
         _ = ax.fill_between(steps, mean - sd, mean + sd, alpha=0.3)
-    _ = ax.plot(steps, dp_single, label=r"DP ($\alpha$ = 17, basic)")
-    _ = ax.plot(checkpoints, rdp_opt, "s--", label="RDP, optimal order")
+    _ = ax.plot(steps, dp_single, label=r"DP ($\alpha$ = 17)")
+    _ = ax.plot(checkpoints, rdp_opt, "s--", label="RDP, opt. order")
     _ = ax.plot(checkpoints, pld_eps, "ko-", label="PLD (tight)")
-    ax.set(yscale="log", ylim=(1, 1e6), xlabel="step", title=f"{quantile:.2f}-quantile of the norms")
-axes[0].set_ylabel(r"budget at $\delta = 10^{-5}$")
-axes[0].legend(fontsize=8)
+    ax.set(yscale="log", ylim=(1, 1e6), title=f"{quantile:.2f}-quantile of the norms")
+for ax in axes[1]:
+    ax.set_xlabel("step")
+for ax in axes[:, 0]:
+    ax.set_ylabel(r"budget at $\delta = 10^{-5}$")
+axes[0, 0].legend(fontsize=10)
 fig.tight_layout()
 plt.show()
 
@@ -181,33 +202,160 @@ plt.show()
 # $n_{\text{pairs}}^{1/\mu}$.
 
 # %%
-per_step = np.diff(wdp, axis=2, prepend=-np.log(delta))  # W_t (the first entry removes the log(1/delta) term)
+per_step = np.diff(
+    wdp, axis=2, prepend=-np.log(delta)
+)  # W_t (the first entry removes log(1/delta))
 coef = per_step / clip_norms
-floor_coef = wasserstein_step_loss(np.zeros(1225), sigma, q, order)  # C = 1, no data difference
-pairs_ratio = wasserstein_step_loss(np.zeros(1225), sigma, q, order) / wasserstein_step_loss(
-    np.zeros(28), sigma, q, order
-)
+floor_coef = wasserstein_noise_floor(1225, sigma, q, order)  # C = 1, no data difference
+pairs_ratio = floor_coef / wasserstein_noise_floor(28, sigma, q, order)
 more_noise = wasserstein_step_loss(np.ones(1225), 2 * sigma, q, order) / wasserstein_step_loss(
     np.ones(1225), sigma, q, order
 )
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(
-    f"W_t / C_t over all runs: min {coef.min():.5f}, max {coef.max():.5f}; noise-only floor {floor_coef:.5f}"
-)
+print(f"W_t / C_t over all runs: min {coef.min():.5f}, max {coef.max():.5f}")
+print(f"noise-only floor: {floor_coef:.5f}")
 print(f"1225 pairs instead of 28 multiply W_t by {pairs_ratio:.4f} (= (1225/28)^(1/16))")
 print(f"doubling the noise multiplier multiplies W_t by {more_noise:.4f}")
 
 # %% [markdown]
-# ## What the paper claims and what this chapter measured
+# ## Units: any ordering can be produced
 #
-# The comparison "WDP < DP" holds only against the single-order, basic-conversion baseline: that baseline is
-# itself more than two orders of magnitude looser than the tight PLD/PRV budget of the same mechanism, and WDP is
-# about two orders of magnitude above the tight budget. The units also differ: WDP is a transport cost in
-# gradient-norm units, and it grows with the noise.
+# Multiply every synthetic gradient by $s$ (a change of units: a loss scaled by $s$, or parameters measured in
+# other units). The clip norm $C_t$ is a quantile of the norms, so it scales by $s$ too, and so does the noise
+# $\sigma C_t$. Then
+#
+# $$
+# \begin{aligned}
+# W_t(s\,g) &= s\,W_t(g) \quad\Rightarrow\quad
+#   \varepsilon_{\mathrm{WDP}}(s) = s \textstyle\sum_t W_t + \log(1/\delta)/\beta, \\
+# \varepsilon_{\mathrm{DP}},\ \varepsilon_{\mathrm{RDP}},\ \varepsilon_{\mathrm{PLD}},\
+#   \varepsilon_{\mathrm{PRV}},\ \varepsilon_{\mathrm{BDP}} &\quad\text{unchanged}
+#   \quad(\text{they depend on } d/(\sigma C) \text{ and } q \text{ only}).
+# \end{aligned}
+# $$
+#
+# We rerun the 0.50-quantile panel (seed 0) with the gradients scaled by $s \in \{10^{-2}, 1, 10^2\}$.
 
 # %%
+unit_scales = (1e-2, 1.0, 1e2)
+unit_rows = []
+for s_units in unit_scales:
+    rng = np.random.default_rng([cfg.seed, 1, 0])  # the 0.50-quantile panel, seed 0
+    w_acc, b_acc = WassersteinAccountant(order, beta=1.0), BayesianAccountant(order)
+    c_sum = 0.0
+    for t in range(T):
+        grads = s_units * rng.weibull(0.5, size=(50, 1000))
+        norms = np.linalg.norm(grads, axis=1)
+        c = np.quantile(norms, 0.5)
+        grads *= np.minimum(1.0, c / norms)[:, None]
+        d = pdist(grads)
+        w_acc.step(distances=d, noise_multiplier=sigma, sample_rate=q, max_grad_norm=c)
+        b_acc.step(distances=d, noise_multiplier=sigma, sample_rate=q, max_grad_norm=c)
+        c_sum += c
+    unit_rows.append(
+        {
+            "scale s": s_units,
+            "mean C": c_sum / T,
+            "WDP": w_acc.get_epsilon(delta),
+            "BDP": b_acc.get_epsilon(delta),
+            "DP a=17": dp_single[-1],
+            "RDP opt": rdp_opt[-1],
+            "PLD": pld_eps[-1],
+            "PRV": prv_100,
+        }
+    )
+units = pd.DataFrame(unit_rows)
+w_loss = (units["WDP"] + np.log(delta)).to_numpy()  # sum_t W_t (beta = 1)
+homogeneous = bool(np.allclose(w_loss / units["scale s"], w_loss[1], rtol=1e-9))
+bdp_invariant = bool(np.allclose(units["BDP"], units["BDP"].iloc[1], rtol=1e-9))
+crossing = {
+    name: (units[name].iloc[0] + np.log(delta)) / w_loss[1] for name in ("PLD", "DP a=17")
+}  # the scale s at which WDP equals that budget
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"sum_t W_t proportional to s (rel. 1e-9): {homogeneous}; BDP unchanged: {bdp_invariant}")
+print(
+    f"WDP = PLD at s = {crossing['PLD']:.3g}; WDP = DP(a=17) at s = {crossing['DP a=17']:.3g} "
+    "(units of the Weibull gradients)"
+)
+units.map("{:.4g}".format)
+
+# %% mystnb={"figure": {"name": "fig-12-wdp-compositions-2", "caption": "Budgets at step 100 of the 0.50-quantile panel against the scale $s$ of the gradients. WDP (line: $s \\sum_t W_t + \\log(1/\\delta)/\\beta$; dots: rerun with scaled gradients) crosses every DP-type budget, which stay flat: whether WDP is below or above DP is a choice of units."}}
+s_grid = np.geomspace(1e-4, 1e3, 200)
+fig, ax = plt.subplots(figsize=(6, 4.2))
+_ = ax.plot(s_grid, s_grid * w_loss[1] - np.log(delta), label=r"WDP, $\mu = 16$, $\beta = 1$")
+_ = ax.plot(units["scale s"], units["WDP"], "o", color="C0")
+lines_spec = (
+    ("BDP", "C1", "-"),
+    ("DP a=17", "C2", "-"),
+    ("RDP opt", "C3", "--"),
+    ("PLD", "k", "-"),
+)
+for name, color, ls in lines_spec:
+    _ = ax.axhline(units[name].iloc[1], color=color, ls=ls, label=name.replace("a=", "α = "))
+ax.set(xscale="log", yscale="log", xlabel="gradient scale $s$", ylabel=r"budget at step 100")
+ax.legend(fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The part's main figure: $\varepsilon$ against the noise multiplier
+#
+# The budgets of $T$ steps of the Poisson-subsampled Gaussian with noise multiplier $z$ and sampling rate $q$, at
+# failure probability $\delta$, by RDP (optimal order), PLD (discretisation $10^{-2}$) and GDP (central limit
+# theorem) (and PRV in the paper profile), beside the Wasserstein accountant with 28 worst-case replace-one pairs ($\lVert d_i
+# \rVert = 2C$) at order $\mu$, parameter $\beta$ and gradient scale $s$: $\varepsilon_{\mathrm{WDP}} = s\,T\,
+# W_t(z, q, \mu) + \log(1/\delta)/\beta$. Move the sliders: every DP-type curve falls as the noise grows, the WDP
+# curve rises, and the gradient scale $s$ slides it past all of them. The grid is computed when the chapter runs
+# and drawn offline with the vendored plotly.js; the static figure below shows the default setting for print.
+
+# %%
+grid = epsilon_sigma_grid(
+    cfg.pick(quick=[0.7, 1.0, 2.0, 4.0, 8.0], paper=[0.6, 0.8, 1.0, 1.4, 2.0, 3.0, 4.0, 6.0, 8.0]),
+    [0.004, 0.04],
+    [100, 1000, 10000],
+    [1e-5, 1e-3],
+    with_prv=cfg.pick(quick=False, paper=True),
+)
+display(HTML(epsilon_sigma_html(grid, "fig-12-eps-sigma")))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"grid: {len(grid['z'])} noise multipliers x 2 rates x 3 step counts x 2 deltas")
+print(f"RDP optima at the edge of the order grid: {len(grid['edge'])}")
+
+# %% mystnb={"figure": {"name": "fig-12-wdp-compositions-3", "caption": "The interactive figure's default view for print: budgets of $T = 1000$ steps at $q = 0.004$ and $\\delta = 10^{-5}$ against the noise multiplier; WDP with $\\mu = 16$, $\\beta = 32$ and unit gradient scale. DP-type budgets fall with the noise, WDP rises."}}
+fig, ax = plt.subplots(figsize=(6, 4.2))
+for name, values in grid["eps"].items():
+    _ = ax.plot(grid["z"], values[0][1][0], "o-", label=name)
+w_default = np.array(grid["wdp_step"][0][grid["mu"].index(16.0)])
+_ = ax.plot(
+    grid["z"], 1000 * w_default - np.log(1e-5) / 32, "s--", label="WDP (28 worst-case pairs)"
+)
+ax.set(
+    xscale="log",
+    yscale="log",
+    xlabel="noise multiplier $z$",
+    ylabel=r"$\varepsilon$ at $\delta = 10^{-5}$",
+)
+ax.legend(fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## What the paper claims and what this chapter measured
+#
+# "WDP < DP" holds only against the single-order, basic-conversion baseline, and only in the units the synthetic
+# Weibull gradients happen to have (mean clip norm up to about 200): rescale them and WDP moves past every
+# DP-type budget in either direction, which is why those rows are "n/a" (not comparable). The baseline itself is
+# more than two orders of magnitude looser than the tight PLD/PRV budget of the same mechanism. WDP also grows
+# with the noise. Exact: the DP, RDP, PLD and PRV numbers and the floors; WDP and BDP are means over seeded
+# synthetic runs, printed to 4 significant digits.
+
+# %% tags=["hide-input"]
 i100 = -1
 wdp100 = wdp[:, :, -1].mean(1)
 bdp100 = bdp[:, :, -1].mean(1)
@@ -217,35 +365,44 @@ claims_table(
     [
         (
             "WDP < DP at step 100 (against the paper's DP baseline)",
-            "yes, all panels",
-            f"WDP {wdp100.min():.3g}-{wdp100.max():.3g} vs DP(a=17) {dp_single[-1]:.3g}",
-            bool(np.all(wdp100 < dp_single[-1])),
+            "✓, all panels (paper Fig. 2)",
+            f"WDP {wdp100.min():.3g}–{wdp100.max():.3g} vs "
+            f"DP($\\alpha$ = 17) {dp_single[-1]:.3g}; "
+            f"reversed for gradients scaled by $s > {crossing['DP a=17']:.2g}$",
+            "n/a",
         ),
         (
             "WDP < BDP at step 100",
-            "yes, all panels",
-            f"WDP {wdp100.min():.3g}-{wdp100.max():.3g} vs BDP {bdp100.min():.3g}-{bdp100.max():.3g}",
-            bool(np.all(wdp100 < bdp100)),
+            "✓, all panels",
+            f"WDP {wdp100.min():.3g}–{wdp100.max():.3g} vs BDP "
+            f"{bdp100.min():.3g}–{bdp100.max():.3g}; "
+            "WDP scales with the units, BDP does not",
+            "n/a",
         ),
         (
             "WDP alleviates the overestimation of DP budgets",
-            "yes",
-            f"tight PLD {pld_eps[i100]:.4g}, PRV {prv_100:.4g} < WDP {wdp100.min():.3g}",
-            bool(np.all(wdp100 < pld_eps[i100])),
+            "✓",
+            f"tight PLD {pld_eps[i100]:.4g}, PRV {prv_100:.4g}; WDP "
+            f"{wdp100.min():.3g}–{wdp100.max():.3g} "
+            "in Weibull units",
+            "n/a",
         ),
         (
             "The DP baseline is the mechanism's DP budget",
             "implicit",
-            f"DP(a=17) {dp_single[-1]:.3g} vs RDP-opt {rdp_opt[i100]:.4g} vs PLD {pld_eps[i100]:.4g}",
+            f"DP($\\alpha$ = 17) {dp_single[-1]:.3g} vs RDP-opt {rdp_opt[i100]:.4g} vs PLD "
+            f"{pld_eps[i100]:.4g}",
             bool(abs(dp_single[-1] / pld_eps[i100] - 1) < 0.5),
         ),
         (
             "More noise gives more privacy (smaller WDP)",
             "implicit",
-            f"doubling sigma multiplies W_t by {more_noise:.3f}",
+            f"doubling $\\sigma$ multiplies $W_t$ by {more_noise:.3f}",
             bool(more_noise < 1),
         ),
     ],
+    rule="n/a: WDP is in gradient units and DP-type budgets are unit-free; their order is a choice "
+    "of units.",
 )
 
 # %% [markdown]
@@ -282,9 +439,9 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=12_wdp_compositions` executes this chapter alone (measured: about 22 s on two shared cores,
-# quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the budget table at steps 1, 10, 50 and 100 and
-# the noise-floor summary.
+# `make chapter NB=12_wdp_compositions` executes this chapter alone (measured: about 160 s on two shared cores at a load average of 13,
+# quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the budget table at steps 1, 10, 50 and 100,
+# the noise-floor summary and the units table.
 # Download it: {download}`12_wdp_compositions.py <../../notebooks/12_wdp_compositions.py>` (the source) or {download}`12_wdp_compositions.ipynb <../../notebooks/12_wdp_compositions.ipynb>` (with outputs). This build's runtime of every chapter is in
 # the {doc}`/book/generated/reproducibility`.
 # ```
