@@ -35,26 +35,40 @@
 # - See a released-code bug in action: a BiLSTM that recurs over the batch axis.
 
 # %% tags=["parameters"]
-profile: str = "quick"  # "quick": synthetic stand-ins on the CPU; "paper": the paper's settings on the real pickles
+profile: str = (
+    "quick"  # "quick": synthetic stand-ins on the CPU; "paper": the papers' settings, real pickles
+)
 seed: int = 0
 device: str = "auto"  # "auto" picks CUDA when present
-data_dir: str | None = None  # paper profile: a folder with the six MulT pickles (see the end of the chapter)
+data_dir: str | None = (
+    None  # paper profile: a folder with the six MulT pickles (see the chapter's end)
+)
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from IPython.display import Markdown
 
 import affect_lib
+from affect_lib import expected, recipes
 from affect_lib.data.mult import DATASETS, EMOTIONS, load_mult_pickle, make_loaders, mult_filename
 from affect_lib.data.synthetic_mult import write_standin
 from affect_lib.metrics import task_loss, task_metrics
-from affect_lib.models import build_model
 from affect_lib.progress import progress
-from affect_lib.train import TrainConfig, Trainer
+from affect_lib.stats import (
+    MIN_SEEDS,
+    VERDICT_RULE,
+    paired_difference,
+    summarize,
+    verdict_at_least,
+    verdict_within,
+)
+from affect_lib.train import Trainer
 
 PAPER_FILES = [mult_filename(name, aligned) for name in DATASETS for aligned in (True, False)]
 cfg = affect_lib.setup(profile, seed, device, data_dir, dataset="mult", required=PAPER_FILES)
-# The quick models are tiny: per-operation overhead dominates, and a second thread only adds synchronisation.
+# The quick models are tiny: per-operation overhead dominates; a second thread adds synchronisation.
 torch.set_num_threads(cfg.pick(quick=1, paper=torch.get_num_threads()))
 print(cfg)
 
@@ -79,32 +93,34 @@ print(cfg)
 # The quick profile shortens the sequences (12 steps aligned, 12/36/36 unaligned) and the corpora (320/96/192).
 
 # %%
-QUICK_SIZES = {"train": 320, "valid": 96, "test": 192}
-QUICK_LENGTHS = {True: (12, 12, 12), False: (12, 36, 36)}
 corpora = {}
 for name in DATASETS:
     for aligned in (True, False):
+        # the stand-in's sizes and lengths live in the recipe
+        data = recipes.get("lmr_cbt", name, cfg.profile, aligned=aligned).data
         if cfg.data_dir is None:
             path = write_standin(
                 affect_lib.cache_dir("mult_standin", f"seed{cfg.seed}"),
                 name,
                 aligned=aligned,
                 seed=cfg.seed,
-                sizes=QUICK_SIZES,
-                lengths=QUICK_LENGTHS[aligned],
+                **data.standin_kwargs(),
             )
         else:
-            path = cfg.data_dir / mult_filename(name, aligned)
+            path = cfg.data_dir / data.file
         corpora[name, aligned] = load_mult_pickle(path)
 
 # %%
 # NBVAL_CHECK_OUTPUT
 source = "synthetic stand-in" if cfg.data_dir is None else "real MulT pickle"
-print(f"{'corpus':20s} {'dims (L/A/V)':14s} {'lengths (L/A/V)':16s} {'train/valid/test':18s} source")
+print(
+    f"{'corpus':20s} {'dims (L/A/V)':14s} {'lengths (L/A/V)':16s} {'train/valid/test':18s} source"
+)
 for (name, aligned), corpus in corpora.items():
     label = f"{name} {'aligned' if aligned else 'unaligned'}"
     print(
-        f"{label:20s} {'/'.join(map(str, corpus.dims)):14s} {'/'.join(map(str, corpus.lengths)):16s} "
+        f"{label:20s} {'/'.join(map(str, corpus.dims)):14s} "
+        f"{'/'.join(map(str, corpus.lengths)):16s} "
         f"{'/'.join(map(str, corpus.sizes().values())):18s} {source}"
     )
 
@@ -127,24 +143,33 @@ for (name, aligned), corpus in corpora.items():
 # **LF-LSTM** (`"late_fusion"`) has one LSTM per modality and meets the modalities only at their final states.
 # At the papers' sizes, for MOSEI's dims:
 
+
 # %%
 # NBVAL_CHECK_OUTPUT
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-paper_size = {name: n_params(build_model(name, dataset="mosei")) for name in ("lmr_cbt", "mult", "late_fusion")}
-QUICK_MODELS = {"late_fusion": {}, "lmr_cbt": {"layers": 2}, "mult": {"layers": 1}}
-quick_size = {name: n_params(build_model(name, dataset="mosei", **kw)) for name, kw in QUICK_MODELS.items()}
+MODELS = ("late_fusion", "lmr_cbt", "mult")
+paper_size = {
+    name: n_params(recipes.build_model(recipes.get(name, "mosei", "paper")))
+    for name in ("lmr_cbt", "mult", "late_fusion")
+}
+quick_size = {
+    name: n_params(recipes.build_model(recipes.get(name, "mosei", "quick"))) for name in MODELS
+}
 print(f"{'model':12s} {'paper config (MOSEI)':>22s} {'quick config':>14s}")
 for name in paper_size:
-    print(f"{name:12s} {paper_size[name]:>14,d} ({paper_size[name] / 1e6:.2f}M) {quick_size[name]:>14,d}")
+    print(
+        f"{name:12s} {paper_size[name]:>14,d} ({paper_size[name] / 1e6:.2f}M) "
+        f"{quick_size[name]:>14,d}"
+    )
 
 # %% [markdown]
 # LMR-CBT's count rounds to the paper's 0.41M (the released code also builds two unused `Linear(40, 1)` layers,
 # 82 parameters that do not change the rounding and that this implementation leaves out). The quick profile trains
-# shallower variants (2 LMR-CBT layers; 1 MulT cross-modal layer, 3 memory layers), so that 18 trainings fit into a
-# minute and a half on two CPU cores.
+# shallower variants (2 LMR-CBT layers; 1 MulT cross-modal layer, 3 memory layers), so that 18 configurations
+# times 3 seeds fit into the chapter's three-minute budget on two CPU cores.
 #
 # ## A released-code bug: the BiLSTM that recurs over the batch
 #
@@ -161,7 +186,9 @@ batch = [torch.randn(8, 12, d) for d in (300, 74, 35)]
 mates = [torch.cat([x[:1], torch.randn_like(x[1:])]) for x in batch]
 for released in (True, False):
     affect_lib.seed_everything(cfg.seed)
-    model = build_model("lmr_cbt", dataset="mosei", lstm_over_batch_axis=released).eval()
+    model = recipes.build_model(
+        recipes.get("lmr_cbt", "mosei", "paper"), lstm_over_batch_axis=released
+    ).eval()
     with torch.no_grad():
         change = (model(*batch)[0] - model(*mates)[0]).abs().max().item()
     form = "released (over the batch)" if released else "corrected (over time)"
@@ -176,83 +203,129 @@ quirk_change = change
 # the papers: L1 on the sentiment score, and cross-entropy over IEMOCAP's four binary tasks.
 
 # %%
-hp = {
-    "epochs": cfg.pick(quick=8, paper=None),
-    "batch_size": cfg.pick(quick=64, paper=None),
-    "lr": cfg.pick(quick=3e-3, paper=None),
-}
+seeds = [cfg.seed + k for k in range(MIN_SEEDS)]  # every configuration is trained from 3 seeds
 results, histories, seconds = {}, {}, {}
-runs = [(name, aligned, model) for (name, aligned) in corpora for model in QUICK_MODELS]
-for name, aligned, model_name in progress(runs, desc="trainings"):
-    corpus, spec = corpora[name, aligned], DATASETS[name]
-    paper = spec.paper_hparams
-    loaders = make_loaders(corpus, hp["batch_size"] or paper["batch_size"], eval_batch_size=256)
-    affect_lib.seed_everything(cfg.seed)
-    model = build_model(model_name, dataset=name, dims=corpus.dims, **cfg.pick(quick=QUICK_MODELS[model_name], paper={}))
-    config = TrainConfig(
-        epochs=hp["epochs"] or paper["epochs"],
-        lr=hp["lr"] or paper["lr"],
-        grad_clip=paper["grad_clip"],
-        lr_patience=cfg.pick(quick=None, paper=paper["lr_patience"]),
-        device=cfg.device,
-        seed=cfg.seed,
-        progress=False,
-    )
+runs = [
+    (name, aligned, model, s) for (name, aligned) in corpora for model in MODELS for s in seeds
+]
+for name, aligned, model_name, s in progress(runs, desc="trainings"):
+    corpus = corpora[name, aligned]
+    # every setting of this run: `affect-lib train --print-recipe`
+    recipe = recipes.get(model_name, name, cfg.profile, aligned=aligned)
+    batch, eval_batch = recipe.train.batch_size, recipe.train.eval_batch_size
+    loaders = make_loaders(corpus, batch, eval_batch_size=eval_batch)
+    affect_lib.seed_everything(s)
+    model = recipes.build_model(recipe, dims=corpus.dims)
+    config = recipes.train_config(recipe, device=cfg.device, seed=s, progress=False)
     trainer = Trainer(model, task_loss(name), config, metrics_fn=task_metrics(name))
-    histories[name, aligned, model_name] = trainer.fit(loaders["train"], loaders["valid"])
-    results[name, aligned, model_name] = trainer.evaluate(loaders["test"])
-    seconds[name, aligned, model_name] = sum(r["seconds"] for r in histories[name, aligned, model_name])
-print(f"{len(runs)} trainings, {sum(seconds.values()):.0f} s of training in total")
+    histories[name, aligned, model_name, s] = trainer.fit(loaders["train"], loaders["valid"])
+    results[name, aligned, model_name, s] = trainer.evaluate(loaders["test"])
+    history = histories[name, aligned, model_name, s]
+    seconds[name, aligned, model_name, s] = sum(r["seconds"] for r in history)
+print(f"{len(runs)} trainings ({len(seeds)} seeds per configuration)")
+
+
+def over_seeds(name: str, aligned: bool, model_name: str, metric: str):
+    """The seed summary (mean, std, 95% interval) of one test metric of one configuration."""
+    return summarize([results[name, aligned, model_name, s][metric] for s in seeds])
+
 
 # %% [markdown]
-# ## Results (test split, epoch chosen on validation)
+# ## Results (test split, epoch chosen on validation; means over 3 seeds)
 #
 # For MOSI and MOSEI: Acc-7 and Acc-5 (classes after rounding), both binary conventions (**Non0**: negative vs
 # positive with zero labels left out, what MulT and LMR-CBT report as "Acc-2/F1"; **Has0**: negative vs
-# non-negative over all samples), MAE and Pearson correlation. Accuracies and F1 in %.
+# non-negative over all samples), MAE and Pearson correlation. Accuracies and F1 in %, each the mean over the 3
+# seeds; the Non0-F1 and MAE columns also give the seed standard deviation.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-print(f"quick profile, {source}s; test split" if cfg.quick else "paper profile, real data; test split")
-head = f"{'dataset':16s} {'model':12s} {'Acc7':>6s} {'Acc5':>6s} {'Non0-A2':>8s} {'Non0-F1':>8s} {'Has0-A2':>8s} {'Has0-F1':>8s} {'MAE':>6s} {'Corr':>6s}"
-print(head)
-for (name, aligned, model_name), m in results.items():
+print(
+    f"quick profile, {source}s; test split"
+    if cfg.quick
+    else "paper profile, real data; test split"
+)
+keys = ("acc7", "acc5", "non0_acc2", "non0_f1", "has0_acc2", "has0_f1", "mae", "corr")
+rows = [
+    "| corpus | model | Acc-7 | Acc-5 | Non0 Acc-2 | Non0 F1 | Has0 Acc-2 | Has0 F1 | MAE | Corr |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+for name, aligned in corpora:
     if name == "iemocap":
         continue
-    label = f"{name} {'al.' if aligned else 'unal.'}"
-    pct = [100 * m[k] for k in ("acc7", "acc5", "non0_acc2", "non0_f1", "has0_acc2", "has0_f1")]
-    print(f"{label:16s} {model_name:12s} {pct[0]:6.1f} {pct[1]:6.1f} {pct[2]:8.1f} {pct[3]:8.1f} {pct[4]:8.1f} {pct[5]:8.1f} {m['mae']:6.3f} {m['corr']:6.3f}")
+    for model_name in MODELS:
+        m = {k: over_seeds(name, aligned, model_name, k) for k in keys}
+        pct = [f"{100 * m[k].mean:.1f}" for k in keys[:6]]
+        pct[3] = f"{100 * m['non0_f1'].mean:.1f} ± {100 * m['non0_f1'].std:.1f}"
+        mae = f"{m['mae'].mean:.3f} ± {m['mae'].std:.3f}"
+        label = f"{name} {'aligned' if aligned else 'unaligned'}"
+        rows.append(
+            f"| {label} | {model_name} | {' | '.join(pct)} | {mae} | {m['corr'].mean:.3f} |"
+        )
+Markdown("\n".join(rows))
 
 # %% [markdown]
-# For IEMOCAP: accuracy and weighted F1 of each emotion's present/absent decision (in %).
+# For IEMOCAP: accuracy and weighted F1 of each emotion's present/absent decision (in %, means over the seeds).
+
+# %%
+rows = ["| IEMOCAP | model | " + " | ".join(f"{e.capitalize()} Acc / F1" for e in EMOTIONS) + " |"]
+rows.append("|---|---|" + "---:|" * len(EMOTIONS))
+for name, aligned in corpora:
+    if name != "iemocap":
+        continue
+    for model_name in MODELS:
+        cells = [
+            f"{100 * over_seeds(name, aligned, model_name, f'{e}_acc').mean:.1f} / "
+            f"{100 * over_seeds(name, aligned, model_name, f'{e}_f1').mean:.1f}"
+            for e in EMOTIONS
+        ]
+        rows.append(
+            f"| {'aligned' if aligned else 'unaligned'} | {model_name} | {' | '.join(cells)} |"
+        )
+Markdown("\n".join(rows))
+
+# %% [markdown]
+# One training run's score moves with the CPU's instruction set and thread count (float rounding changes the
+# trajectory), so the tables above are not checked digit for digit. Instead, the seed means of each configuration's
+# headline metric are checked against committed values, with a tolerance of four standard errors of the seed mean
+# (`notebooks/expected/30_multimodal_lmr_cbt.json` records each tolerance and its basis); `make test-isa` checks them
+# again with the baseline x86-64 kernels. The corpus table, the parameter counts and the BiLSTM check are exact.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'IEMOCAP':10s} {'model':12s} " + " ".join(f"{e.capitalize() + ' Acc/F1':>16s}" for e in EMOTIONS))
-for (name, aligned, model_name), m in results.items():
-    if name != "iemocap":
-        continue
-    cells = " ".join(f"{100 * m[f'{e}_acc']:>9.1f}/{100 * m[f'{e}_f1']:<6.1f}" for e in EMOTIONS)
-    print(f"{'aligned' if aligned else 'unaligned':10s} {model_name:12s} {cells}")
+checked = {}
+for name, aligned in corpora:
+    for model_name in MODELS:
+        label = f"{name} {'aligned' if aligned else 'unaligned'} {model_name}"
+        if name == "iemocap":
+            per_seed = [
+                np.mean([results[name, aligned, model_name, s][f"{e}_acc"] for e in EMOTIONS])
+                for s in seeds
+            ]
+            checked[f"{label}: mean emotion accuracy"] = summarize(per_seed)
+        else:
+            checked[f"{label}: Non0 F1"] = over_seeds(name, aligned, model_name, "non0_f1")
+            checked[f"{label}: MAE"] = over_seeds(name, aligned, model_name, "mae")
+print(expected.check("30_multimodal_lmr_cbt", checked))
 
 # %% [markdown]
-# Training curves: validation loss per epoch, with the selected epoch of each run marked.
+# Training curves: validation loss per epoch (first seed), with the selected epoch of each run marked.
 
-# %% mystnb={"figure": {"name": "fig-30-multimodal-lmr-cbt-1", "caption": "Validation loss per epoch of the three models on each stand-in (quick profile); dots mark the epoch whose weights were kept."}}
-fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True)
-for col, name in enumerate(DATASETS):
-    for row, aligned in enumerate((True, False)):
+# %% mystnb={"figure": {"name": "fig-30-multimodal-lmr-cbt-1", "caption": "Validation loss per epoch of the three models on each stand-in (quick profile, first seed); dots mark the epoch whose weights were kept."}}
+fig, axes = plt.subplots(3, 2, figsize=(7, 7.5), sharex=True)
+for row, name in enumerate(DATASETS):
+    for col, aligned in enumerate((True, False)):
         ax = axes[row, col]
-        for model_name in QUICK_MODELS:
-            history = histories[name, aligned, model_name]
+        for model_name in MODELS:
+            history = histories[name, aligned, model_name, seeds[0]]
             cols = history.columns()
             (line,) = ax.plot(cols["epoch"], cols["valid_loss"], label=model_name)
             best = history.best()
             ax.plot(best["epoch"], best["valid_loss"], "o", color=line.get_color())
-        ax.set_title(f"{name}, {'aligned' if aligned else 'unaligned'}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("validation loss")
-axes[0, 0].legend()
+        ax.set_title(f"{name}, {'aligned' if aligned else 'unaligned'}", fontsize=10)
+        ax.set_ylabel("valid loss")
+for ax in axes[-1]:
+    ax.set_xlabel("epoch")
+axes[0, 0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
@@ -290,19 +363,23 @@ plt.show()
 # Put the six MulT pickles (`mosi_data.pkl`, `mosi_data_noalign.pkl`, `mosei_senti_data.pkl`,
 # `mosei_senti_data_noalign.pkl`, `iemocap_data.pkl`, `iemocap_data_noalign.pkl`) in one folder and run
 # `python -m affect_lib chapter 30_multimodal_lmr_cbt --profile paper --data-dir /path/to/folder` (a GPU is
-# needed: 18 trainings of up to 120 epochs). The paper profile uses the full models, the released code's settings
-# (Adam, lr 1e-3 (2e-3 for IEMOCAP), batch 16 for MOSEI, 128 for MOSI, 32 for IEMOCAP, clip 1.0, 120 epochs,
-# ReduceLROnPlateau with patience 20) and selects every epoch on validation. A single model trains with
+# needed: 18 configurations times 3 seeds, each up to 120 epochs). The paper profile uses the full models and the
+# settings of the recipes (`affect_lib.recipes`): Adam, clip 1.0, 120 epochs, ReduceLROnPlateau with patience 20,
+# batch 16 and lr 1e-3 for MOSEI as in the released LMR-CBT code, and MulT's Table 5 values for the other two
+# (batch 128, lr 1e-3 for MOSI; batch 32, lr 2e-3 for IEMOCAP), which the LMR-CBT release does not state; every
+# epoch is selected on validation. A single model trains with
 # `python -m affect_lib train lmr_cbt --dataset mosei --data-dir /path/to/folder --profile paper [--unaligned]`,
 # and with data parallelism under `torchrun --nproc_per_node=2 -m affect_lib train ...`.
 
 # %% [markdown]
 # ## Claims and what this book measured
 
-# %%
+# %% tags=["hide-input"]
 from affect_lib.claims import claims_table
 
-stand_in_f1 = {m: 100 * results["mosei", False, m]["non0_f1"] for m in QUICK_MODELS}
+f1 = {m: [results["mosei", False, m, s]["non0_f1"] for s in seeds] for m in MODELS}
+lmr_f1 = summarize(f1["lmr_cbt"])
+vs_mult = paired_difference(f1["lmr_cbt"], f1["mult"])  # same seeds, same corpus: paired
 claims_table(
     "30_multimodal_lmr_cbt",
     cfg.profile,
@@ -320,16 +397,16 @@ claims_table(
             abs(paper_size["mult"] / 1e6 - 1.07) < 0.005,
         ),
         (
-            "LMR-CBT reaches MOSEI F1 81.5 (unaligned)",
-            "81.5",
-            f"{stand_in_f1['lmr_cbt']:.1f} ({cfg.profile} profile, {source})",
-            abs(stand_in_f1["lmr_cbt"] - 81.5) < 1.0 if cfg.data_dir is not None else None,
+            "LMR-CBT's MOSEI F1 (unaligned), epoch selected on validation",
+            "78.5 (81.5 is the best test epoch)",
+            f"{lmr_f1.format(1, 100)} ({cfg.profile} profile, {source})",
+            verdict_within(lmr_f1, 0.785, 0.01) if cfg.data_dir is not None else "n/a",
         ),
         (
-            "LMR-CBT is competitive with MulT at 38% of its size",
+            "LMR-CBT is competitive with MulT (F1 at most 1 point lower)",
             "81.5 vs 80.6 F1",
-            f"{stand_in_f1['lmr_cbt']:.1f} vs {stand_in_f1['mult']:.1f} F1 ({source})",
-            stand_in_f1["lmr_cbt"] >= stand_in_f1["mult"] - 1.0 if cfg.data_dir is not None else None,
+            f"LMR-CBT minus MulT {vs_mult.format(1, 100)} F1 points ({source})",
+            verdict_at_least(vs_mult, -0.01),
         ),
         (
             "The text BiLSTM runs over time (released code: over the batch)",
@@ -338,6 +415,11 @@ claims_table(
             quirk_change < 1e-6,
         ),
     ],
+    rule=VERDICT_RULE
+    + " Parameter counts: exact at the paper's rounding. The F1 row: *yes* when the interval "
+    "lies within 78.5 ± 1 (n/a on a stand-in); the MulT row: *yes* when the whole interval of "
+    "the paired "
+    "difference lies above -1 point.",
 )
 
 # %% [markdown]
@@ -376,9 +458,8 @@ claims_table(
 # %% [markdown]
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=30_multimodal_lmr_cbt` executes this chapter alone (about 65 s on two shared cores, quick profile) and
-# rebuilds the book. `make test` re-executes it and checks the cells marked `# NBVAL_CHECK_OUTPUT`: the corpus table,
-# the parameter counts, the BiLSTM quirk and the two result tables.
-# Download it: {download}`30_multimodal_lmr_cbt.py <../../notebooks/30_multimodal_lmr_cbt.py>` (the source) or {download}`30_multimodal_lmr_cbt.ipynb <../../notebooks/30_multimodal_lmr_cbt.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
+# `make chapter NB=30_multimodal_lmr_cbt` executes this chapter alone (54 trainings on the quick profile) and
+# rebuilds the book. `make test` re-executes it and checks the cells marked `# NBVAL_CHECK_OUTPUT`: exactly, the
+# corpus table, the parameter counts and the BiLSTM quirk; within committed tolerances
+# (`notebooks/expected/30_multimodal_lmr_cbt.json`), the seed means of each configuration's headline metrics.
 # ```
