@@ -20,7 +20,7 @@ LIB      := $(shell find affect_lib -name '*.py' -o -name '*.json' -o -name '*.n
 # idle OpenMP threads sleep rather than spin (a loaded machine then sees a fair-share slowdown).
 RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=off OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: env book run outputs chapter full test test-isa unit nbval lint bench check-html linkcheck clean help
+.PHONY: env book run outputs chapter full test test-isa unit nbval lint bench check-html pdf linkcheck clean help
 
 help:
 	@echo "make book            set up .venv if missing, execute every chapter (quick), build _build/html"
@@ -30,6 +30,7 @@ help:
 	@echo "make outputs [NB=x]  re-execute (quick) and store the outputs in the committed notebooks/x.ipynb"
 	@echo "make full [DATA_DIR=...]  every chapter on the paper profile (skips chapters whose data is missing)"
 	@echo "make bench [BENCH=x] writes benchmarks/results/*.md for the performance appendix"
+	@echo "make pdf             the whole book as one PDF: _build/html/affect_book.pdf (after make book)"
 	@echo "make lint | check-html | linkcheck | clean"
 
 # ---- environment -------------------------------------------------------------------------------------------
@@ -100,8 +101,16 @@ bench: | $(STAMP)
 linkcheck:
 	linkchecker --no-status -f tools/linkcheckerrc _build/html/index.html
 
+# Every page at 1280 and 390 px in headless Chromium, then linkchecker (run it after `make pdf`: the reproducing
+# page links the PDF).
 check-html: | $(STAMP)
 	$(PY) tools/check_html.py _build/html --screenshots _build/screenshots
+
+# The single-page HTML build printed by headless Chromium, once MathJax and the figures are done.
+pdf: run | $(STAMP)
+	$(RUNENV) $(PY) -m affect_lib record
+	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
+	$(PY) tools/pdf.py _build/singlehtml _build/html/affect_book.pdf
 
 clean:
 	rm -rf _build book/notebooks book/generated .cache

@@ -24,9 +24,14 @@
 # - Know the four parameters every chapter takes (`profile`, `seed`, `device`, `data_dir`) and what they change.
 # - See how a seeded run prints the same numbers every time, and how the book checks that.
 # - Compute a 1-D Wasserstein distance three ways and see that they agree.
+#
+# ```{rerun}
+# `make test` re-executes this chapter and checks the two cells marked `# NBVAL_CHECK_OUTPUT`: the seeded draws
+# and the three $W_1$ values.
+# ```
 
 # %% tags=["parameters"]
-profile: str = "quick"  # "quick": embedded stand-in on the CPU; "paper": the paper's settings on real data
+profile: str = "quick"  # "quick": embedded stand-in on the CPU; "paper": the paper's settings
 seed: int = 0
 device: str = "auto"  # "auto" picks CUDA when present
 data_dir: str | None = None  # not used here: this chapter needs no dataset
@@ -81,7 +86,8 @@ print(f"{'threads':12s} torch {torch.get_num_threads()}, cores {os.cpu_count()}"
 first = affect_lib.seed_everything(cfg.seed).normal(size=3)
 again = affect_lib.seed_everything(cfg.seed).normal(size=3)
 torch_draw = (affect_lib.seed_everything(cfg.seed), torch.randn(3))[1]
-print("numpy draws:", np.round(first, 4), "identical after re-seeding:", bool(np.array_equal(first, again)))
+same = bool(np.array_equal(first, again))
+print("numpy draws:", np.round(first, 4), "identical after re-seeding:", same)
 print("torch draws:", np.round(torch_draw.numpy(), 4))
 
 # %% [markdown]
@@ -109,7 +115,8 @@ y = rng.laplace(1.0, 1 / np.sqrt(2), size=n)
 w1_sorted = np.mean(np.abs(np.sort(x) - np.sort(y)))
 w1_pot = ot.wasserstein_1d(x, y, p=1)
 weights = np.full(n, 1 / n)
-w1_emd = ot.emd2(weights, weights, ot.dist(x[:, None], y[:, None], metric="euclidean"), numItermax=10**7)
+cost = ot.dist(x[:, None], y[:, None], metric="euclidean")
+w1_emd = ot.emd2(weights, weights, cost, numItermax=10**7)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -125,7 +132,7 @@ print(f"W1 by ot.emd2          {w1_emd:.4f}")
 
 # %% mystnb={"figure": {"name": "fig-orientation-w1", "caption": "Left: the two samples. Right: their quantile functions; the shaded area between them is $W_1$."}}
 u = (np.arange(n) + 0.5) / n
-fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.5, 3.2))
 bins = np.linspace(-4, 5, 60)
 ax0.hist(x, bins=bins, alpha=0.6, density=True, label=r"$\mathcal{N}(0, 1)$")
 ax0.hist(y, bins=bins, alpha=0.6, density=True, label=r"Laplace$(1, 1/\sqrt{2})$")
@@ -133,7 +140,8 @@ ax0.set(xlabel="x", ylabel="density", title="two samples")
 ax0.legend()
 ax1.plot(u, np.sort(x), label=r"$F_\mu^{-1}$")
 ax1.plot(u, np.sort(y), label=r"$F_\nu^{-1}$")
-ax1.fill_between(u, np.sort(x), np.sort(y), color="grey", alpha=0.3, label=f"area = $W_1$ = {w1_sorted:.3f}")
+area = f"area = $W_1$ = {w1_sorted:.3f}"
+ax1.fill_between(u, np.sort(x), np.sort(y), color="grey", alpha=0.3, label=area)
 ax1.set(xlabel="u", ylabel="quantile", title="quantile functions", ylim=(-4, 5))
 ax1.legend()
 fig.tight_layout()
@@ -153,9 +161,11 @@ plt.show()
 # 1. The seeded draws and the three $W_1$ values change with the seed; the versions, device and the fact that
 #    re-seeding repeats the draws do not. The $W_1$ values still agree with each other to solver precision.
 # 2. A shift moves every quantile by $m_2 - m_1$, so by {eq}`eq-wp-quantile`
-#    $W_p = \left(\int_0^1 |m_2 - m_1|^p du\right)^{1/p} = |m_2 - m_1|$ for every $p$: the noise shape does not
-#    matter. Part I returns to this fact, because it is exactly the Wasserstein distance between $f(D) + Z$ and
-#    $f(D') + Z$ for any noise $Z$.
+#
+#    $$W_p = \left(\int_0^1 |m_2 - m_1|^p \, du\right)^{1/p} = |m_2 - m_1|$$
+#
+#    for every $p$: the noise shape does not matter. Part I returns to this fact, because it is exactly the
+#    Wasserstein distance between $f(D) + Z$ and $f(D') + Z$ for any noise $Z$.
 # 3. On the line, optimal transport is monotone: the $i$-th smallest point goes to the $i$-th smallest, so sorting
 #    solves it. In higher dimensions there is no such order, and the general solver works on the whole cost matrix
 #    (a linear program), which is why closed forms and 1-D reductions matter.
@@ -166,12 +176,3 @@ plt.show()
 #
 # Part I builds on exactly this computation. The remaining parts train models with the shared trainer; every chapter
 # starts with the same parameters cell as this one.
-#
-# ```{admonition} Re-run this chapter
-# :class: tip
-# `make chapter NB=00_orientation` executes this chapter alone (about 15 s on two cores) and rebuilds the book.
-# `make test` re-executes it and checks the two cells marked `# NBVAL_CHECK_OUTPUT`: the seeded draws and the three
-# $W_1$ values.
-# Download it: {download}`00_orientation.py <../../notebooks/00_orientation.py>` (the source) or {download}`00_orientation.ipynb <../../notebooks/00_orientation.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
-# ```

@@ -89,7 +89,7 @@ if (rawTex > 5) problems.push('raw TeX or $ in text: ' + (rawTex - 5) + ' more')
 
 // Blocks that must fit their container: code, outputs, display equations.
 const BLOCKS = [
-  ['output', '.cell_output pre, .output pre, .cell_output .text_html'],
+  ['output', '.cell_output pre, .output pre'],  // an HTML table may scroll inside its container
   ['code', 'pre, .literal-block'],
   ['equation', 'div.math, mjx-container[display="true"]'],
 ];
@@ -151,8 +151,10 @@ if (bars) problems.push('progress-bar residue: ' + bars + ' lines, e.g. "' + sni
 const column = article.getBoundingClientRect().width;
 for (const img of article.querySelectorAll('.cell_output img, figure img, img.figure')) {
   if (!img.complete || !img.naturalWidth || img.closest('.affect-interactive')) continue;
-  const attr = parseFloat(img.getAttribute('width'));
-  const design = attr > 0 && !String(img.getAttribute('width')).endsWith('%') ? attr : img.naturalWidth;
+  // design size: the width myst-nb gives a 2x figure (style or attribute, in CSS px), else its natural width
+  const given = img.style.width.endsWith('px') ? img.style.width : String(img.getAttribute('width') || '');
+  const attr = parseFloat(given);
+  const design = attr > 0 && !given.endsWith('%') ? attr : img.naturalWidth;
   const shown = img.getBoundingClientRect().width;
   const target = Math.min(design, column);  // a narrow screen may scale down to the column, not further
   const scale = shown / design;
@@ -420,6 +422,7 @@ def check_pages(
     *,
     widths: tuple[int, ...] = WIDTHS,
     records: dict[str, float] | None = None,
+    only: str = "",
 ) -> list[str]:
     """Problems found on every page of ``root`` served at ``base``, as ``page @ width: problem`` strings."""
     problems: list[str] = []
@@ -427,7 +430,7 @@ def check_pages(
     with tempfile.TemporaryDirectory() as profile_dir:
         driver = browser(profile_dir)
         try:
-            for rel in pages(root):
+            for rel in [p for p in pages(root) if only in p.as_posix()]:
                 url = f"{base}/{rel.as_posix()}"
                 for width in widths:
                     found = check_page(driver, url, width, records, rel.stem)
@@ -471,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", default=",".join(map(str, WIDTHS)), help="CSS px, comma-separated")
     parser.add_argument("--records", type=Path, default=None, help="run records (default: HTML/../records)")
     parser.add_argument("--no-links", action="store_true", help="skip linkchecker")
+    parser.add_argument("--only", default="", help="check only pages whose path contains this text")
     args = parser.parse_args(argv)
     if not (args.html / "index.html").exists():
         print(f"error: {args.html} has no index.html; run `make book` first", file=sys.stderr)
@@ -481,7 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     records = read_records(args.records or args.html.parent / "records")
     server, base = serve(args.html)
     try:
-        problems = check_pages(args.html, base, args.screenshots, widths=widths, records=records)
+        problems = check_pages(
+            args.html, base, args.screenshots, widths=widths, records=records, only=args.only
+        )
         if not args.no_links:
             problems += check_links(base)
     finally:

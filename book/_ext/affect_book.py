@@ -8,6 +8,8 @@
   and machine from ``_build/records/<chapter>.<profile>.json``, and the student / instructor downloads.
 - Citations: author-year labels in the text *and* the bibliography; DOIs and arXiv IDs as links.
 - ``# noqa`` comments are dropped from the code a reader sees.
+- ``repository.url`` in ``_config.yml`` is the one place that switches on the repository, issue, edit and
+  Colab/Binder buttons (pointing at the committed chapter files) and fills ``{{ repository_url }}``.
 """
 
 from __future__ import annotations
@@ -183,16 +185,19 @@ def place_rerun_box(app: Any, doctree: nodes.document) -> None:
 
 
 def resolve_downloads(app: Any, doctree: nodes.document, docname: str) -> None:
-    """Give each download link its URI relative to the page, and drop ``# noqa`` from code listings."""
-    depth = 0 if app.builder.name == "singlehtml" else docname.count("/")
+    """Give each download link its URI relative to the page; in code listings drop ``# noqa`` comments and fill
+    ``{{ repository_url }}``."""
+    page = app.config.root_doc if app.builder.name == "singlehtml" else docname  # one page holds them all
+    depth = page.count("/")
     for ref in doctree.findall(nodes.reference):
         uri = ref.get("refuri", "")
         if uri.startswith("affect-download:"):
             ref["refuri"] = "../" * depth + "downloads/" + uri.split(":", 1)[1]
+    url = app.config.myst_substitutions.get("repository_url", "")
     for block in doctree.findall(nodes.literal_block):
         text = block.astext()
-        if "noqa" in text:
-            clean = NOQA.sub("", text)
+        clean = NOQA.sub("", text).replace("{{ repository_url }}", url)  # MyST does not substitute in code
+        if clean != text:
             block.rawsource = clean
             block.children = [nodes.Text(clean)]
 
@@ -215,12 +220,72 @@ def add_static(app: Any) -> None:
     app.config.html_static_path.append(str(STATIC))
 
 
+LAUNCHERS = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.research.google.com"}
+
+
+def repository_buttons(app: Any, config: Any) -> None:
+    """One setting, ``repository.url`` in ``_config.yml``, switches on the repository, issue, edit, Binder and
+    Colab buttons (off while it is empty) and fills ``{{ repository_url }}`` in the text."""
+    opts = config.html_theme_options
+    url = str(opts.get("repository_url") or "").strip()
+    for key in ("use_repository_button", "use_issues_button", "use_edit_page_button"):
+        opts[key] = bool(url)
+    launch = opts.setdefault("launch_buttons", {})
+    for key, default in LAUNCHERS.items():
+        launch[key] = (launch.get(key) or default) if url else ""
+    config.myst_substitutions = {
+        **(config.myst_substitutions or {}),
+        "repository_url": url or "<repository-url>",
+        "book_runtime": book_runtime(Path(app.confdir) / "_build" / "records"),
+    }
+
+
+def book_runtime(records: Path) -> str:
+    """``about 34 min on <machine>`` for the quick runs recorded in ``records``, for the reproducing page."""
+    runs = (
+        [json.loads(p.read_text()) for p in sorted(records.glob("*.quick.json"))] if records.is_dir() else []
+    )
+    if not runs:
+        return "(no chapter has been executed in this build yet)"
+    total = sum(float(r["seconds"]) for r in runs)
+    return f"{format_seconds(total)} for {len(runs)} chapters on {machine_text(runs[-1])}"
+
+
+def _retarget(buttons: list[Any], old: str, new: str) -> None:
+    for button in buttons:
+        if isinstance(button, dict):
+            if isinstance(button.get("url"), str):
+                button["url"] = button["url"].replace(old, new)
+            _retarget(button.get("buttons", []), old, new)
+
+
+def source_links(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """Launch and edit buttons of a chapter point at its committed files (``notebooks/<name>.ipynb`` and the
+    ``.py`` source), not at the executed copy in ``book/notebooks/``; generated pages have no edit button."""
+    if pagename.startswith("book/generated/"):
+        context["theme_use_edit_page_button"] = False
+    if not pagename.startswith(CHAPTER_DIR):
+        return
+    _retarget(context.get("header_buttons", []), f"/{CHAPTER_DIR}", "/notebooks/")
+    edit = context.get("get_edit_provider_and_url")
+    if callable(edit):
+        name = pagename[len(CHAPTER_DIR) :]
+
+        def edit_source() -> tuple[str, str]:
+            provider, url = edit()
+            return provider, url.replace(f"{CHAPTER_DIR}{name}.ipynb", f"notebooks/{name}.py")
+
+        context["get_edit_provider_and_url"] = edit_source
+
+
 def setup(app: Any) -> dict[str, Any]:
     import affect_bibstyle  # noqa: F401 - registers the "affect" pybtex style
 
     app.add_node(rerun_box, html=(visit_rerun, depart_rerun), singlehtml=(visit_rerun, depart_rerun))
     app.add_directive("rerun", RerunDirective)
     app.connect("builder-inited", add_static)
+    app.connect("config-inited", repository_buttons)
+    app.connect("html-page-context", source_links, priority=990)  # after sphinx-book-theme's buttons
     app.connect("doctree-read", place_rerun_box)
     app.connect("doctree-resolved", resolve_downloads)
     app.connect("build-finished", write_downloads)
