@@ -3,6 +3,9 @@
 The text form ``notebooks/<name>.py`` is the source; ``notebooks/<name>.ipynb`` is its jupytext pair, committed
 with the outputs of the default (quick) run so that nbval can check re-execution against them. Papermill never
 writes onto the pair: it writes to ``book/notebooks/<name>.ipynb``, which the book renders.
+
+This is the book's build machinery, not part of the library a reader imports: it needs the ``book`` extra
+(``pip install 'affect_lib[book]'``: papermill, nbformat, jupytext).
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
+try:
+    import nbformat
+except ImportError as err:  # pragma: no cover - the book extra is part of the pinned environment
+    raise ImportError(
+        "executing chapters needs the book extra: pip install 'affect_lib[book]' (papermill, nbformat)"
+    ) from err
 
 from affect_lib.claims import CLAIMS_DIR, DISPLAY
 from affect_lib.runtime import available_cores, check_profile
