@@ -42,6 +42,7 @@ data_dir: str | None = None  # not used: no dataset
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 from scipy import stats
 
 import affect_lib
@@ -106,7 +107,7 @@ verdict["P1"] = (
     r"symmetry: $W_\mu(P, Q) = W_\mu(Q, P)$",
     bool(sym_gap < 1e-9),
     True,
-    "KL and Renyi are not",
+    "KL and Rényi are not",
 )
 
 # %%
@@ -190,7 +191,7 @@ verdict["P4"] = (
     r"$\mu_1 \le \mu_2 \Rightarrow W_{\mu_1} \le W_{\mu_2}$",
     mono_ok,
     None,
-    "formulas fall in the order for small scales: compatible with P4, but then not equal to W",
+    r"formulas fall in $\mu$ for small scales: compatible with P4, but then not $W_\mu$",
 )
 
 # %%
@@ -254,7 +255,7 @@ verdict["P5"] = (
     r"disjoint data: $(\mu, \max_i \varepsilon_i)$",
     par_ok,
     None,
-    "product laws: W_2^2 adds over blocks",
+    r"product laws: $W_2^2$ adds over blocks",
 )
 verdict["P6"] = (
     r"same data: $(\mu, \sum_i \varepsilon_i)$",
@@ -343,13 +344,13 @@ verdict["P8"] = (
     r"$f + \mathrm{Lap}(\lambda)$ is $(\mu, \text{Table 1})$-WDP",
     bool(lap_ok == 1.0),
     None,
-    f"formula >= W in {lap_ok:.0%} of cases; correct: (mu, Delta)-WDP",
+    rf"formula $\ge W_\mu$ in {lap_ok:.0%} of cases; correct: $(\mu, \Delta)$-WDP",
 )
 verdict["P9"] = (
     r"$f + \mathcal N(0, \sigma^2)$ is $(\mu, \text{Table 1})$-WDP",
     bool(gau_ok == 1.0),
     None,
-    f"formula >= W in {gau_ok:.0%} of cases; correct: (mu, Delta)-WDP",
+    rf"formula $\ge W_\mu$ in {gau_ok:.0%} of cases; correct: $(\mu, \Delta)$-WDP",
 )
 
 # %%
@@ -383,7 +384,7 @@ verdict["P10"] = (
     r"post-processing by any $g$ keeps $(\mu, \varepsilon)$",
     bool(post["x -> 1000 x"] <= w_base + 1e-9),
     None,
-    f"holds with the Lipschitz factor: {bool(lipschitz_ok)}",
+    r"holds with the factor $\mathrm{Lip}(g)$: " + ("✓" if lipschitz_ok else "✗"),
 )
 
 # %%
@@ -410,7 +411,7 @@ verdict["P11"] = (
     r"$k$ changed records: $(\mu, k\varepsilon)$",
     bool(np.allclose(group, [0.7 * kk for kk in (1, 2, 3, 4)])),
     bool(all(g_formula[i] <= (i + 1) * g_formula[0] + 1e-12 for i in range(4))),
-    "exact: k Delta, attained",
+    r"exact: $k\Delta$, attained",
 )
 
 # %%
@@ -496,13 +497,13 @@ verdict["P12"] = (
     r"$(\mu, \varepsilon)$-WDP $\Rightarrow \tfrac12 L^2 \varepsilon^{2\mu/(\mu+1)}$-zCDP",
     bool(np.all(p12_exact)),
     bool(np.all(p12_formula)),
-    f"holds in {np.mean(p12_exact):.0%} of cases (exact W); fails under rescaling",
+    f"holds in {np.mean(p12_exact):.0%} of cases (exact $W_\\mu$); fails under rescaling",
 )
 verdict["P13"] = (
     r"$(\mu, \varepsilon)$-WDP $\Rightarrow L \varepsilon^{\mu/(\mu+1)}$-DP",
     bool(np.all(p13_exact)),
     bool(np.all(p13_formula)),
-    f"holds in {np.mean(p13_exact):.0%} of cases (exact W); fails under rescaling",
+    f"holds in {np.mean(p13_exact):.0%} of cases (exact $W_\\mu$); fails under rescaling",
 )
 
 # %%
@@ -526,7 +527,7 @@ conv.round(4)
 # The figure shows two behaviours of the Table-1 formulas next to the exact distance: their dependence on the
 # order (left) and the gap to the exact $W_\mu$ (right).
 
-# %% mystnb={"figure": {"name": "fig-11-wdp-properties-1", "caption": "Left, the Table-1 Gaussian WDP against the order: for $\\sigma < 1$ it decreases (compatible with P4 for an upper bound, impossible for $W_\\mu$ itself), while the exact $W_\\mu$ is constant. Right: the two output laws of the Gaussian mechanism are translates; every order of the Wasserstein distance equals the shift."}}
+# %% mystnb={"figure": {"caption": "Left, the Table-1 Gaussian WDP against the order: for $\\sigma < 1$ it decreases (compatible with P4 for an upper bound, impossible for $W_\\mu$ itself), while the exact $W_\\mu$ is constant. Right: the two output laws of the Gaussian mechanism are translates; every order of the Wasserstein distance equals the shift.", "name": "fig-11-wdp-properties-1"}}
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7, 3.4))
 mus_plot = np.linspace(1, 10, 100)
 for s in (0.25, 0.5, 1.0, 2.0):
@@ -553,15 +554,23 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 mark = {True: "✓", False: "✗", None: "n/a"}
-scorecard = pd.DataFrame(
-    [[name, stmt, mark[ex], mark[fo], note] for name, (stmt, ex, fo, note) in verdict.items()],
-    columns=["property", "reconstructed statement", "holds (exact W)", "Table-1 eps", "note"],
-)
 n_exact = int(sum(bool(v[1]) for v in verdict.values()))
-print(
-    f"{n_exact} of {len(verdict)} reconstructed statements hold unconditionally for the exact W_mu"
+Markdown(
+    "\n".join(
+        [
+            f"{n_exact} of {len(verdict)} reconstructed statements hold unconditionally for the "
+            "exact $W_\\mu$.",
+            "",
+            "| property | reconstructed statement | holds (exact $W_\\mu$) "
+            "| Table-1 $\\varepsilon$ | note |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {name} | {stmt} | {mark[ex]} | {mark[fo]} | {note} |"
+                for name, (stmt, ex, fo, note) in verdict.items()
+            ),
+        ]
+    )
 )
-scorecard
 
 # %% [markdown]
 # ## What the paper claims and what this chapter measured
