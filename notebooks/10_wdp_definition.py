@@ -117,7 +117,7 @@ table1 = pd.DataFrame(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-table1
+table1.round(4)
 
 # %% [markdown]
 # ## The exact Wasserstein distance of the same mechanisms
@@ -200,7 +200,7 @@ print(
 print(
     f"sigma = 2: RDP grows x{rdp_spread:.1f} from alpha 1 to 10; the WDP formula x{wdp_spread:.2f}"
 )
-summary
+summary.round(4)
 
 # %% [markdown]
 # ## Paper Fig. 1, with the exact distance added

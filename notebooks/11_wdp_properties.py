@@ -54,7 +54,6 @@ from affect_lib.privacy import (
     renyi_bernoulli,
     wasserstein_continuous,
     wasserstein_distance,
-    wasserstein_gaussian,
     wasserstein_ot,
     wdp_gaussian,
     wdp_laplace,

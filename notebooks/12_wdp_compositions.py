@@ -245,7 +245,7 @@ for s_units in unit_scales:
     rng = np.random.default_rng([cfg.seed, 1, 0])  # the 0.50-quantile panel, seed 0
     w_acc, b_acc = WassersteinAccountant(order, beta=1.0), BayesianAccountant(order)
     c_sum = 0.0
-    for t in range(T):
+    for _t in range(T):
         grads = s_units * rng.weibull(0.5, size=(50, 1000))
         norms = np.linalg.norm(grads, axis=1)
         c = np.quantile(norms, 0.5)
