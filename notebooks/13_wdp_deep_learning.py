@@ -15,17 +15,20 @@
 # %% [markdown]
 # # Deep learning: DP-SGD accounted by WDP, RDP, PRV and BDP
 #
-# **What the paper claims.** Its Table 2 trains convolutional networks on MNIST, Fashion-MNIST, CIFAR-10 and SVHN
+# **What the paper claims.** Its Table 2 (paper Table 2) trains convolutional networks on MNIST, Fashion-MNIST, CIFAR-10 and SVHN
 # with "DP-SGD" and reports the budgets of three accountants (moments accountant DP, BDP, WDP) with the
 # attack-success probability $P(A) = 1/(1 + e^{-\varepsilon})$ {cite}`triastcyn2020bdp` in parentheses. WDP
-# gives the smallest budgets, e.g. $\varepsilon \approx 0.4$–$0.5$, $P(A) \approx 0.60$–$0.63$.
+# gives the smallest budgets. (The table body was not retrievable; the released code evaluates $P(A)$ at six
+# values, of which $0.40$–$0.52$ are probably WDP entries: that mapping is a guess, unverified.)
 #
 # **What this chapter does.** It runs *real* DP-SGD {cite}`abadi2016dpsgd` (opacus {cite}`yousefpour2021opacus`: per-example clipping, Poisson sampling) on a real
 # dataset that ships inside scikit-learn, the 8×8 digits (1797 images), and accounts every step four ways: the
-# Wasserstein accountant ($\mu = 16$, $\beta = 32$, as released), RDP, opacus's tight PRV accountant and BDP. It
+# Wasserstein accountant ($\mu = 16$, $\beta = 32$, as released), RDP, the tight PRV accountant and BDP. It
 # then runs the released training scripts' semantics (no per-example clipping, a coordinate mask called
 # "sampling") and says what that does to the budgets. The paper's image datasets are not used: they need a
-# download, and the claim under test is about the accountants, not the architectures.
+# download, and the claim under test is about the accountants, not the architectures. Finally it puts the
+# widely published DP-SGD MNIST settings through every accountant, beside the $\varepsilon$ their sources print,
+# which needs no training at all.
 #
 # **Learning goals**
 #
@@ -34,19 +37,29 @@
 # - See how the released scripts' training differs from DP-SGD, and what guarantee it actually has.
 
 # %% tags=["parameters"]
-profile: str = "quick"  # "quick": 8 epochs, 3 noise levels; "paper": 40 epochs, 5 noise levels (same data)
+profile: str = "quick"  # "quick": 8 epochs, 3 noise levels; "paper": 40 epochs, 5 levels
 seed: int = 0
 device: str = "auto"  # training runs on the CPU: the model is tiny
 data_dir: str | None = None  # not used: scikit-learn's digits ship inside the wheel
 
 # %%
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 import affect_lib
+from affect_lib import expected
 from affect_lib.claims import claims_table
-from affect_lib.privacy import RDPAccountant, attack_success_probability
+from affect_lib.privacy import (
+    GaussianAccountant,
+    PLDAccountant,
+    PRVAccountant,
+    RDPAccountant,
+    wasserstein_noise_floor,
+)
 from affect_lib.privacy.dpsgd import load_digits_tensors, train_dpsgd
 
 cfg = affect_lib.setup(profile, seed, device, data_dir)
@@ -54,65 +67,129 @@ epochs = cfg.pick(quick=8, paper=40)
 noise_levels = cfg.pick(quick=[0.8, 1.5, 3.0], paper=[0.6, 0.8, 1.5, 3.0, 6.0])
 batch_size, lr, clip, delta = 64, 0.5, 1.0, 1e-5
 x_tr, _, x_te, _ = load_digits_tensors(cfg.seed)
-print(cfg, f"| digits: {len(x_tr)} train / {len(x_te)} test images | {epochs} epochs, noise {noise_levels}")
+print(cfg)
+print(
+    f"digits: {len(x_tr)} train / {len(x_te)} test images | {epochs} epochs, noise {noise_levels}"
+)
 
 # %% [markdown]
 # ## DP-SGD with four accountants
 #
-# The model is a 64–64–10 perceptron; batches are Poisson-sampled with rate $q = 64/1437$, each example's gradient
-# is clipped to $C = 1$ and Gaussian noise of standard deviation $zC$ is added to their sum. The Wasserstein and
-# Bayesian accountants need *gradient differences* of neighbouring datasets: as in the paper we take 8 examples of
-# each batch and their $\binom82 = 28$ pairwise differences of clipped per-example gradients (a replace-one
-# neighbour changes the noisy sum by exactly such a difference).
+# The model is a 64–64–10 perceptron. Opacus samples each batch by Poisson sampling at the rate its data loader
+# sets, $q = 1/\mathrm{len(loader)} = 1/\lceil 1437/64 \rceil = 1/23$ (not $64/1437$); the accountants read that
+# rate from the loader. Each example's gradient is clipped to $C = 1$ and Gaussian noise of standard deviation
+# $zC$ is added to their sum.
+#
+# **Adjacency.** RDP and PRV (and PLD below) use *add/remove one example*: the noisy sum moves by at most $C$.
+# The Wasserstein and Bayesian accountants need *gradient differences*: as in the paper we take 8 examples of
+# each batch and their $\binom82 = 28$ pairwise differences of clipped per-example gradients. Those are
+# *replace-one* neighbours, whose differences reach $2C$. So we also report the replace-one DP budget (PLD with
+# the replace-one relation), the one to set beside WDP and BDP.
 
 # %%
 runs = {
     z: train_dpsgd(
-        z, epochs=epochs, batch_size=batch_size, lr=lr, max_grad_norm=clip, delta=delta, seed=cfg.seed
+        z,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_grad_norm=clip,
+        delta=delta,
+        seed=cfg.seed,
     )
     for z in noise_levels
 }
 accountant_names = ("wdp", "rdp", "prv", "bdp")
+steps = runs[noise_levels[0]].steps
+rate = runs[noise_levels[0]].sample_rate
+replace_one = {}
+for z in noise_levels:
+    acc = PLDAccountant(value_discretization_interval=1e-3, neighboring_relation="replace_one")
+    acc.step(noise_multiplier=z, sample_rate=rate, steps=steps)
+    replace_one[z] = acc.get_epsilon(delta)
+trained = pd.DataFrame(
+    [
+        {
+            "z": z,
+            "accuracy": run.accuracy[-1],
+            "WDP": run.epsilon["wdp"][-1],
+            "BDP": run.epsilon["bdp"][-1],
+            "RDP (add/remove)": run.epsilon["rdp"][-1],
+            "PRV (add/remove)": run.epsilon["prv"][-1],
+            "PLD (replace-one)": replace_one[z],
+            "max ||d_i|| / C": run.max_pair_distance / clip,
+        }
+        for z, run in runs.items()
+    ]
+)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"after {epochs} epochs ({runs[noise_levels[0]].steps} steps), delta = {delta:g}; P(A) = 1/(1+e^-eps)")
-print(f"{'z':>5s} {'acc':>6s} " + " ".join(f"{n.upper():>17s}" for n in accountant_names))
-for z, run in runs.items():
-    cells = " ".join(
-        f"{run.epsilon[n][-1]:9.4g} ({float(attack_success_probability(run.epsilon[n][-1])):.3f})"
-        for n in accountant_names
+print(f"{epochs} epochs = {steps} steps, sample rate read from opacus's loader: q = {rate:.5f}")
+print(
+    f"q = 1/23 exactly: {rate == 1 / 23}; every pair difference <= 2C: "
+    f"{bool((trained['max ||d_i|| / C'] <= 2 + 1e-6).all())}"
+)
+print("the DP budgets depend only on (z, q, steps): exact")
+trained[["z", "RDP (add/remove)", "PRV (add/remove)", "PLD (replace-one)"]].round(3)
+
+# %% [markdown]
+# The accuracies and the WDP and BDP budgets depend on the trained weights, which float rounding moves across
+# CPUs and thread counts. They are shown in the next (unchecked) cell and compared with committed values in the
+# one after it, within tolerances measured over three seeds and the baseline kernels.
+
+# %%
+trained.round(4)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(
+    expected.check(
+        "13_wdp_deep_learning",
+        {
+            **{f"accuracy, z = {z}": r.accuracy[-1] for z, r in runs.items()},
+            **{f"WDP eps, z = {z}": r.epsilon["wdp"][-1] for z, r in runs.items()},
+            **{f"BDP eps, z = {z}": r.epsilon["bdp"][-1] for z, r in runs.items()},
+        },
     )
-    print(f"{z:5.1f} {run.accuracy[-1]:6.3f} {cells}")
+)
 
 # %% [markdown]
 # ## Accuracy against epsilon
 
 # %% mystnb={"figure": {"name": "fig-13-wdp-deep-learning-1", "caption": "Test accuracy on digits after each epoch against the budget each accountant reports at that point (quick profile, real data, 8 epochs). For RDP, PRV and BDP more noise moves the curves left (smaller $\\varepsilon$) and down (lower accuracy): the usual privacy\u2013utility trade-off. For WDP the order is *reversed*: more noise gives a *larger* budget, because the accountant's per-step value is dominated by the noise's own $\\mu$-th moment, which grows linearly with $z$."}}
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), sharey=True)
-for ax, name in zip(axes, accountant_names, strict=True):
+fig, axes = plt.subplots(2, 2, figsize=(7, 5.8), sharey=True)
+for ax, name in zip(axes.flat, accountant_names, strict=True):
     for z, run in runs.items():
         _ = ax.plot(run.epsilon[name], run.accuracy, "o-", ms=3, label=f"z = {z:g}")
     ax.set(xscale="log", xlabel=rf"$\varepsilon$ ({name.upper()})", title=name.upper())
     ax.xaxis.set_minor_formatter(NullFormatter())
-axes[0].set_ylabel("test accuracy")
-axes[0].legend(fontsize=8)
+for ax in axes[:, 0]:
+    ax.set_ylabel("test accuracy")
+axes[0, 0].legend(fontsize=10)
 fig.tight_layout()
 plt.show()
 
 # %%
-floor_share = {
-    z: float(np.mean(run.wdp_step_losses)) / (z * clip) for z, run in runs.items()
-}  # per-step W_t in units of the noise standard deviation
+floor = {z: wasserstein_noise_floor(28, z * clip, rate, 16) for z in noise_levels}
+floor_ratio = {z: floor[z] / (z * clip) for z in noise_levels}
+mean_ratio = {z: float(np.mean(r.wdp_step_losses)) / floor[z] for z, r in runs.items()}
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for z, share in floor_share.items():
-    print(f"z = {z:3.1f}: mean per-step W_t = {share:.4f} x (noise std z*C)")
+for z in noise_levels:
+    print(f"z = {z:3.1f}: noise floor of W_t = {floor_ratio[z]:.4f} x (noise std z C)")
+
+# %%
+for z in noise_levels:
+    print(f"z = {z:3.1f}: mean per-step W_t / floor = {mean_ratio[z]:.6f}")
 
 # %% [markdown]
-# The ratio is nearly the same constant for every noise level, $28^{1/16}\sqrt{2(1-q+q^2)}(\mathbb E|Z|^{16})^{1/16}
-# \approx 4.2$: the WDP budget is a multiple of the noise, not a measure of what the noise hides.
+# The floor is the same multiple of the noise for every noise level, $28^{1/16}\sqrt{2(1-q+q^2)}
+# (\mathbb E|Z|^{16})^{1/16} \approx 4.226$ (with $\mathbb E|Z|^{16} = 15!! = 2027025$), and the measured
+# per-step values sit a fraction of a percent above it: the WDP budget is a multiple of the noise, not a measure
+# of what the noise hides. An attack probability $P(A) = 1/(1 + e^{-\varepsilon})$ computed from a WDP budget
+# has no meaning: the budget is in gradient-norm units, and rescaling the loss rescales it (chapter 12).
 #
 # ## The released scripts' semantics
 #
@@ -125,7 +202,10 @@ for z, share in floor_share.items():
 # What guarantee does that training have? Replacing one example moves the clipped batch mean by at most $2C$, the
 # noise is $zC$, and each example falls into exactly one batch per epoch: each epoch is one Gaussian mechanism with
 # noise multiplier $z/2$ and no sampling amplification ($q = 1$). Composing `epochs` of them gives a valid RDP
-# bound (the coordinate mask is post-processing and cannot be credited).
+# bound (the coordinate mask is post-processing and cannot be credited). Beside it we put the two DP numbers
+# that $q = B/N$ would give: the released *moments accountant* (the BDP code without the Bayesian part: a single
+# order $\lambda = 16$, i.e. RDP at $\alpha = 17$ with the basic conversion) and RDP at the optimal order, both
+# of which assume Poisson sampling that the scripts do not do.
 
 # %%
 z_rel = 0.01
@@ -138,34 +218,162 @@ released = train_dpsgd(
     delta=delta,
     seed=cfg.seed,
     semantics="released",
-    accountants=("wdp", "bdp", "rdp"),
+    accountants=("wdp", "bdp"),
 )
+moments_released = RDPAccountant(orders=[17.0], conversion="basic")
+moments_released.step(
+    noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps
+)
+rdp_poisson = RDPAccountant()
+rdp_poisson.step(noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps)
 valid = RDPAccountant()
 valid.step(noise_multiplier=z_rel / 2, sample_rate=1.0, steps=epochs)
-valid_eps = valid.get_epsilon(delta)
+released_rows = []
+for label, acc in (
+    ("moments accountant as released (alpha = 17, basic, q = B/N)", moments_released),
+    ("RDP at the optimal order, q = B/N (assumes Poisson sampling)", rdp_poisson),
+    (f"valid bound: q = 1, z/2, {epochs} compositions (optimal order)", valid),
+):
+    with warnings.catch_warnings(record=True) as caught:  # shown in the table, not silenced
+        warnings.simplefilter("always")
+        eps = acc.get_epsilon(delta)
+    released_rows.append(
+        {"accounting": label, "eps": eps, "optimum at the grid's edge": bool(caught)}
+    )
+released_dp = pd.DataFrame(released_rows)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"released semantics, z = {z_rel}: accuracy {released.accuracy[-1]:.3f} after {epochs} epochs")
-for name in ("wdp", "bdp", "rdp"):
-    eps = released.epsilon[name][-1]
-    print(
-        f"  as the released accountants report it ({name.upper()}, q = B/N): eps = {eps:.4g}, "
-        f"P(A) = {float(attack_success_probability(eps)):.4f}"
+print(
+    f"released semantics, z = {z_rel}: {released.steps} steps, q = B/N = {released.sample_rate:.5f}"
+)
+released_dp.assign(eps=released_dp["eps"].map("{:.4g}".format))
+
+# %%
+print(f"accuracy {released.accuracy[-1]:.3f}; as the released WDP and BDP accountants report it:")
+print(f"WDP {released.epsilon['wdp'][-1]:.4g}, BDP {released.epsilon['bdp'][-1]:.4g}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(
+    expected.check(
+        "13_wdp_deep_learning_released",
+        {
+            "released accuracy": released.accuracy[-1],
+            "released WDP eps": released.epsilon["wdp"][-1],
+            "released BDP eps": released.epsilon["bdp"][-1],
+        },
     )
-print(f"  valid RDP bound for this training (q = 1, z/2, {epochs} compositions): eps = {valid_eps:.4g}")
+)
 
 # %% [markdown]
-# The BDP column uses the released confidence level $1 - 10^{-16}$ with 28 pairs, so its Student-t bound is very
+# The BDP number uses the released confidence level $1 - 10^{-16}$ with 28 pairs, so its Student-t bound is very
 # wide; with a few hundred pairs it tightens.
 #
 # The WDP number for the released semantics is small only because the leave-one-out differences are tiny *and*
 # the noise is tiny: both factors enter $W_t$ directly. The training itself has almost no privacy: with
-# $z = 0.01$ any valid DP accountant gives an astronomically large $\varepsilon$.
+# $z = 0.01$ every DP accounting gives an astronomically large $\varepsilon$.
 #
-# ## What the paper claims and what this chapter measured
+# ## Anchors that need no training: published DP-SGD settings
+#
+# The settings below are the most reproduced DP-SGD runs on MNIST (60,000 images, $\delta = 10^{-5}$). Their
+# sources print $\varepsilon$ from the RDP/moments accountant of the time; we recompute every accountant for the
+# same $(z, q, T)$ with $q = 256/60000$ and $T = \lfloor \text{epochs} \cdot 60000/256 \rfloor$: the TensorFlow
+# Privacy tutorial {cite}`tfprivacy2019tutorials` (its table of settings; the default row, $z = 1.12$ for
+# 60 epochs, prints $\varepsilon = 2.92$, and the flags default of many copies, $z = 1.1$, is shown too) and Bu
+# et al. {cite}`bu2020gdp` (paper Fig. 4: $z = 1.3$ for 20 epochs and $z = 0.7$ for 70 epochs give
+# $\varepsilon = 1.34$ and $8.68$ by the moments accountant). "RDP, TF grid" uses TF Privacy's orders
+# $1.1, \dots, 10.9, 12, \dots, 63$ and the basic conversion of its 2019 release; "RDP" uses this library's grid
+# and the conversion of Balle et al. The last column is the Wasserstein accountant's noise floor for the same run
+# ($\mu = 16$, $\beta = 32$, 28 pairs, $C = 1$), which no training can go below.
 
 # %%
+tf_orders = [1 + x / 10 for x in range(1, 100)] + list(range(12, 64))
+settings = [
+    ("TF Privacy, default row", 1.12, 60, 2.92),
+    ("TF Privacy flags, z = 1.1", 1.1, 60, None),
+    ("TF Privacy table", 0.6, 30, 9.74),
+    ("TF Privacy table", 1.2, 10, 1.20),
+    ("Bu et al., paper Fig. 4", 1.3, 20, 1.34),
+    ("Bu et al., paper Fig. 4", 0.7, 70, 8.68),
+]
+q_mnist = 256 / 60000
+anchor_rows = []
+for source, z, ep, published in settings:
+    t_steps = ep * 60000 // 256
+    books = {
+        "RDP, TF grid": RDPAccountant(orders=tf_orders, conversion="basic"),
+        "RDP": RDPAccountant(),
+        "PLD": PLDAccountant(value_discretization_interval=1e-3),
+        "PRV": PRVAccountant(eps_error=0.05),
+        "GDP (CLT)": GaussianAccountant(),
+    }
+    row = {"source": source, "z": z, "epochs": ep, "steps": t_steps, "published": published}
+    for name, book in books.items():
+        book.step(noise_multiplier=z, sample_rate=q_mnist, steps=t_steps)
+        row[name] = book.get_epsilon(delta)
+    row["WDP floor"] = t_steps * wasserstein_noise_floor(28, z, q_mnist, 16) - np.log(delta) / 32
+    anchor_rows.append(row)
+anchors = pd.DataFrame(anchor_rows)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+anchors.round(2)
+
+# %% [markdown]
+# The published numbers are reproduced by the RDP accountant of their time, and the tight accountants (PLD, PRV)
+# are lower; GDP's central-limit approximation is lower still (it can underestimate). The WDP floor, in
+# gradient-norm units, exceeds every DP budget by orders of magnitude and *grows* with the noise multiplier.
+#
+# The paper's own four deep-learning configurations (paper Table 2's scripts) have tiny noise multipliers. For
+# them we can compute the WDP floor and the RDP budget; PLD and PRV run out of memory at such noise levels.
+
+# %%
+configs = [
+    ("MNIST / F-MNIST", 0.01, 1024 / 60000, 25 * 59),
+    ("CIFAR-10", 5e-4, 512 / 50000, 60 * 98),
+    ("SVHN", 5e-4, 512 / 73257, 25 * 144),
+]
+config_rows = []
+for name, z, q_cfg, t_steps in configs:
+    acc = RDPAccountant()
+    acc.step(noise_multiplier=z, sample_rate=q_cfg, steps=t_steps)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        eps, order = acc.get_privacy_spent(delta)
+    config_rows.append(
+        {
+            "config": name,
+            "z": z,
+            "q": q_cfg,
+            "steps": t_steps,
+            "WDP floor": t_steps * wasserstein_noise_floor(28, z, q_cfg, 16) - np.log(delta) / 32,
+            "RDP eps": eps,
+            "best order": order,
+            "optimum at the grid's edge": bool(caught),
+        }
+    )
+paper_configs = pd.DataFrame(config_rows)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+paper_configs.assign(
+    **{k: paper_configs[k].map("{:.4g}".format) for k in ("q", "WDP floor", "RDP eps")}
+)
+
+# %% [markdown]
+# Where the optimum is the grid's smallest order ($1.001$) the library warns, and the tables say so: the RDP
+# value is then an upper bound that a longer grid would lower, still astronomically large. The WDP floors are
+# far above the $0.4$–$0.5$ that the paper's Table 2 probably reports, so those values cannot come from the
+# released defaults.
+#
+# ## What the paper claims and what this chapter measured
+#
+# Exact: the DP budgets (from $z$, $q$ and the number of steps), the noise floors and the anchors. With a
+# tolerance (committed in `notebooks/expected/13_wdp_deep_learning*.json`, measured over three seeds and the
+# baseline kernels): the accuracies and the WDP and BDP budgets, which depend on the trained weights.
+
+# %% tags=["hide-input"]
 z_mid = noise_levels[len(noise_levels) // 2]
 mid = runs[z_mid]
 wdp_grows = all(
@@ -178,32 +386,37 @@ claims_table(
     [
         (
             "WDP gives the smallest budget of the accountants",
-            "yes (Table 2)",
-            f"digits, z = {z_mid}: WDP {mid.epsilon['wdp'][-1]:.3g}, RDP {mid.epsilon['rdp'][-1]:.3g}, "
-            f"PRV {mid.epsilon['prv'][-1]:.3g}, BDP {mid.epsilon['bdp'][-1]:.3g}",
-            bool(mid.epsilon["wdp"][-1] < min(mid.epsilon[n][-1] for n in ("rdp", "prv", "bdp"))),
+            "✓ (paper Table 2)",
+            f"digits, $z = {z_mid}$: WDP {mid.epsilon['wdp'][-1]:.3g}, RDP "
+            f"{mid.epsilon['rdp'][-1]:.3g}, "
+            f"PRV {mid.epsilon['prv'][-1]:.3g}, BDP {mid.epsilon['bdp'][-1]:.3g}; WDP is in "
+            f"gradient "
+            "units, so the comparison depends on the units",
+            "n/a",
         ),
         (
-            "WDP budgets around 0.4-0.5 (P(A) about 0.6)",
-            "0.40-0.52 (MNIST etc.)",
-            f"digits, z = {z_mid}: {mid.epsilon['wdp'][-1]:.3g} "
-            f"(P(A) {float(attack_success_probability(mid.epsilon['wdp'][-1])):.3f})",
-            None,
+            r"WDP budgets around $0.4$–$0.5$",
+            "0.40–0.52 (mapping of the P(A) values guessed, unverified)",
+            f"WDP floor of the released MNIST config: {paper_configs['WDP floor'].iloc[0]:.3g}",
+            "n/a",
         ),
         (
             "More noise gives a smaller WDP budget",
             "implicit",
-            f"WDP at z = {noise_levels[0]} / {noise_levels[-1]}: {runs[noise_levels[0]].epsilon['wdp'][-1]:.3g} / "
+            f"WDP at $z = {noise_levels[0]}$ / ${noise_levels[-1]}$: "
+            f"{runs[noise_levels[0]].epsilon['wdp'][-1]:.3g} / "
             f"{runs[noise_levels[-1]].epsilon['wdp'][-1]:.3g}",
             bool(not wdp_grows),
         ),
         (
             "The released scripts' WDP reflects the privacy of their training",
             "small WDP budgets",
-            f"released WDP {released.epsilon['wdp'][-1]:.3g}; valid RDP bound of that training {valid_eps:.3g}",
-            bool(valid_eps < 10),
+            f"released WDP {released.epsilon['wdp'][-1]:.3g}; valid DP bound of that training "
+            f"{released_dp['eps'].iloc[-1]:.3g}",
+            bool(released_dp["eps"].iloc[-1] < 10),
         ),
     ],
+    rule="n/a: not comparable (units, or a paper value we could not verify).",
 )
 
 # %% [markdown]
@@ -227,7 +440,7 @@ claims_table(
 #
 # ```{admonition} Solution
 # :class: dropdown
-# `get_noise_multiplier(target_epsilon=3, target_delta=1e-5, sample_rate=64 / 1437, epochs=8, accountant="prv")`
+# `get_noise_multiplier(target_epsilon=3, target_delta=1e-5, sample_rate=1 / 23, epochs=8, accountant="prv")`
 # gives $z \approx 1.16$; `train_dpsgd(z, epochs=8)` then lands between the $z = 0.8$ and $z = 1.5$ runs above
 # in accuracy.
 # ```
@@ -237,16 +450,18 @@ claims_table(
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Shuffled fixed-size batches are not Poisson sampling (use the sampling-without-replacement analysis or Poisson
-# batches), and the noise must be calibrated to the clipped *sum* (std $zC$ on the sum, i.e. $zC/B$ on the mean),
-# not to the mean. The mask is harmless post-processing but is not "sampling".
+# Shuffled fixed-size batches are not Poisson sampling, so $q = B/N$ with the Poisson analysis does not apply
+# (use the sampling-without-replacement analysis, or draw Poisson batches). The noise is not a violated
+# assumption: with per-example clipping the clipped mean has replace-one sensitivity $2C/B$, so noise $zC$ on
+# the mean is $B$ times more than DP-SGD's $zC/B$, a conservative choice that the accountants may credit as
+# noise multiplier $zB/2$. The mask is post-processing: harmless, but it is not "sampling".
 # ```
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=13_wdp_deep_learning` executes this chapter alone (measured: 45-70 s on two shared cores,
-# quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the accuracy/budget table, the noise-floor
-# ratios and the released-semantics budgets.
+# `make chapter NB=13_wdp_deep_learning` executes this chapter alone (measured: about 185 s on two shared cores at a load average of 14, of which 142 s CPU time,
+# quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the exact DP budgets, the noise floors, the
+# anchors, and the tolerance checks of the trained results.
 # Download it: {download}`13_wdp_deep_learning.py <../../notebooks/13_wdp_deep_learning.py>` (the source) or {download}`13_wdp_deep_learning.ipynb <../../notebooks/13_wdp_deep_learning.ipynb>` (with outputs). This build's runtime of every chapter is in
 # the {doc}`/book/generated/reproducibility`.
 # ```
