@@ -1,87 +1,176 @@
-"""One training step (forward, backward, Adam) of CFN-SR and the late-fusion baseline, paper and quick sizes.
+"""Part IV benchmark: one CFN-SR training step (forward, backward, Adam) at the paper size against the released form.
 
-Every configuration runs in a fresh child process, so that its peak resident memory (``ru_maxrss``) is its own.
-The paper size is 30 frames of 224² and a 13 x 212 MFCC at batch 2; the anchor is the released implementation's
-step on a 2-core machine of this kind: about 41 s and 3.5 GB peak memory.
+Forms of the same model (same initial weights, same inputs), timed in turn in one process:
+
+- **released**: the released computation: contiguous (NCDHW) float32 3D convolutions, every activation
+  stored, and the clip in the loader's (N, T, C, H, W) layout permuted to (N, C, T, H, W), which the first
+  convolution copies;
+- **channels-last**: :func:`affect_lib.models.cfn_sr.use_channels_last`, the clip handed over as a view of
+  decoded (N, T, H, W, C) frames, so it is never copied;
+- **channels-last + checkpointing**: also :func:`affect_lib.models.cfn_sr.use_checkpointing` (the stem and
+  every bottleneck recomputed in the backward pass instead of stored).
+
+The outputs are equal (checkpointing exactly, channels-last to float rounding; tested). bf16 autocast is
+measured on one grouped 3D convolution: on a CPU without bf16 arithmetic it is slower, and it is left to GPUs.
+Then: how step time and peak memory grow with frames and resolution.
 """
 
 from __future__ import annotations
 
-import json
-import resource
-import subprocess
-import sys
-import time
+import copy
+from pathlib import Path
 
-ANCHOR_SECONDS = 41.0
-ANCHOR_PEAK_GB = 3.5
+import matplotlib
+import torch
+import torch.nn.functional as F
+from measure import growth_exponent, interleaved, load, ratio
 
-CASES = [
-    # (label, builder, profile, batch, channels_last, steps)
-    ("CFN-SR, paper (contiguous)", "cfn_sr", "paper", 2, False, 1),
-    ("CFN-SR, paper (channels-last 3D)", "cfn_sr", "paper", 2, True, 1),
-    ("late fusion, paper (channels-last 3D)", "av_late_fusion", "paper", 2, True, 1),
-    ("CFN-SR, quick", "cfn_sr", "quick", 16, False, 5),
-    ("late fusion, quick", "av_late_fusion", "quick", 16, False, 5),
-]
+from affect_lib.models.cfn_sr import cfn_sr, use_channels_last, use_checkpointing
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+BATCH, FRAMES, SIZE, REPEATS = 2, 30, 224, 5
+GROWTH_FRAMES, GROWTH_SIZES, GROWTH_REPEATS = (8, 16, 30), (64, 112, 224), 2
+FIGURE = Path(__file__).resolve().parent / "results" / "audiovisual_growth.png"
+RATIOS: dict[str, float] = {}
+"""Speed-ups measured by :func:`main` (read by ``run.py`` for the summary chart)."""
 
 
-def _step(builder: str, profile: str, batch: int, channels_last: bool, steps: int) -> tuple[float, float]:
-    import torch
-    import torch.nn.functional as F
-
-    from affect_lib.models import cfn_sr as models
-
+def _forms(frames: int, size: int, batch: int = BATCH) -> dict:
+    """Training-step closures of the three forms (see the module docstring) on one set of inputs."""
     torch.manual_seed(0)
-    model = getattr(models, builder)(profile, channels_last=channels_last)
-    c = model.config
-    video = torch.randn(batch, 3, c.frames, c.image_size, c.image_size)
-    mfcc = torch.randn(batch, c.mfcc_bins, c.mfcc_frames)
-    target = torch.randint(0, c.n_classes, (batch,))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times = []
-    for _ in range(steps):
-        tic = time.perf_counter()
-        loss = F.cross_entropy(model(video, mfcc), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - tic)
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GB
-    return min(times[1:] or times), peak_gb
+    base = cfn_sr().train()
+    g = torch.Generator().manual_seed(1)
+    frames_hwc = torch.randn(
+        batch, frames, size, size, 3, generator=g
+    )  # decoded frames, as a loader stacks them
+    mfcc = torch.randn(batch, 13, 212, generator=g)
+    target = torch.randint(0, 8, (batch,), generator=g)
+    clip_tchw = frames_hwc.permute(0, 1, 4, 2, 3).contiguous()  # the released loader's (N, T, C, H, W) tensor
+    models = {
+        "released": (copy.deepcopy(base), clip_tchw.permute(0, 2, 1, 3, 4)),
+        "channels-last": (use_channels_last(copy.deepcopy(base)), frames_hwc.permute(0, 4, 1, 2, 3)),
+        "channels-last + checkpointing": (
+            use_checkpointing(use_channels_last(copy.deepcopy(base))),
+            frames_hwc.permute(0, 4, 1, 2, 3),
+        ),
+    }
+
+    def trainer(model, video):
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(video, mfcc), target).backward()
+            opt.step()
+
+        return step
+
+    return {name: trainer(*mv) for name, mv in models.items()}
 
 
-def measure(builder: str, profile: str, batch: int, channels_last: bool, steps: int) -> tuple[float, float]:
-    """(seconds of one training step, peak RSS in GB) measured in a fresh Python process."""
-    args = json.dumps([builder, profile, batch, channels_last, steps])
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", args], check=True, capture_output=True, text=True
-    ).stdout
-    seconds, peak = json.loads(out.strip().splitlines()[-1])
-    return seconds, peak
+def _bf16_conv_ratio() -> float:
+    """Time of one grouped 3x3x3 convolution (forward + backward) under bf16 autocast / in float32."""
+    conv = torch.nn.Conv3d(256, 256, 3, padding=1, groups=32, bias=False).to(
+        memory_format=torch.channels_last_3d
+    )
+    x = torch.randn(2, 256, 8, 28, 28).contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+
+    def run(bf16: bool):
+        def call():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                y = conv(x)
+            y.float().sum().backward()
+
+        return call
+
+    runs = interleaved({"fp32": run(False), "bf16": run(True)}, 3, memory=False)
+    return ratio(runs["bf16"], runs["fp32"])[0]
+
+
+def _growth() -> list[str]:
+    """Released vs the fastest form against frames (at 112²) and resolution (at 8 frames); writes FIGURE."""
+    fast = "channels-last + checkpointing"
+    axes_def = {"frames": [(t, 112) for t in GROWTH_FRAMES], "resolution": [(8, s) for s in GROWTH_SIZES]}
+    results = {}
+    for axis, points in axes_def.items():
+        curves = {"released": ([], []), fast: ([], [])}
+        for frames, size in points:
+            forms = _forms(frames, size)
+            runs = interleaved({k: forms[k] for k in curves}, GROWTH_REPEATS)
+            for k, (secs, peaks) in curves.items():
+                secs.append(runs[k].median)
+                peaks.append(runs[k].peak_gb)
+        results[axis] = curves
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), constrained_layout=True)
+    rows = [
+        "| axis | form | " + "sizes | s/step | peak GB | exponent (time / memory) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for col, (axis, curves) in enumerate(results.items()):
+        xs = [p[0] if axis == "frames" else p[1] ** 2 for p in axes_def[axis]]
+        for k, (secs, peaks) in curves.items():
+            e_t, e_m = growth_exponent(xs, secs), growth_exponent(xs, [max(p, 1e-3) for p in peaks])
+            axes[2 * col].loglog(xs, secs, "o-", label=f"{k}, slope {e_t:.2f}")
+            axes[2 * col + 1].loglog(xs, [max(p, 1e-3) for p in peaks], "o-", label=f"{k}, slope {e_m:.2f}")
+            sizes = ", ".join(f"{f}x{s}²" for f, s in axes_def[axis])
+            rows.append(
+                f"| {axis} | {k} | {sizes} | {', '.join(f'{s:.3g}' for s in secs)} | "
+                f"{', '.join(f'{p:.2f}' for p in peaks)} | {e_t:.2f} / {e_m:.2f} |"
+            )
+        unit = "frames (at 112²)" if axis == "frames" else "pixels per frame (8 frames)"
+        axes[2 * col].set(xlabel=unit, ylabel="s per step", title=f"CFN-SR time vs {axis}")
+        axes[2 * col + 1].set(xlabel=unit, ylabel="peak RSS growth (GB)", title=f"CFN-SR memory vs {axis}")
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    fig.savefig(FIGURE, dpi=110)
+    plt.close(fig)
+    return rows
 
 
 def main() -> str:
+    before = load()
+    runs = interleaved(_forms(FRAMES, SIZE), REPEATS)
+    rel = runs["released"]
     rows = [
-        "| configuration | batch | step (s) | peak RSS (GB) | speed-up vs released anchor (41 s) |",
-        "|---|---:|---:|---:|---:|",
+        "| form | s/step, median (range) | CPU s/step | speed-up vs released (range) | CPU-time ratio | "
+        "peak RSS growth (GB) | memory vs released |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, builder, profile, batch, channels_last, steps in CASES:
-        seconds, peak = measure(builder, profile, batch, channels_last, steps)
-        ratio = f"{ANCHOR_SECONDS / seconds:.2f}x" if profile == "paper" and builder == "cfn_sr" else "-"
-        rows.append(f"| {label} | {batch} | {seconds:.3g} | {peak:.2f} | {ratio} |")
+    for name, r in runs.items():
+        wall, lo, hi = ratio(rel, r)
+        cpu = ratio(rel, r, cpu=True)[0]
+        if name != "released":
+            RATIOS[f"CFN-SR {name}"] = wall
+        rows.append(
+            f"| {name} | {r.median:.2f} ({r.spread()}) | {sorted(r.cpu)[len(r.cpu) // 2]:.2f} | "
+            f"{wall:.2f}x ({lo:.2f}-{hi:.2f}) | {cpu:.2f}x | {r.peak_gb:.2f} | {r.peak_gb / rel.peak_gb:.2f} |"
+        )
+    bf16 = _bf16_conv_ratio()
     rows += [
         "",
-        f"Anchor: the released CFN-SR step at 30 x 224², batch 2, took about {ANCHOR_SECONDS:.0f} s with about "
-        f"{ANCHOR_PEAK_GB} GB peak memory on a 2-core machine of this kind (reference, not re-measured here). "
-        "Paper-size steps are timed once (the first step, allocator warm-up included); quick steps are the best of "
-        "4 after one warm-up. Peak RSS includes the Python process, torch and the model.",
+        f"CFN-SR at the paper size (30 frames of 224², 13 x 212 MFCC, 26.30M parameters), batch {BATCH}, Adam, "
+        f"{torch.get_num_threads()} torch threads; medians of {REPEATS} rounds after a warm-up, the forms in turn "
+        "in each round, a speed-up is the median of the per-round ratios. Peak memory: median growth of the "
+        "resident set during a step (the weights, gradients and Adam state exist before it).",
+        "",
+        f"bf16 autocast: one grouped 3x3x3 convolution (256 channels, 8 x 28²) forward + backward takes "
+        f"{bf16:.1f}x the float32 time on this CPU (no bf16 arithmetic units), so the CPU forms stay float32; "
+        "bf16 is for GPUs (``tools/gpu_perf.py``).",
+        "",
+        f"How cost grows (batch {BATCH}, median of {GROWTH_REPEATS}; exponents fitted on log-log axes; the "
+        "resolution exponent is per pixel, so 1.0 means linear in H x W):",
+        "",
+        *_growth(),
+        "",
+        f"![CFN-SR step time and peak memory against frames and resolution](../../benchmarks/results/{FIGURE.name})",
+        "",
+        f"Host load: before, {before}; after, {load()}.",
     ]
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(_step(*json.loads(sys.argv[2]))))
-    else:
-        print(main())
+    print(main())

@@ -14,6 +14,8 @@ by MulT's memory encoders, so ``last_only=True`` makes the final layer compute t
 through ``scaled_dot_product_attention`` whenever it has a fast kernel (evaluation, no attention dropout, or CUDA).
 On the CPU with attention dropout the fused kernel refuses dropout, so training uses :func:`blocked_attention`:
 causal attention in query blocks, each block against only the keys it can see, with cached masks.
+With :func:`affect_lib.models.fused_attention.enable` (or ``AFFECT_FUSED_ATTENTION=1``) every CPU attention goes
+through :func:`~affect_lib.models.fused_attention.fused_attention` instead, which never builds a T x T matrix.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from affect_lib.models import fused_attention
 
 QUERY_BLOCK = 32
 """Rows per query block in :func:`blocked_attention` (sequences up to ``2 * QUERY_BLOCK`` form one block)."""
@@ -129,9 +133,15 @@ class MultiheadAttention(nn.Module):
         nn.init.zeros_(self.out_proj.bias)
 
     def forward(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, causal_offset: int | None
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        causal_offset: int | None,
+        query_start: int = 0,
     ) -> torch.Tensor:
-        """query (N, T_q, d), key/value (N, T_k, d) -> (N, T_q, d); ``causal_offset=None`` sees every key."""
+        """query (N, T_q, d), key/value (N, T_k, d) -> (N, T_q, d); the query at position i (``query_start`` for
+        the first row) sees keys j <= i + ``causal_offset``, or every key if None."""
         n, t_q, d = query.shape
         w, b = self.in_proj_weight, self.in_proj_bias
         if query is key and key is value:
@@ -142,6 +152,13 @@ class MultiheadAttention(nn.Module):
             v = F.linear(value, w[2 * d :], b[2 * d :])
         q, k, v = (x.unflatten(-1, (self.heads, -1)).transpose(1, 2) for x in (q, k, v))
         p = self.dropout if self.training else 0.0
+        if fused_attention.enabled() and q.device.type == "cpu":
+            out = fused_attention.fused_attention(q, k, v, causal_offset, p, query_start=query_start)
+            return self.out_proj(out.transpose(1, 2).reshape(n, t_q, d))
+        if query_start and causal_offset is not None:  # relative to the first row; None if all keys are seen
+            causal_offset = (
+                None if query_start + causal_offset >= k.shape[2] - 1 else query_start + causal_offset
+            )
         if causal_offset is not None and p > 0 and q.device.type == "cpu":
             out = blocked_attention(q, k, v, causal_offset, p)
         elif causal_offset is None:
@@ -152,6 +169,13 @@ class MultiheadAttention(nn.Module):
             mask = visible_mask(t_q, k.shape[2], causal_offset, q.device)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         return self.out_proj(out.transpose(1, 2).reshape(n, t_q, d))
+
+
+def _dropout(x: torch.Tensor, p: float, training: bool, position: int = 0) -> torch.Tensor:
+    """``F.dropout``, or the hashed decisions of the fused path (time steps from ``position``)."""
+    if fused_attention.hash_draws():
+        return fused_attention.hash_dropout(x, p, training, position)
+    return F.dropout(x, p, training)
 
 
 class EncoderLayer(nn.Module):
@@ -183,11 +207,12 @@ class EncoderLayer(nn.Module):
         k, v = (h, h) if kv is None else (self.norm_attn(kv[0]), self.norm_attn(kv[1]))
         n_key = k.shape[1]
         offset = abs(n_key - x.shape[1]) if causal else None
-        if last_only:  # the last query sees every key under any of these masks
-            x, h, offset = x[:, -1:], h[:, -1:], None
-        x = x + F.dropout(self.attn(h, k, v, offset), self.res_dropout, self.training)
-        h = F.dropout(F.relu(self.fc1(self.norm_ffn(x))), self.relu_dropout, self.training)
-        return x + F.dropout(self.fc2(h), self.res_dropout, self.training)
+        start = x.shape[1] - 1 if last_only else 0
+        if last_only:  # the last query (position start) sees every key under any of these masks
+            x, h = x[:, -1:], h[:, -1:]
+        x = x + _dropout(self.attn(h, k, v, offset, start), self.res_dropout, self.training, start)
+        h = _dropout(F.relu(self.fc1(self.norm_ffn(x))), self.relu_dropout, self.training, start)
+        return x + _dropout(self.fc2(h), self.res_dropout, self.training, start)
 
 
 class MultEncoder(nn.Module):
@@ -222,7 +247,7 @@ class MultEncoder(nn.Module):
         self.embed_dropout, self.causal = embed_dropout, causal
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        return F.dropout(self.scale * x + positions(x), self.embed_dropout, self.training)
+        return _dropout(self.scale * x + positions(x), self.embed_dropout, self.training)
 
     def forward(
         self, x: torch.Tensor, kv: torch.Tensor | None = None, last_only: bool = False

@@ -17,12 +17,15 @@ are a recipe (:mod:`affect_lib.recipes`).
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from affect_lib.models.attention import MultEncoder
 
@@ -123,8 +126,36 @@ class ResNeXt3d(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.out_channels = inplanes
 
+    checkpoint = False
+    """Recompute the stem and each bottleneck in the backward pass instead of storing their activations
+    (training only; set by :func:`use_checkpointing`): the same numbers, a fraction of the peak memory."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
+        if not (self.checkpoint and self.training and torch.is_grad_enabled()):
+            return self.stages(self.stem(x))
+        for module in (self.stem, *self.stages):
+            x = checkpoint(module, x, use_reentrant=False, context_fn=partial(_frozen_recompute, module))
+        return x
+
+
+@contextmanager
+def _no_running_stats(module: nn.Module):
+    """Restore the BatchNorm running statistics after the block (the recomputation of a checkpointed segment
+    must not count its batch twice)."""
+    buffers = [
+        b for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for b in m.buffers()
+    ]
+    saved = [b.clone() for b in buffers]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, value in zip(buffers, saved, strict=True):
+                b.copy_(value)
+
+
+def _frozen_recompute(module: nn.Module):
+    return nullcontext(), _no_running_stats(module)
 
 
 # ---- audio branch: MFCC 1D CNN ------------------------------------------------------------------------------
@@ -326,6 +357,15 @@ def use_channels_last(model: AudioVisualNet | LateFusionNet) -> AudioVisualNet |
     about 1.7x faster training steps of the paper model on a 2-core CPU (see the performance appendix)."""
     model.to(memory_format=torch.channels_last_3d)
     model.channels_last = True
+    return model
+
+
+def use_checkpointing(
+    model: AudioVisualNet | LateFusionNet, on: bool = True
+) -> AudioVisualNet | LateFusionNet:
+    """Activation checkpointing of the video branch (stem and every bottleneck, see ``ResNeXt3d.checkpoint``):
+    training steps store only each block's input and recompute the rest in the backward pass."""
+    model.video.checkpoint = on
     return model
 
 
