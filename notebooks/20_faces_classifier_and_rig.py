@@ -123,9 +123,12 @@ n_params = sum(p.numel() for p in clf.parameters())
 # NBVAL_CHECK_OUTPUT
 print(f"mini-Xception parameters: {n_params}")
 print(
-    "astronaut:", "  ".join(f"{e} {p:.3f}" for e, p in zip(facs.EXPRESSIONS, p_astro, strict=True))
+    "astronaut:", " ".join(f"{e} {p:.3f}" for e, p in zip(facs.EXPRESSIONS, p_astro, strict=True))
 )
-print("LFW argmax counts:", dict(zip(facs.EXPRESSIONS, lfw_counts.tolist(), strict=True)))
+print(
+    "LFW argmax counts:",
+    ", ".join(f"{e} {n}" for e, n in zip(facs.EXPRESSIONS, lfw_counts, strict=True)),
+)
 
 # %% mystnb={"figure": {"name": "fig-20-faces-classifier-and-rig-2", "caption": "Left, the aligned astronaut with the 34 landmarks this project annotated (shipped as package data) and the fer crop the classifier sees (orange); right, the classifier's verdicts on LFW. A smiling face is \"happy\" with near certainty, and tiny LFW faces spread over several classes, mostly happy, neutral and angry: plausible for a FER2013 model, which is all an offline port can show without a TensorFlow reference run."}}
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7, 3.4), gridspec_kw={"width_ratios": [1, 1.4]})
@@ -183,9 +186,8 @@ plt.show()
 display(HTML(widgets.expression_slider_html(FaceRig.default(96), classifier=clf)))
 
 # %%
-if (
-    os.environ.get(MODE_ENV, "auto") != "text"
-):  # a live kernel (executed books set $AFFECT_PROGRESS=text)
+live_kernel = os.environ.get(MODE_ENV, "auto") == "auto"  # the book's runs set $AFFECT_PROGRESS
+if live_kernel:
     display(widgets.au_slider(FaceRig.default(96), classifier=clf))
 
 # %% [markdown]
