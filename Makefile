@@ -20,7 +20,7 @@ LIB      := $(shell find affect_lib -name '*.py' -o -name '*.json' -o -name '*.n
 # idle OpenMP threads sleep rather than spin (a loaded machine then sees a fair-share slowdown).
 RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=off OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: env book run outputs chapter full test test-isa unit nbval lint bench check-html pdf linkcheck clean help
+.PHONY: env book run outputs chapter full test test-isa unit nbval lint bench check-html pdf linkcheck clean help rehearsal
 
 help:
 	@echo "make book            set up .venv if missing, execute every chapter (quick), build _build/html"
@@ -30,6 +30,7 @@ help:
 	@echo "make outputs [NB=x]  re-execute (quick) and store the outputs in the committed notebooks/x.ipynb"
 	@echo "make full [DATA_DIR=...]  every chapter on the paper profile (skips chapters whose data is missing)"
 	@echo "make bench [BENCH=x] writes benchmarks/results/*.md for the performance appendix"
+	@echo "make rehearsal       paper-profile dress rehearsal: full-size synthetic data through the CLI, DDP, resume"
 	@echo "make pdf             the whole book as one PDF: _build/html/affect_book.pdf (after make book)"
 	@echo "make lint | check-html | linkcheck | clean"
 
@@ -94,6 +95,9 @@ unit: | $(STAMP)
 lint: | $(STAMP)
 	$(BIN)/ruff check affect_lib tests notebooks tools benchmarks
 	$(BIN)/ruff format --check affect_lib tests tools benchmarks
+
+rehearsal: | $(STAMP)   # the paper profile's dress rehearsal on full-size synthetic corpora; prints its stage timings
+	$(RUNENV) $(PY) tools/rehearsal.py
 
 bench: | $(STAMP)
 	$(RUNENV) $(PY) benchmarks/run.py $(BENCH)

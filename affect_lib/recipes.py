@@ -21,10 +21,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
+
+if TYPE_CHECKING:  # the audio-visual stack (PyAV, OpenCV, librosa) loads only for RAVDESS recipes
+    from affect_lib.data.av_preprocess import PreprocessConfig
 
 SEQUENCE_MODELS = ("lmr_cbt", "mult", "late_fusion")
 AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat")
@@ -81,13 +84,19 @@ class MultData:
         }
 
 
+def _released_preprocessing() -> PreprocessConfig:
+    from affect_lib.data.av_preprocess import PreprocessConfig
+
+    return PreprocessConfig()
+
+
 @dataclass(frozen=True)
 class RavdessData:
-    """RAVDESS ``Actor_XX/*.mp4`` clips, preprocessed (:class:`~affect_lib.data.av_preprocess.PreprocessConfig`
-    fields below), split by actor.
+    """RAVDESS ``Actor_XX/*.mp4`` clips, preprocessed, split by actor.
 
     Attributes:
-        n_frames, size, mfcc_offset, mfcc_duration, n_mfcc, face_margin, squash_first: the preprocessing.
+        preprocess: the :class:`~affect_lib.data.av_preprocess.PreprocessConfig` (default: the released
+            settings); its fields are set as ``data.n_frames``, ``data.size``, ... in the layers.
         augment: random resized crop + flip of the training clips.
         split: ``"proper"`` (the fixed test/validation actors; refuses a corpus that lacks one) or ``"folds3"``
             (fold 0 of a nested 3-fold split, for a stand-in with other actors).
@@ -95,13 +104,7 @@ class RavdessData:
             stand-in written when the quick profile has no data.
     """
 
-    n_frames: int = 30
-    size: int = 224
-    mfcc_offset: float = 0.5
-    mfcc_duration: float = 2.45
-    n_mfcc: int = 13
-    face_margin: float = 0.1
-    squash_first: bool = False
+    preprocess: PreprocessConfig = field(default_factory=_released_preprocessing)
     augment: bool = True
     split: str = "proper"
     standin_actors: tuple[int, ...] = tuple(range(1, 8))
@@ -110,12 +113,9 @@ class RavdessData:
     standin_fps: int = 10
     standin_height: int = 80
 
-    def preprocess_config(self) -> Any:
-        """The :class:`~affect_lib.data.av_preprocess.PreprocessConfig` of these settings."""
-        from affect_lib.data.av_preprocess import PreprocessConfig
-
-        names = {f.name for f in dataclasses.fields(PreprocessConfig)}
-        return PreprocessConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+    def preprocess_config(self) -> PreprocessConfig:
+        """The preprocessing settings (:func:`~affect_lib.data.av_preprocess.preprocess_corpus`)."""
+        return self.preprocess
 
     def standin_kwargs(self) -> dict[str, Any]:
         """Arguments of :func:`~affect_lib.data.synthetic_ravdess.write_synthetic_ravdess` for the stand-in."""
@@ -157,9 +157,13 @@ class Recipe:
         if isinstance(self.data, MultData):
             sizes: dict[str, Any] = {"dims": self.data.dims, "out_dim": self.data.out_dim}
         else:
-            d = self.data
-            sizes = {"frames": d.n_frames, "image_size": d.size, "mfcc_bins": d.n_mfcc}
-            sizes["mfcc_frames"] = d.preprocess_config().mfcc_frames
+            p = self.data.preprocess
+            sizes = {
+                "frames": p.n_frames,
+                "image_size": p.size,
+                "mfcc_bins": p.n_mfcc,
+                "mfcc_frames": p.mfcc_frames,
+            }
         return {**sizes, **dict(self.model_args)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -313,6 +317,11 @@ def from_dict(data: dict[str, Any]) -> Recipe:
     """
     try:
         kind = {"MultData": MultData, "RavdessData": RavdessData}[data["data_kind"]]
+        fields_ = {k: _tuples(v) for k, v in data["data"].items()}
+        if kind is RavdessData:
+            from affect_lib.data.av_preprocess import PreprocessConfig
+
+            fields_["preprocess"] = PreprocessConfig(**fields_["preprocess"])
         recipe = Recipe(
             model=data["model"],
             dataset=data["dataset"],
@@ -320,7 +329,7 @@ def from_dict(data: dict[str, Any]) -> Recipe:
             aligned=data["aligned"],
             variant=data["variant"],
             model_args=tuple(sorted((k, _tuples(v)) for k, v in data["model_args"].items())),
-            data=kind(**{k: _tuples(v) for k, v in data["data"].items()}),
+            data=kind(**fields_),
             train=TrainSettings(**data["train"]),
         )
     except (KeyError, TypeError) as err:
@@ -389,6 +398,11 @@ def _apply(recipe: Recipe, layer: dict[str, Any], *, where: str) -> Recipe:
         if section not in sections or not name:
             raise ValueError(f"{where}: field {key!r} must be 'train.X', 'data.X' or 'model.X'")
         sections[section][name] = value
+    if isinstance(recipe.data, RavdessData):  # data.n_frames etc. are preprocessing fields
+        prep_names = {f.name for f in dataclasses.fields(recipe.data.preprocess)}
+        prep = {k: sections["data"].pop(k) for k in list(sections["data"]) if k in prep_names}
+        if prep:
+            sections["data"]["preprocess"] = dataclasses.replace(recipe.data.preprocess, **prep)
     for section in ("train", "data"):
         target = getattr(recipe, section)
         known = {f.name for f in dataclasses.fields(target)}

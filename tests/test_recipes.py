@@ -29,7 +29,7 @@ def test_layers_merge_dataset_model_profile_variant():
         "proper",
     )
     released = recipes.get("cfn_sr", "ravdess", "paper", variant="released")
-    assert released.model_kwargs()["batch_coupled_attention"] and released.data.squash_first
+    assert released.model_kwargs()["batch_coupled_attention"] and released.data.preprocess.squash_first
     assert released.name == "cfn_sr-ravdess-paper+released"
 
 
@@ -40,7 +40,7 @@ def test_paper_recipe_builds_the_paper_model():
     )
     quick = recipes.get("cfn_sr", "ravdess", "quick")
     model = recipes.build_model(quick)
-    assert model.config.frames == quick.data.n_frames == 8
+    assert model.config.frames == quick.data.preprocess.n_frames == 8
     assert model.config.mfcc_frames == quick.data.preprocess_config().mfcc_frames == 130
 
 

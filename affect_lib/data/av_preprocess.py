@@ -275,7 +275,7 @@ def _corpus_key(paths: Sequence[Path], config: PreprocessConfig) -> str:
 
 
 def preprocess_corpus(
-    paths: Sequence[str | Path], config: PreprocessConfig, *, use_cache: bool = True
+    paths: Sequence[str | Path], config: PreprocessConfig, *, use_cache: bool = True, workers: int = 0
 ) -> ProcessedCorpus:
     """Preprocess RAVDESS-named clips through the cache; warns once with the number of centre-crop fallbacks.
 
@@ -283,7 +283,8 @@ def preprocess_corpus(
     content), so that an interrupted run resumes where it stopped, and the stacked corpus (``frames`` as a
     ``.npy`` that is **memory-mapped**, read-only, so that no process holds the corpus in RAM). Writes go to
     per-process temporary names and are renamed into place. Under ``torch.distributed``, rank 0 builds the cache
-    while the other ranks wait at a barrier, then every rank maps the same files.
+    while the other ranks wait at a barrier, then every rank maps the same files. ``workers > 1`` processes the
+    clips missing from the cache in that many processes (one per core).
     """
     if not paths:
         raise ValueError("paths is empty: no clip to preprocess")
@@ -294,7 +295,7 @@ def preprocess_corpus(
     if not use_cache:
         frames, mfcc, fallbacks = _process(paths, config, None, None)
     else:
-        frames, mfcc, fallbacks = _cached_corpus(paths, config)
+        frames, mfcc, fallbacks = _cached_corpus(paths, config, workers)
     if fallbacks:
         warnings.warn(
             f"face detector missed {fallbacks} of {total} frames; they were centre-cropped", stacklevel=2
@@ -302,7 +303,9 @@ def preprocess_corpus(
     return ProcessedCorpus(frames, mfcc, labels, actors, [p.name for p in paths], fallbacks, total)
 
 
-def _cached_corpus(paths: list[Path], config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray, int]:
+def _cached_corpus(
+    paths: list[Path], config: PreprocessConfig, workers: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """The stacked cache (built by rank 0, the others wait), frames memory-mapped read-only."""
     import torch.distributed as dist
 
@@ -315,6 +318,8 @@ def _cached_corpus(paths: list[Path], config: PreprocessConfig) -> tuple[np.ndar
     elif not (stacked / "meta.json").exists():
         tmp = stacked.with_name(f".{stacked.name}.{os.getpid()}.tmp")
         tmp.mkdir(parents=True, exist_ok=True)
+        if workers > 1:
+            _fill_clip_cache(paths, config, folder, workers)
         _, mfcc, fallbacks = _process(paths, config, folder, tmp / "frames.npy")
         np.save(tmp / "mfcc.npy", mfcc)
         (tmp / "meta.json").write_text(json.dumps({"fallbacks": fallbacks, "clips": [p.name for p in paths]}))
@@ -329,6 +334,34 @@ def _cached_corpus(paths: list[Path], config: PreprocessConfig) -> tuple[np.ndar
     return frames, np.load(stacked / "mfcc.npy"), int(meta["fallbacks"])
 
 
+def _clip_cache_path(folder: Path, path: Path) -> Path:
+    return folder / f"{path.stem}-{_file_digest(path)}.npz"
+
+
+def _fill_clip_cache(paths: list[Path], config: PreprocessConfig, folder: Path, workers: int) -> None:
+    """Preprocess the clips missing from the per-clip cache in ``workers`` processes."""
+    import concurrent.futures
+    import multiprocessing
+
+    todo = [p for p in paths if not _clip_cache_path(folder, p).exists()]
+    if not todo:
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        done = pool.map(_cache_clip, todo, [config] * len(todo), [folder] * len(todo))
+        for _ in progress(done, desc="preprocess clips", total=len(todo)):
+            pass
+
+
+def _cache_clip(path: Path, config: PreprocessConfig, folder: Path) -> None:
+    cv2.setNumThreads(1)
+    clip = preprocess_clip(path, config)
+    cached = _clip_cache_path(folder, path)
+    tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, frames=clip.frames, mfcc=clip.mfcc, fallbacks=clip.fallbacks)
+    tmp.replace(cached)
+
+
 def _process(
     paths: list[Path], config: PreprocessConfig, folder: Path | None, frames_file: Path | None
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -338,7 +371,7 @@ def _process(
     frames: np.ndarray | None = None
     mfccs, fallbacks = [], 0
     for i, path in enumerate(progress(paths, desc="preprocess clips", total=len(paths))):
-        cached = folder / f"{path.stem}-{_file_digest(path)}.npz" if folder is not None else None
+        cached = _clip_cache_path(folder, path) if folder is not None else None
         if cached is not None and cached.exists():
             with np.load(cached, allow_pickle=False) as data:
                 clip = ProcessedClip(data["frames"], data["mfcc"], int(data["fallbacks"]))
@@ -385,7 +418,7 @@ def ravdess_loaders(
     augments (``per_frame_augmentation``, ``bgr_input``: the released quirks). ``num_workers`` and ``pin_memory``
     go to the loaders (the frames are memory-mapped, so workers share them).
     """
-    corpus = preprocess_corpus(clips, config)
+    corpus = preprocess_corpus(clips, config, workers=num_workers)
     actors = sorted(set(corpus.actors.tolist()))
     if split == "proper":
         split = proper_split(actors)

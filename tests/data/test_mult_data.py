@@ -196,3 +196,9 @@ def test_inconsistent_counts_lengths_and_values(tmp_path):
         load_mult_pickle(dump(tmp_path / "mosei_senti_data.pkl", raw))
     with pytest.raises(ValueError, match="cannot tell the dataset"):
         load_mult_pickle(dump(tmp_path / "features.pkl", raw))
+
+
+def test_a_folder_in_place_of_the_pickle_is_named(tmp_path):
+    (tmp_path / "mosi_data.pkl").mkdir()
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        load_mult_pickle(tmp_path / "mosi_data.pkl")

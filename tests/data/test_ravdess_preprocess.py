@@ -200,3 +200,60 @@ def test_warning_free_when_faces_are_found(corpus_root):
         warnings.simplefilter("error")
         corpus = preprocess_corpus(list_clips(corpus_root)[:2], CONFIG)
     assert corpus.fallbacks == 0
+
+
+def test_selective_decode_keeps_exactly_the_uniform_frames(corpus_root):
+    clip = list_clips(corpus_root)[0]
+    full = decode_clip(clip)
+    kept = decode_clip(clip, 4)
+    index = uniform_frame_indices(full.times, full.duration, 4)
+    np.testing.assert_array_equal(kept.frames, full.frames[index])
+    np.testing.assert_array_equal(kept.audio, full.audio)
+
+
+def test_stacked_cache_is_memory_mapped_and_workers_give_the_same_corpus(corpus_root, tmp_path, monkeypatch):
+    clips = list_clips(corpus_root)[:4]
+    serial = preprocess_corpus(clips, CONFIG, use_cache=False)
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "parallel"))
+    parallel = preprocess_corpus(clips, CONFIG, workers=2)
+    assert isinstance(parallel.frames, np.memmap) and not parallel.frames.flags.writeable
+    np.testing.assert_array_equal(parallel.frames, serial.frames)
+    np.testing.assert_array_equal(parallel.mfcc, serial.mfcc)
+    assert not list((tmp_path / "parallel").rglob("*.tmp*"))  # temporary names were all renamed
+    item = RavdessClips(parallel.frames, parallel.mfcc, parallel.labels)[0]
+    assert item[0][0].shape == (3, 4, 32, 32)
+
+
+def test_interrupted_preprocessing_resumes_from_the_clip_cache(corpus_root, monkeypatch):
+    clips = list_clips(corpus_root)[:3]
+    preprocess_corpus(clips[:2], CONFIG)  # "interrupted" after two clips
+    calls = []
+    original = av_preprocess.preprocess_clip
+    monkeypatch.setattr(
+        av_preprocess, "preprocess_clip", lambda *a, **k: calls.append(a[0]) or original(*a, **k)
+    )
+    preprocess_corpus(clips, CONFIG)
+    assert calls == [clips[2]]
+
+
+def test_actor_folders_without_video_are_refused(tmp_path, corpus_root):
+    import shutil
+
+    root = tmp_path / "ravdess"
+    shutil.copytree(corpus_root, root)
+    (root / "Actor_07").mkdir()
+    (root / "Actor_07" / "03-01-01-01-01-01-07.wav").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"Actor_07 \(holds \.wav\).*would drop out"):
+        list_clips(root)
+    (root / "Actor_07" / "03-01-01-01-01-01-07.wav").unlink()
+    with pytest.raises(ValueError, match=r"Actor_07 \(holds nothing\)"):
+        list_clips(root)
+
+
+def test_missing_fixed_split_actor_is_refused(corpus_root):
+    from affect_lib.data.ravdess import proper_split
+
+    with pytest.raises(ValueError, match=r"actor\(s\) \[19\] have no clip"):
+        proper_split([a for a in range(1, 25) if a != 19])
+    with pytest.raises(ValueError, match="split must be"):
+        av_preprocess.ravdess_loaders(list_clips(corpus_root)[:2], CONFIG, batch_size=2, split="random")
