@@ -37,6 +37,8 @@ device: str = "auto"
 data_dir: str | None = None  # not read on either profile: the training faces come from the rig
 
 # %%
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -108,7 +110,7 @@ print(f"D: critic map {tuple(score.shape)}, AU regression {tuple(au_pred.shape)}
 
 # %%
 weights = gan.LossWeights()
-print(weights)
+print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
 
 # %% [markdown]
 # ## Training faces from the rig
