@@ -484,6 +484,7 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
     fp = fingerprint(recipe, args, seeds, world_size)
     check_run_folder(out, fp, resume=args.resume, overwrite=args.overwrite)
     root = locate_data(recipe, args.data_dir)
+    barrier()  # every rank has checked the folder before rank 0 writes into it
     if rank == 0:
         print(
             f"recipe {recipe.name} ({recipes.recipe_hash(recipe)}):\n{recipes.describe(recipe)}", flush=True
