@@ -37,6 +37,12 @@ BATCH, REPEATS = 2, 5
 FRAMES, SIZE = (int(v) for v in os.environ.get(SIZE_ENV, "30x224").split("x"))
 GROWTH_FRAMES, GROWTH_SIZES, GROWTH_REPEATS = (4, 8, 16), (32, 64, 112), 2
 FIGURE = Path(__file__).resolve().parent / "results" / "audiovisual_growth.png"
+MEMORY_NOTE = (
+    " Peak memory is the growth of the resident set during a step, which cannot see what the heap serves "
+    "from memory it kept from the warm-up step: at this size these values (and the memory exponents) unde"
+    "rstate the activations and do not measure the checkpointing saving; a fresh process per form (ru_max"
+    "rss) is needed."
+)
 RATIOS: dict[str, float] = {}
 """Speed-ups measured by :func:`main` (read by ``run.py`` for the summary chart)."""
 
@@ -160,7 +166,7 @@ def main() -> str:
         f" and a 13 x 212 MFCC, batch {BATCH}, Adam, "
         f"{torch.get_num_threads()} torch threads; medians of {REPEATS} rounds after a warm-up, the forms in turn "
         "in each round, a speed-up is the median of the per-round ratios. Peak memory: median growth of the "
-        "resident set during a step (the weights, gradients and Adam state exist before it).",
+        "resident set during a step (the weights, gradients and Adam state exist before it)." + MEMORY_NOTE,
         "",
         f"bf16 autocast: one grouped 3x3x3 convolution (256 channels, 8 x 28²) forward + backward takes "
         f"{bf16:.1f}x the float32 time on this CPU (no bf16 arithmetic units), so the CPU forms stay float32; "

@@ -86,7 +86,7 @@ def summary(out_dir: Path) -> None:
     for i, k in enumerate(labels):
         ax.text(ratios[k], i, f" {ratios[k]:.2f}x", va="center", fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("speed-up over the released code's pattern, same process (median of per-round ratios)")
+    ax.set_xlabel("speed-up over the released pattern, same process")
     ax.invert_yaxis()
     fig.savefig(out_dir / "speedups.png", dpi=110)
     plt.close(fig)
