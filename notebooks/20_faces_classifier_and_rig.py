@@ -45,14 +45,15 @@ import torch
 from IPython.display import HTML, display
 from torchvision.utils import make_grid
 
+import affect_lib
 from affect_lib.claims import claims_table
-from affect_lib.faces import crop, facs, setup, widgets
+from affect_lib.faces import crop, facs, widgets
 from affect_lib.faces.classifier import FERClassifier
 from affect_lib.faces.images import load_face, to_tensor
 from affect_lib.faces.rig import FaceRig
 from affect_lib.progress import MODE_ENV
 
-cfg = setup(profile, seed, device, data_dir)
+cfg = affect_lib.setup(profile, seed, device, data_dir, dataset=None)  # Part II reads no data
 print(cfg)
 
 # %% [markdown]

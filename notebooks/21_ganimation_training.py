@@ -44,14 +44,15 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+import affect_lib
 from affect_lib import expected, stats
 from affect_lib.claims import claims_table
-from affect_lib.faces import facs, setup
+from affect_lib.faces import facs
 from affect_lib.faces import ganimation as gan
 from affect_lib.faces.pairs import RigPairs, ground_truth_l1
 from affect_lib.faces.rig import FaceRig
 
-cfg = setup(profile, seed, device, data_dir)
+cfg = affect_lib.setup(profile, seed, device, data_dir, dataset=None)  # Part II reads no data
 print(cfg)
 
 # %% [markdown]

@@ -49,13 +49,14 @@ import torch
 from IPython.display import Markdown, display
 from torchvision.utils import make_grid
 
+import affect_lib
 from affect_lib import expected, stats
 from affect_lib.claims import claims_table
-from affect_lib.faces import crop, facs, search, setup
+from affect_lib.faces import crop, facs, search
 from affect_lib.faces.classifier import FERClassifier
 from affect_lib.faces.rig import FaceRig
 
-cfg = setup(profile, seed, device, data_dir)
+cfg = affect_lib.setup(profile, seed, device, data_dir, dataset=None)  # Part II reads no data
 print(cfg)
 
 # %% [markdown]
@@ -288,7 +289,7 @@ display(
     )
 )
 print(f"GA (book) mean best over all 6 basic targets: {ga_basic}")
-print(f"... over the earlier hand-picked four (angry, happy, surprise, happy .2 + surprise .8):")
+print("... over the earlier hand-picked four (angry, happy, surprise, happy .2 + surprise .8):")
 print(f"    {ga_easy_old}")
 print("out of reach (< 0.5):", [label[c] for c in out_of_reach] or "none")
 
