@@ -386,9 +386,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=10_wdp_definition` executes this chapter alone (measured: about 80 s on two shared cores at a load average of 8,
-# kernel start included). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the Table-1 values, the exact-OT
+# `make chapter NB=10_wdp_definition` executes this chapter alone.
+# nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the Table-1 values, the exact-OT
 # table, the formula-vs-exact summary and the attack table.
-# Download it: {download}`10_wdp_definition.py <../../notebooks/10_wdp_definition.py>` (the source) or {download}`10_wdp_definition.ipynb <../../notebooks/10_wdp_definition.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
 # ```

@@ -423,7 +423,7 @@ print("    Table-1 formula for the same:", " ".join(f"{w:.4f}" for w in g_formul
 
 # %% [markdown]
 # ### P12 WDP to zCDP and P13 WDP to DP
-# The paper's fragment: "(µ, ε)-WDP implies ½ L²·ε^{2µ/(µ+1)}-zCDP", via Bun & Steinke's
+# The paper's fragment: "$(\mu, \varepsilon)$-WDP implies $\tfrac12 L^2 \varepsilon^{2\mu/(\mu+1)}$-zCDP", via Bun & Steinke's
 # $\varepsilon'$-DP $\Rightarrow$ $\varepsilon'^2/2$-zCDP; so the DP statement reads: if the log-density is
 # $L$-Lipschitz, $(\mu, \varepsilon)$-WDP implies $L\varepsilon^{\mu/(\mu+1)}$-DP. We test both on the Laplace
 # mechanism, whose log-density is $(1/\lambda)$-Lipschitz, against its *true* budgets:
@@ -656,9 +656,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=11_wdp_properties` executes this chapter alone (measured: about 75 s on two shared cores at a load average of 8,
-# quick profile). nbval checks every cell marked `# NBVAL_CHECK_OUTPUT`: each property's numbers and the
+# `make chapter NB=11_wdp_properties` executes this chapter alone.
+# nbval checks every cell marked `# NBVAL_CHECK_OUTPUT`: each property's numbers and the
 # scorecard.
-# Download it: {download}`11_wdp_properties.py <../../notebooks/11_wdp_properties.py>` (the source) or {download}`11_wdp_properties.ipynb <../../notebooks/11_wdp_properties.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
 # ```

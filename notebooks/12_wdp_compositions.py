@@ -439,9 +439,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=12_wdp_compositions` executes this chapter alone (measured: about 160 s on two shared cores at a load average of 13,
-# quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the budget table at steps 1, 10, 50 and 100,
+# `make chapter NB=12_wdp_compositions` executes this chapter alone.
+# nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the budget table at steps 1, 10, 50 and 100,
 # the noise-floor summary and the units table.
-# Download it: {download}`12_wdp_compositions.py <../../notebooks/12_wdp_compositions.py>` (the source) or {download}`12_wdp_compositions.ipynb <../../notebooks/12_wdp_compositions.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
 # ```

@@ -459,9 +459,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=13_wdp_deep_learning` executes this chapter alone (measured: about 185 s on two shared cores at a load average of 14, of which 142 s CPU time,
-# quick profile). nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the exact DP budgets, the noise floors, the
+# `make chapter NB=13_wdp_deep_learning` executes this chapter alone.
+# nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the exact DP budgets, the noise floors, the
 # anchors, and the tolerance checks of the trained results.
-# Download it: {download}`13_wdp_deep_learning.py <../../notebooks/13_wdp_deep_learning.py>` (the source) or {download}`13_wdp_deep_learning.ipynb <../../notebooks/13_wdp_deep_learning.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
 # ```

@@ -299,9 +299,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=20_faces_classifier_and_rig` executes this chapter alone (about 15 s on two cores). `make test`
+# `make chapter NB=20_faces_classifier_and_rig` executes this chapter alone. `make test`
 # re-executes it and checks the AU table, the targets, the classifier's verdicts on real faces and the confusion
 # picture of the rig's prototypes.
-# Download it: {download}`20_faces_classifier_and_rig.py <../../notebooks/20_faces_classifier_and_rig.py>` (the source) or {download}`20_faces_classifier_and_rig.ipynb <../../notebooks/20_faces_classifier_and_rig.ipynb>` (with outputs). This build's runtime of every chapter is in
-# the {doc}`/book/generated/reproducibility`.
 # ```

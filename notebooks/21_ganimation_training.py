@@ -380,9 +380,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=21_ganimation_training` executes this chapter alone (see the
-# {doc}`/book/generated/reproducibility` for this build's time). `make test` re-executes it and checks the
+# `make chapter NB=21_ganimation_training` executes this chapter alone.
+# `make test` re-executes it and checks the
 # parameter counts, shapes and run sizes exactly, and the ground-truth errors against their committed tolerances.
-# Download it: {download}`21_ganimation_training.py <../../notebooks/21_ganimation_training.py>` (the source) or
-# {download}`21_ganimation_training.ipynb <../../notebooks/21_ganimation_training.ipynb>` (with outputs).
 # ```

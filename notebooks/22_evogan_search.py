@@ -166,7 +166,7 @@ summary = {key: stats.summarize(values) for key, values in best.items()}
 # ## Best fitness per target
 #
 # The table gives each method's best fitness after the whole budget: the mean over seeds with its 95% Student-t
-# interval (std with ddof = 1, {func}`affect_lib.stats.summarize`).
+# interval (std with ddof = 1, `affect_lib.stats.summarize`).
 
 # %%
 table = pd.DataFrame(
@@ -263,7 +263,7 @@ display(
 #
 # A target is *reached* when the best method's mean best fitness has its 95% interval at or above 0.8 (at least
 # 80% of the classifier's probability mass in the right places) and *out of reach* when the interval lies below
-# 0.5; {func}`affect_lib.stats.verdict_at_least` decides.
+# 0.5; `affect_lib.stats.verdict_at_least` decides.
 
 # %%
 top = {c: max(methods, key=lambda m, c=c: summary[c, m].mean) for c in targets}
@@ -480,7 +480,7 @@ claims_table(
 # - **The fear sentence.** The earlier text said fear reached "a few per cent" while its own table showed about
 #   0.19; the sentence is gone, and every reachability statement now comes from an interval.
 # - **Statistics.** 5 seeds (was 5 without intervals), mean with 95% intervals, std with ddof = 1, a paired test
-#   per target and method, and the verdicts from {data}`affect_lib.stats.VERDICT_RULE`.
+#   per target and method, and the verdicts from `affect_lib.stats.VERDICT_RULE`.
 # - **The methods.** The draft GA is run beside the released one; "GA (released)" was the book's modified GA and
 #   is now called "GA (book)", with the released behaviour (`original=True`) as "GA (as released)"; f_avg is
 #   taken over the whole judged set, as released.
@@ -523,9 +523,7 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=22_evogan_search` executes this chapter alone (see the
-# {doc}`/book/generated/reproducibility` for this build's time). `make test` re-executes it and checks the crop,
+# `make chapter NB=22_evogan_search` executes this chapter alone.
+# `make test` re-executes it and checks the crop,
 # the run sizes and the seed means against their committed tolerances.
-# Download it: {download}`22_evogan_search.py <../../notebooks/22_evogan_search.py>` (the source) or
-# {download}`22_evogan_search.ipynb <../../notebooks/22_evogan_search.ipynb>` (with outputs).
 # ```
