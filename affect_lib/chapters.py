@@ -393,7 +393,10 @@ def write_generated_pages() -> list[Path]:
         "They are committed in `benchmarks/results/` and are not re-measured by `make book`.",
         "",
     ]
-    results = sorted((REPO / "benchmarks" / "results").glob("*.md"))
+    # the speed-ups at a glance first, then each benchmark's tables
+    results = sorted(
+        (REPO / "benchmarks" / "results").glob("*.md"), key=lambda p: (p.stem != "speedups", p.stem)
+    )
     for path in results:
         perf += [f"## {path.stem.replace('_', ' ').capitalize()}", "", path.read_text().strip(), ""]
     if not results:
