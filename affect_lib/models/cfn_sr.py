@@ -336,17 +336,13 @@ def cfn_sr(
     return use_channels_last(model) if channels_last else model
 
 
-def av_concat(
-    *, stem_relu: bool = False, channels_last: bool = False, **sizes: Any
-) -> AudioVisualNet:
+def av_concat(*, stem_relu: bool = False, channels_last: bool = False, **sizes: Any) -> AudioVisualNet:
     """The same branches without the cross-modal block: concat + Linear (the ablation "w/o cross-modal block")."""
     model = AudioVisualNet(make_config(**sizes), cross_modal=False, stem_relu=stem_relu)
     return use_channels_last(model) if channels_last else model
 
 
-def av_late_fusion(
-    *, stem_relu: bool = True, channels_last: bool = False, **sizes: Any
-) -> LateFusionNet:
+def av_late_fusion(*, stem_relu: bool = True, channels_last: bool = False, **sizes: Any) -> LateFusionNet:
     """Late fusion by averaging two unimodal classifiers built from the same branches (25.92M in the paper)."""
     model = LateFusionNet(make_config(**sizes), stem_relu=stem_relu)
     return use_channels_last(model) if channels_last else model
