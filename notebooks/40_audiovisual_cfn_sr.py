@@ -51,6 +51,7 @@ data_dir: str | None = (
 )
 
 # %%
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
@@ -106,7 +107,7 @@ print(cfg)
 # %%
 # NBVAL_CHECK_OUTPUT
 example = parse_ravdess_name("01-01-06-02-01-02-17.mp4")
-print(example)
+print(textwrap.fill(str(example), 100))  # outputs stay within the column
 print(
     f"label {example.label} = {example.emotion_name}; "
     f"actor {example.actor} is {'fe' * example.female}male"
@@ -114,7 +115,7 @@ print(
 try:
     parse_ravdess_name("01-01-01-02-01-01-03.mp4")
 except ValueError as err:
-    print("rejected:", err)
+    print(textwrap.fill(f"rejected: {err}", 100))
 
 # %% [markdown]
 # ## The corpus
@@ -148,7 +149,8 @@ print(
     f"{len(clips)} full-AV speech clips from {len({n.actor for n in names})} actors "
     "under Actor_XX/ folders"
 )
-print("per class:", {e: sum(n.emotion_name == e for n in names) for e in EMOTIONS})
+per_class = {e: sum(n.emotion_name == e for n in names) for e in EMOTIONS}
+print(textwrap.fill(f"per class: {per_class}", 100))
 print("first files:", ", ".join(p.name for p in clips[:3]))
 
 # %% [markdown]
@@ -438,8 +440,7 @@ for coupled in (False, True):
     delta = (alone - in_batch).abs().max().item()
     shown = f"{delta:.1e}" if delta > 1e-4 else "< 1e-4 (float rounding only)"
     print(
-        f"batch_coupled_attention={coupled!s:5s}: "
-        f"max |logit(alone) - logit(in a batch of 8)| = {shown}"
+        f"batch-coupled={coupled!s:5s}: max |logit alone - logit in a batch of 8| = {shown}"
     )
 
 # %% [markdown]
