@@ -282,6 +282,15 @@ def setup(app: Any) -> dict[str, Any]:
     import affect_bibstyle  # noqa: F401 - registers the "affect" pybtex style
 
     app.add_node(rerun_box, html=(visit_rerun, depart_rerun), singlehtml=(visit_rerun, depart_rerun))
+    # myst-nb registers its hide-input wrapper for the html builder only; the single-page (PDF) build needs it too
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    app.add_node(
+        HideCodeCellNode,
+        override=True,
+        html=(visit_HideCellInput, depart_HideCellInput),
+        singlehtml=(visit_HideCellInput, depart_HideCellInput),
+    )
     app.add_directive("rerun", RerunDirective)
     app.connect("builder-inited", add_static)
     app.connect("config-inited", repository_buttons)
