@@ -254,7 +254,8 @@ def book_runtime(records: Path) -> str:
 def _retarget(buttons: list[Any], old: str, new: str) -> None:
     for button in buttons:
         if isinstance(button, dict):
-            if isinstance(button.get("url"), str):
+            # the theme's own download of the page source (under _sources/) stays where Sphinx put it
+            if isinstance(button.get("url"), str) and "_sources/" not in button["url"]:
                 button["url"] = button["url"].replace(old, new)
             _retarget(button.get("buttons", []), old, new)
 
