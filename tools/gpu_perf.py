@@ -15,27 +15,14 @@ Needs only torch and numpy. Three parts, each guarded so that one failure still 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from gpu_check import timed  # tools/ is on sys.path when run as a script
 
 GB = 2**30
-
-
-def _timed(fn, steps: int = 5, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(steps):
-        tic = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
 
 
 def cfn_sr_throughput(max_batch: int = 128) -> dict:
@@ -66,7 +53,7 @@ def cfn_sr_throughput(max_batch: int = 128) -> dict:
     while batch <= max_batch:
         try:
             torch.cuda.reset_peak_memory_stats()
-            seconds = _timed(step_fn(batch, True), steps=3)
+            seconds = timed(step_fn(batch, True), steps=3, warmup=2)
             res["batches"][batch] = {
                 "clips_per_s": batch / seconds,
                 "step_s": seconds,
@@ -78,7 +65,7 @@ def cfn_sr_throughput(max_batch: int = 128) -> dict:
         finally:
             torch.cuda.empty_cache()
         batch *= 2
-    fp32 = _timed(step_fn(16, False), steps=3)
+    fp32 = timed(step_fn(16, False), steps=3, warmup=2)
     res["fp32_batch16_clips_per_s"] = 16 / fp32
     best = max((v["clips_per_s"] for v in res["batches"].values() if isinstance(v, dict)), default=None)
     res["best_amp_clips_per_s"] = best
@@ -111,7 +98,7 @@ def lmr_cbt_unaligned() -> dict:
                 step()
 
         try:
-            book, rel = _timed(step), _timed(released)
+            book, rel = timed(step, warmup=2), timed(released, warmup=2)
             res[f"batch{batch}"] = {"book_utt_per_s": batch / book, "released_utt_per_s": batch / rel}
         except torch.OutOfMemoryError:
             res[f"batch{batch}"] = "out of memory"
