@@ -98,6 +98,11 @@ class RavdessData:
         preprocess: the :class:`~affect_lib.data.av_preprocess.PreprocessConfig` (default: the released
             settings); its fields are set as ``data.n_frames``, ``data.size``, ... in the layers.
         augment: random resized crop + flip of the training clips.
+        augment_scale: the crop's area range (``RandomResizedCrop``'s ``scale``). Default (0.8, 1.0), the
+            corrected form of the release's (0.8, 1.4) (the ``released`` variant): torchvision rejects a crop
+            larger than the frame and redraws it, up to 10 times, then takes the whole frame, so (0.8, 1.4)
+            means crops of 0.8-1.0 of the area plus about 25% uncropped frames (see
+            :class:`~affect_lib.data.ravdess.RavdessClips`).
         split: ``"proper"`` (the fixed test/validation actors; refuses a corpus that lacks one) or ``"folds3"``
             (fold 0 of a nested 3-fold split, for a stand-in with other actors).
         standin_actors, standin_repetitions, standin_duration, standin_fps, standin_height: the synthetic
@@ -106,6 +111,7 @@ class RavdessData:
 
     preprocess: PreprocessConfig = field(default_factory=_released_preprocessing)
     augment: bool = True
+    augment_scale: tuple[float, float] = (0.8, 1.0)
     split: str = "proper"
     standin_actors: tuple[int, ...] = tuple(range(1, 8))
     standin_repetitions: tuple[int, ...] = (1,)
@@ -245,7 +251,11 @@ PROFILES: dict[tuple[str, str], dict[str, Any]] = {
 per model (``mult_model`` is the MulT model). ``field@aligned`` / ``field@unaligned`` apply to one alignment."""
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "released": {"model.batch_coupled_attention": True, "data.squash_first": True},
+    "released": {
+        "model.batch_coupled_attention": True,
+        "data.squash_first": True,
+        "data.augment_scale": (0.8, 1.4),
+    },
     "no_residual": {"model.residual": False},
     "lstm_over_batch": {"model.lstm_over_batch_axis": True},
 }

@@ -30,6 +30,8 @@ def test_layers_merge_dataset_model_profile_variant():
     )
     released = recipes.get("cfn_sr", "ravdess", "paper", variant="released")
     assert released.model_kwargs()["batch_coupled_attention"] and released.data.preprocess.squash_first
+    assert (av.data.augment_scale, released.data.augment_scale) == ((0.8, 1.0), (0.8, 1.4))
+    assert released.data.preprocess.crop == av.data.preprocess.crop == "detector"
     assert released.name == "cfn_sr-ravdess-paper+released"
 
 

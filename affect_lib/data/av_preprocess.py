@@ -4,11 +4,21 @@ The pipeline, for real and synthetic clips alike:
 
 1. decode video and audio with PyAV (the audio resampled to mono 44.1 kHz, as moviepy did for the release);
 2. take ``n_frames`` frames spread uniformly over the clip (times ``arange(0, d, d / n)``, nearest frame);
-3. find the face with OpenCV's Haar cascade (shipped in the opencv wheel) and cut a square crop around it;
-   a frame without a detection falls back to a centre crop, and the fallbacks are counted and warned about;
+3. find the face and crop it. With ``crop="detector"`` (the default): OpenCV's Haar cascade (shipped in the
+   opencv wheel) and a square crop around its box enlarged by ``face_margin``; a frame without a detection takes
+   the box of the nearest frame of the same clip that has one (:func:`fill_from_nearest`), and a clip without
+   any detection is centre-cropped. With ``crop="landmarks"`` (the release's crop): the bounding box of the 68
+   OpenFace 2.0 landmarks of the RAVDESS FacialTracking CSVs (:func:`find_landmark_csv` gives the layouts),
+   without margin, as released; a clip without a CSV is cropped with the detector instead;
 4. resize the crop to ``size`` x ``size``;
 5. compute the MFCC with librosa from the *decoded* track at the released settings (offset 0.5 s, 2.45 s,
-   13 coefficients, n_fft 2048, hop 512: 13 x 212 at 44.1 kHz).
+   13 coefficients, n_fft 2048, hop 512: 13 x 212 at 44.1 kHz). Audio that ends before the window does (RAVDESS
+   audio goes down to about 2.94 s, the window ends at 2.95 s) is zero-padded at the end; the release had no
+   padding and a fixed-width classifier, so such a clip would have broken it.
+
+Every irregular case is counted on the :class:`ProcessedCorpus` and :func:`preprocess_corpus` warns once per kind:
+frames that took a neighbour's box, clips centre-cropped (named), clips zero-padded (with the shortest), clips
+without landmarks (named).
 
 Results are cached per clip under :func:`affect_lib.runtime.cache_dir` (keyed by the file's content and the
 settings), so a second run only reads ``.npz`` files. The released order "squash the whole frame to 224²,
@@ -17,13 +27,14 @@ then crop" is the option ``squash_first=True``.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import av
@@ -33,6 +44,7 @@ import numpy as np
 from torch.utils.data import DataLoader, Subset
 
 from affect_lib.data.ravdess import (
+    DEFAULT_AUGMENT_SCALE,
     ActorSplit,
     RavdessClips,
     parse_ravdess_name,
@@ -43,6 +55,12 @@ from affect_lib.progress import progress
 from affect_lib.runtime import cache_dir
 
 SAMPLE_RATE = 44_100
+N_LANDMARKS = 68
+LANDMARK_COLUMNS = ("frame", "success", *(f"{c}_{i}" for c in "xy" for i in range(N_LANDMARKS)))
+"""The OpenFace 2.0 columns the landmark crop reads (by name, so the other columns may be anything)."""
+CROPS = ("detector", "landmarks")
+Box = tuple[int, int, int, int]
+"""A face box (x, y, w, h) in pixels of the frame it is cut from."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,9 @@ class PreprocessConfig:
         face_margin: the detector box is enlarged by this fraction on each side before cropping.
         squash_first: released quirk: resize the whole frame to ``size`` x ``size`` (aspect ratio lost) before
             detecting and cropping, so the face is cut from a down-scaled frame and up-scaled again.
+        crop: ``"detector"`` (the Haar cascade, square crop with ``face_margin``) or ``"landmarks"`` (the
+            release: the bounding box of the OpenFace landmarks, no margin, its aspect ratio lost in the resize;
+            the detector for a clip without a CSV).
     """
 
     n_frames: int = 30
@@ -66,8 +87,11 @@ class PreprocessConfig:
     n_mfcc: int = 13
     face_margin: float = 0.1
     squash_first: bool = False
+    crop: str = "detector"
 
     def __post_init__(self) -> None:
+        if self.crop not in CROPS:
+            raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
         if self.n_frames < 1 or self.size < 8 or self.n_mfcc < 1:
             raise ValueError(f"n_frames >= 1, size >= 8 and n_mfcc >= 1 required, got {self}")
         if self.mfcc_offset < 0 or self.mfcc_duration <= 0:
@@ -78,18 +102,25 @@ class PreprocessConfig:
         """MFCC frames of the window: 1 + samples // 512 (212 for the released window)."""
         return 1 + int(self.mfcc_duration * SAMPLE_RATE) // 512
 
+    @property
+    def window_end(self) -> int:
+        """The sample (at 44.1 kHz) where the MFCC window ends; shorter audio is zero-padded up to it."""
+        return int(self.mfcc_offset * SAMPLE_RATE) + int(self.mfcc_duration * SAMPLE_RATE)
+
     def key(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass
 class DecodedClip:
-    """frames (T, H, W, 3) uint8 RGB; times (T,) seconds; audio (S,) float32 mono at 44.1 kHz."""
+    """frames (T, H, W, 3) uint8 RGB; times (T,) seconds; audio (S,) float32 mono at 44.1 kHz; indices (T,)
+    the 0-based positions of the frames in the video (OpenFace's ``frame`` column is ``index + 1``)."""
 
     frames: np.ndarray
     times: np.ndarray
     audio: np.ndarray
     duration: float
+    indices: np.ndarray
 
 
 def decode_clip(path: str | Path, n_frames: int | None = None) -> DecodedClip:
@@ -136,10 +167,11 @@ def decode_clip(path: str | Path, n_frames: int | None = None) -> DecodedClip:
     times_arr = np.asarray(times)
     step = np.median(np.diff(times_arr)) if len(times_arr) > 1 else 0.0
     duration = float(times_arr[-1] + step)
+    keep = np.arange(len(frames))
     if n_frames is not None:
         keep = uniform_frame_indices(times_arr, duration, n_frames)
         frames, times_arr = [frames[i].to_ndarray(format="rgb24") for i in keep], times_arr[keep]
-    return DecodedClip(np.stack(frames), times_arr, audio, duration)
+    return DecodedClip(np.stack(frames), times_arr, audio, duration, keep)
 
 
 def uniform_frame_indices(times: np.ndarray, duration: float, n: int) -> np.ndarray:
@@ -185,7 +217,7 @@ class FaceDetector:
         return x, y, w, h
 
 
-def square_crop(frame: np.ndarray, box: tuple[int, int, int, int] | None, margin: float) -> np.ndarray:
+def square_crop(frame: np.ndarray, box: Box | None, margin: float) -> np.ndarray:
     """A square crop around ``box`` (x, y, w, h) enlarged by ``margin``; the centre square if ``box`` is None."""
     h, w = frame.shape[:2]
     if box is None:
@@ -201,56 +233,220 @@ def square_crop(frame: np.ndarray, box: tuple[int, int, int, int] | None, margin
     return frame[y0 : y0 + s, x0 : x0 + s]
 
 
-def clip_mfcc(audio: np.ndarray, config: PreprocessConfig, *, name: str = "clip") -> np.ndarray:
-    """(n_mfcc, config.mfcc_frames) float32 MFCC of the window [offset, offset + duration) of 44.1 kHz audio.
+def _nearest(hits: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """For each query, the index into ``hits`` (ascending) of the nearest value; ties go to the earlier one."""
+    return np.abs(hits[None, :] - queries[:, None]).argmin(axis=1)
+
+
+def fill_from_nearest(boxes: Sequence[Box | None], positions: Sequence[int]) -> list[Box] | None:
+    """``boxes`` with every ``None`` replaced by the box at the nearest ``position`` (frame index, ascending)
+    that has one, ties to the earlier frame; ``None`` when no frame has a box."""
+    hits = [i for i, b in enumerate(boxes) if b is not None]
+    if not hits:
+        return None
+    pos = np.asarray(positions)
+    nearest = np.asarray(hits)[_nearest(pos[hits], pos)]
+    return [b if b is not None else boxes[nearest[i]] for i, b in enumerate(boxes)]
+
+
+def find_landmark_csv(clip: str | Path) -> Path | None:
+    """The OpenFace CSV of ``clip`` (``<root>/Actor_XX/<stem>.mp4``), first found of:
+
+    1. ``<root>/Actor_XX/<stem>.csv``, next to the clip;
+    2. ``<root>/landmarks/Actor_XX/<stem>.csv``;
+    3. ``<root>/landmarks/<stem>.csv``: the release's layout (``FacialTracking_Actors_01-24.zip`` from Zenodo
+       record 3255102 unzipped into ``landmarks/``).
+
+    ``None`` if there is none.
+    """
+    clip = Path(clip)
+    root = clip.parent.parent / "landmarks"
+    for candidate in (
+        clip.with_suffix(".csv"),
+        root / clip.parent.name / f"{clip.stem}.csv",
+        root / f"{clip.stem}.csv",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_openface_landmarks(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 2D landmarks of an OpenFace 2.0 CSV (header ``frame, face_id, timestamp, confidence, success, ...,
+    x_0..x_67, y_0..y_67, ...``; the spaces after the commas are allowed; columns are found by name).
+
+    Returns:
+        frame (R,) int (1-based frame numbers), success (R,) bool (False also for a row with a non-finite
+        landmark), points (R, 68, 2) float64 (x, y) in pixels of the video frame.
 
     Raises:
-        ValueError: the audio is shorter than ``offset + duration``.
+        ValueError: no header, a required column is missing, or a value is not a number (file, line, column).
+    """
+    path = Path(path)
+    with path.open(newline="") as f:
+        reader = csv.reader(f, skipinitialspace=True)
+        header = [name.strip() for name in next(reader, [])]
+        columns = {name: i for i, name in enumerate(header)}
+        missing = [name for name in LANDMARK_COLUMNS if name not in columns]
+        if missing:
+            raise ValueError(
+                f"landmark CSV {path}: no column {missing[0]!r} (OpenFace 2.0 output has frame, success, "
+                "x_0..x_67 and y_0..y_67)"
+            )
+        index = [columns[name] for name in LANDMARK_COLUMNS]
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            values = []
+            for name, i in zip(LANDMARK_COLUMNS, index, strict=True):
+                try:
+                    values.append(float(row[i]))
+                except (ValueError, IndexError):
+                    value = repr(row[i]) if i < len(row) else "nothing"
+                    raise ValueError(
+                        f"landmark CSV {path}: line {line}, column {name!r}: {value} is not a number"
+                    ) from None
+            rows.append(values)
+    data = np.asarray(rows, dtype=np.float64).reshape(-1, len(LANDMARK_COLUMNS))
+    points = np.stack([data[:, 2 : 2 + N_LANDMARKS], data[:, 2 + N_LANDMARKS :]], axis=-1)
+    success = (data[:, 1] > 0) & np.isfinite(points).all(axis=(1, 2))
+    return data[:, 0].astype(np.int64), success, points
+
+
+def landmark_boxes(
+    path: str | Path, indices: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)
+) -> tuple[list[Box], int] | None:
+    """The landmarks' bounding box for the frames at 0-based ``indices``, and how many of them took the box of
+    the nearest tracked frame (no row, or ``success`` 0); ``None`` if no row is tracked.
+
+    As released, the box is the min/max of the 68 points without margin, each edge truncated to whole pixels
+    (``int``); ``scale`` (x, y) maps video pixels to the frame that is cropped (``squash_first``). The release
+    took CSV rows ``ceil(arange(0, n, n / 30))``; here the row is the sampled frame's own (``frame = index + 1``).
+    """
+    frame, success, points = read_openface_landmarks(path)
+    order = np.argsort(frame[success], kind="stable")
+    tracked, points = frame[success][order], points[success][order] * np.asarray(scale)
+    if len(tracked) == 0:
+        return None
+    wanted = np.asarray(indices) + 1
+    rows = _nearest(tracked, wanted)
+    boxes = []
+    for row in rows:
+        (x0, y0), (x1, y1) = points[row].min(axis=0).astype(int), points[row].max(axis=0).astype(int)
+        boxes.append((int(x0), int(y0), max(int(x1 - x0), 1), max(int(y1 - y0), 1)))
+    return boxes, int(np.sum(tracked[rows] != wanted))
+
+
+def box_crop(frame: np.ndarray, box: Box) -> np.ndarray:
+    """The pixels of ``box`` (x, y, w, h), clipped to the frame (at least one pixel)."""
+    h, w = frame.shape[:2]
+    x, y, bw, bh = box
+    x0, y0 = min(max(x, 0), w - 1), min(max(y, 0), h - 1)
+    return frame[y0 : max(y + bh, y0 + 1), x0 : max(x + bw, x0 + 1)]
+
+
+def clip_mfcc(audio: np.ndarray, config: PreprocessConfig, *, name: str = "clip") -> np.ndarray:
+    """(n_mfcc, config.mfcc_frames) float32 MFCC of the window [offset, offset + duration) of 44.1 kHz audio;
+    audio that ends inside the window is zero-padded at the end.
+
+    Raises:
+        ValueError: the audio ends before the window starts.
     """
     start = int(config.mfcc_offset * SAMPLE_RATE)
     length = int(config.mfcc_duration * SAMPLE_RATE)
-    if len(audio) < start + length:
+    if len(audio) <= start:
         raise ValueError(
-            f"{name}: audio of {len(audio) / SAMPLE_RATE:.2f} s is too short for the MFCC window "
-            f"{config.mfcc_offset} s + {config.mfcc_duration} s"
+            f"{name}: audio of {len(audio) / SAMPLE_RATE:.2f} s ends before the MFCC window starts at "
+            f"{config.mfcc_offset} s"
         )
     window = np.asarray(audio[start : start + length], dtype=np.float32)
+    window = np.pad(window, (0, length - len(window)))
     return librosa.feature.mfcc(y=window, sr=SAMPLE_RATE, n_mfcc=config.n_mfcc).astype(np.float32)
+
+
+Detector = Callable[[np.ndarray], Box | None]
+"""A face detector: (H, W, 3) uint8 RGB frame to a box (x, y, w, h), or ``None``."""
+_STATS = ("missed", "fallbacks", "audio_samples", "landmarks_missing")
 
 
 @dataclass
 class ProcessedClip:
-    """frames (n_frames, size, size, 3) uint8 RGB face crops; mfcc (n_mfcc, F) float32; fallbacks: frames
-    whose face was not found and were centre-cropped instead."""
+    """One preprocessed clip.
+
+    Attributes:
+        frames: (n_frames, size, size, 3) uint8 RGB face crops.
+        mfcc: (n_mfcc, F) float32.
+        boxes: (n_frames, 4) int64 face box (x, y, w, h) each frame was cropped around, in pixels of the frame
+            as cropped (squashed with ``squash_first``); -1 for a centre crop.
+        missed: frames without a face (or a tracked landmark row) of their own, cropped around the nearest one.
+        fallbacks: centre-cropped frames: all of them when no sampled frame of the clip had a face, else 0.
+        audio_samples: length of the decoded audio at 44.1 kHz (shorter than ``config.window_end``: padded).
+        landmarks_missing: ``crop="landmarks"`` found no CSV (or no tracked row), so the detector cropped.
+    """
 
     frames: np.ndarray
     mfcc: np.ndarray
-    fallbacks: int
+    boxes: np.ndarray
+    missed: int = 0
+    fallbacks: int = 0
+    audio_samples: int = 0
+    landmarks_missing: bool = False
 
 
 def preprocess_clip(
-    path: str | Path, config: PreprocessConfig, detector: FaceDetector | None = None
+    path: str | Path, config: PreprocessConfig, detector: Detector | None = None
 ) -> ProcessedClip:
-    """Decode, sample, detect, crop, resize and compute the MFCC of one clip (no cache)."""
-    detector = detector or FaceDetector()
+    """Decode, sample, find the face, crop, resize and compute the MFCC of one clip (no cache).
+
+    ``detector`` (default :class:`FaceDetector`) is called once per sampled frame, in order, when the crop
+    comes from the detector.
+    """
+    path = Path(path)
     clip = decode_clip(path, config.n_frames)
     mfcc = clip_mfcc(clip.audio, config, name=str(path))
-    crops, fallbacks = [], 0
-    for frame in clip.frames:
-        if config.squash_first:
-            frame = cv2.resize(frame, (config.size, config.size), interpolation=cv2.INTER_AREA)
-        box = detector(frame)
-        fallbacks += box is None
-        crop = square_crop(frame, box, config.face_margin)
-        interp = cv2.INTER_AREA if crop.shape[0] >= config.size else cv2.INTER_LINEAR
+    frames = list(clip.frames)
+    if config.squash_first:
+        frames = [cv2.resize(f, (config.size, config.size), interpolation=cv2.INTER_AREA) for f in frames]
+    found = None
+    if config.crop == "landmarks" and (csv_path := find_landmark_csv(path)) is not None:
+        height, width = clip.frames.shape[1:3]
+        scale = (config.size / width, config.size / height) if config.squash_first else (1.0, 1.0)
+        found = landmark_boxes(csv_path, clip.indices, scale)
+    landmarks = found is not None
+    if landmarks:
+        boxes, missed = found
+    else:
+        detector = detector or FaceDetector()
+        detected = [detector(frame) for frame in frames]
+        missed = sum(b is None for b in detected)
+        boxes = fill_from_nearest(detected, clip.indices)
+    fallbacks = 0
+    if boxes is None:
+        boxes, missed, fallbacks = [None] * len(frames), 0, len(frames)
+    crops = []
+    for frame, box in zip(frames, boxes, strict=True):
+        crop = box_crop(frame, box) if landmarks else square_crop(frame, box, config.face_margin)
+        interp = cv2.INTER_AREA if min(crop.shape[:2]) >= config.size else cv2.INTER_LINEAR
         crops.append(cv2.resize(crop, (config.size, config.size), interpolation=interp))
-    return ProcessedClip(np.stack(crops), mfcc, fallbacks)
+    return ProcessedClip(
+        np.stack(crops),
+        mfcc,
+        np.array([b if b is not None else (-1,) * 4 for b in boxes], dtype=np.int64),
+        missed=missed,
+        fallbacks=fallbacks,
+        audio_samples=len(clip.audio),
+        landmarks_missing=config.crop == "landmarks" and not landmarks,
+    )
 
 
 @dataclass
 class ProcessedCorpus:
-    """Stacked clips: frames (N, T, S, S, 3) uint8, mfcc (N, n_mfcc, F), labels/actors (N,), names;
-    ``fallbacks`` centre-cropped frames out of ``n_frames_total``."""
+    """Stacked clips: frames (N, T, S, S, 3) uint8, mfcc (N, n_mfcc, F), labels/actors (N,), names, and what
+    went wrong: ``fallbacks`` centre-cropped frames out of ``n_frames_total`` (those of the clips in
+    ``no_face``), ``missed`` frames cropped around the nearest face of their clip, ``padded`` clips whose audio
+    (``audio_seconds``, (N,)) ended inside the MFCC window, and the clips in ``no_landmarks`` that
+    ``crop="landmarks"`` cropped with the detector (no CSV, or no tracked row)."""
 
     frames: np.ndarray
     mfcc: np.ndarray
@@ -259,6 +455,11 @@ class ProcessedCorpus:
     names: list[str]
     fallbacks: int
     n_frames_total: int
+    missed: int = 0
+    padded: int = 0
+    audio_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    no_face: list[str] = field(default_factory=list)
+    no_landmarks: list[str] = field(default_factory=list)
 
 
 def _file_digest(path: Path) -> str:
@@ -266,25 +467,35 @@ def _file_digest(path: Path) -> str:
 
 
 def _corpus_key(paths: Sequence[Path], config: PreprocessConfig) -> str:
-    """Names, sizes and modification times of the clips, and the settings: the key of a stacked corpus cache."""
+    """Names, sizes and modification times of the clips (and, for ``crop="landmarks"``, of their CSVs), and the
+    settings: the key of a stacked corpus cache."""
     h = hashlib.sha1(config.key().encode())
     for path in paths:
-        st = path.stat()
-        h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        files = [path]
+        if config.crop == "landmarks":
+            files.append(find_landmark_csv(path))
+        for file in files:
+            st = file.stat() if file is not None else None
+            h.update(f"{file}:{st.st_size}:{st.st_mtime_ns};".encode() if st else b"-;")
     return h.hexdigest()[:16]
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def preprocess_corpus(
     paths: Sequence[str | Path], config: PreprocessConfig, *, use_cache: bool = True, workers: int = 0
 ) -> ProcessedCorpus:
-    """Preprocess RAVDESS-named clips through the cache; warns once with the number of centre-crop fallbacks.
+    """Preprocess RAVDESS-named clips through the cache; warns once per kind of exception (see the module).
 
     The cache has two levels under :func:`~affect_lib.runtime.cache_dir`: one ``.npz`` per clip (keyed by its
-    content), so that an interrupted run resumes where it stopped, and the stacked corpus (``frames`` as a
-    ``.npy`` that is **memory-mapped**, read-only, so that no process holds the corpus in RAM). Writes go to
-    per-process temporary names and are renamed into place. Under ``torch.distributed``, rank 0 builds the cache
-    while the other ranks wait at a barrier, then every rank maps the same files. ``workers > 1`` processes the
-    clips missing from the cache in that many processes (one per core).
+    content, and its landmark CSV's with ``crop="landmarks"``), so that an interrupted run resumes where it
+    stopped, and the stacked corpus (``frames`` as a ``.npy`` that is **memory-mapped**, read-only, so that no
+    process holds the corpus in RAM). Writes go to per-process temporary names and are renamed into place. Under
+    ``torch.distributed``, rank 0 builds the cache while the other ranks wait at a barrier, then every rank maps
+    the same files. ``workers > 1`` processes the clips missing from the cache in that many processes (one per
+    core).
     """
     if not paths:
         raise ValueError("paths is empty: no clip to preprocess")
@@ -293,19 +504,63 @@ def preprocess_corpus(
     labels, actors = np.array([n.label for n in names]), np.array([n.actor for n in names])
     total = len(paths) * config.n_frames
     if not use_cache:
-        frames, mfcc, fallbacks = _process(paths, config, None, None)
+        frames, mfcc, stats = _process(paths, config, None, None)
     else:
-        frames, mfcc, fallbacks = _cached_corpus(paths, config, workers)
-    if fallbacks:
+        frames, mfcc, stats = _cached_corpus(paths, config, workers)
+    files = [p.name for p in paths]
+    samples = np.asarray(stats["audio_samples"], dtype=np.int64)
+    corpus = ProcessedCorpus(
+        frames,
+        mfcc,
+        labels,
+        actors,
+        files,
+        fallbacks=int(sum(stats["fallbacks"])),
+        n_frames_total=total,
+        missed=int(sum(stats["missed"])),
+        padded=int(np.sum(samples < config.window_end)),
+        audio_seconds=samples / SAMPLE_RATE,
+        no_face=[f for f, n in zip(files, stats["fallbacks"], strict=True) if n],
+        no_landmarks=[f for f, m in zip(files, stats["landmarks_missing"], strict=True) if m],
+    )
+    _warn(corpus, config)
+    return corpus
+
+
+def _warn(corpus: ProcessedCorpus, config: PreprocessConfig) -> None:
+    """One warning per kind of exception in ``corpus``."""
+    n = len(corpus.names)
+    if corpus.missed:
         warnings.warn(
-            f"face detector missed {fallbacks} of {total} frames; they were centre-cropped", stacklevel=2
+            f"no face in {corpus.missed} of {corpus.n_frames_total} frames; each was cropped around the face "
+            "of the nearest frame of its clip",
+            stacklevel=3,
         )
-    return ProcessedCorpus(frames, mfcc, labels, actors, [p.name for p in paths], fallbacks, total)
+    if corpus.no_face:
+        warnings.warn(
+            f"no face in any sampled frame of {len(corpus.no_face)} of {n} clips, which were centre-cropped "
+            f"({corpus.fallbacks} frames): {_names(corpus.no_face)}",
+            stacklevel=3,
+        )
+    if corpus.padded:
+        i = int(np.argmin(corpus.audio_seconds))
+        warnings.warn(
+            f"{corpus.padded} of {n} clips have audio shorter than the MFCC window's end "
+            f"({config.window_end / SAMPLE_RATE:.2f} s) and were zero-padded at the end; the shortest, "
+            f"{corpus.names[i]}, has {corpus.audio_seconds[i]:.3f} s",
+            stacklevel=3,
+        )
+    if corpus.no_landmarks:
+        warnings.warn(
+            f"crop='landmarks': no OpenFace CSV (or no tracked frame) for {len(corpus.no_landmarks)} of {n} "
+            f"clips, which were cropped with the face detector: {_names(corpus.no_landmarks)}",
+            stacklevel=3,
+        )
 
 
 def _cached_corpus(
     paths: list[Path], config: PreprocessConfig, workers: int
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, list]]:
     """The stacked cache (built by rank 0, the others wait), frames memory-mapped read-only."""
     import torch.distributed as dist
 
@@ -320,9 +575,9 @@ def _cached_corpus(
         tmp.mkdir(parents=True, exist_ok=True)
         if workers > 1:
             _fill_clip_cache(paths, config, folder, workers)
-        _, mfcc, fallbacks = _process(paths, config, folder, tmp / "frames.npy")
+        _, mfcc, stats = _process(paths, config, folder, tmp / "frames.npy")
         np.save(tmp / "mfcc.npy", mfcc)
-        (tmp / "meta.json").write_text(json.dumps({"fallbacks": fallbacks, "clips": [p.name for p in paths]}))
+        (tmp / "meta.json").write_text(json.dumps({"clips": [p.name for p in paths], **stats}))
         if stacked.exists():  # another run finished first: keep its identical copy
             shutil.rmtree(tmp)
         else:
@@ -331,11 +586,15 @@ def _cached_corpus(
         dist.barrier()
     meta = json.loads((stacked / "meta.json").read_text())
     frames = np.load(stacked / "frames.npy", mmap_mode="r")
-    return frames, np.load(stacked / "mfcc.npy"), int(meta["fallbacks"])
+    return frames, np.load(stacked / "mfcc.npy"), {k: meta[k] for k in _STATS}
 
 
-def _clip_cache_path(folder: Path, path: Path) -> Path:
-    return folder / f"{path.stem}-{_file_digest(path)}.npz"
+def _clip_cache_path(folder: Path, path: Path, config: PreprocessConfig) -> Path:
+    key = _file_digest(path)
+    if config.crop == "landmarks":
+        csv_path = find_landmark_csv(path)
+        key += "-" + (_file_digest(csv_path) if csv_path is not None else "nocsv")
+    return folder / f"{path.stem}-{key}.npz"
 
 
 def _fill_clip_cache(paths: list[Path], config: PreprocessConfig, folder: Path, workers: int) -> None:
@@ -343,7 +602,7 @@ def _fill_clip_cache(paths: list[Path], config: PreprocessConfig, folder: Path, 
     import concurrent.futures
     import multiprocessing
 
-    todo = [p for p in paths if not _clip_cache_path(folder, p).exists()]
+    todo = [p for p in paths if not _clip_cache_path(folder, p, config).exists()]
     if not todo:
         return
     context = multiprocessing.get_context("spawn")
@@ -353,34 +612,43 @@ def _fill_clip_cache(paths: list[Path], config: PreprocessConfig, folder: Path, 
             pass
 
 
+def _save_clip(clip: ProcessedClip, cached: Path) -> None:
+    tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.tmp.npz")
+    np.savez(
+        tmp, frames=clip.frames, mfcc=clip.mfcc, boxes=clip.boxes, **{k: getattr(clip, k) for k in _STATS}
+    )
+    tmp.replace(cached)
+
+
+def _load_clip(cached: Path) -> ProcessedClip:
+    with np.load(cached, allow_pickle=False) as data:
+        stats = {k: data[k].item() for k in _STATS}
+        return ProcessedClip(data["frames"], data["mfcc"], data["boxes"], **stats)
+
+
 def _cache_clip(path: Path, config: PreprocessConfig, folder: Path) -> None:
     cv2.setNumThreads(1)
-    clip = preprocess_clip(path, config)
-    cached = _clip_cache_path(folder, path)
-    tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, frames=clip.frames, mfcc=clip.mfcc, fallbacks=clip.fallbacks)
-    tmp.replace(cached)
+    _save_clip(preprocess_clip(path, config), _clip_cache_path(folder, path, config))
 
 
 def _process(
     paths: list[Path], config: PreprocessConfig, folder: Path | None, frames_file: Path | None
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, list]]:
     """Process every clip, or read it from the per-clip cache in ``folder`` (resumable); frames are written
-    into a ``.npy`` at ``frames_file`` when given (never all in RAM), else stacked in memory."""
+    into a ``.npy`` at ``frames_file`` when given (never all in RAM), else stacked in memory. Returns the
+    frames, the MFCCs and the per-clip :data:`_STATS` lists."""
     detector = FaceDetector()
     frames: np.ndarray | None = None
-    mfccs, fallbacks = [], 0
+    mfccs: list[np.ndarray] = []
+    stats: dict[str, list] = {k: [] for k in _STATS}
     for i, path in enumerate(progress(paths, desc="preprocess clips", total=len(paths))):
-        cached = _clip_cache_path(folder, path) if folder is not None else None
+        cached = _clip_cache_path(folder, path, config) if folder is not None else None
         if cached is not None and cached.exists():
-            with np.load(cached, allow_pickle=False) as data:
-                clip = ProcessedClip(data["frames"], data["mfcc"], int(data["fallbacks"]))
+            clip = _load_clip(cached)
         else:
             clip = preprocess_clip(path, config, detector)
             if cached is not None:
-                tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.tmp.npz")
-                np.savez(tmp, frames=clip.frames, mfcc=clip.mfcc, fallbacks=clip.fallbacks)
-                tmp.replace(cached)
+                _save_clip(clip, cached)
         if frames is None:
             shape = (len(paths), *clip.frames.shape)
             frames = (
@@ -390,10 +658,11 @@ def _process(
             )
         frames[i] = clip.frames
         mfccs.append(clip.mfcc)
-        fallbacks += clip.fallbacks
+        for k in _STATS:
+            stats[k].append(getattr(clip, k))
     if isinstance(frames, np.memmap):
         frames.flush()
-    return frames, np.stack(mfccs), fallbacks
+    return frames, np.stack(mfccs), stats
 
 
 def ravdess_loaders(
@@ -406,6 +675,7 @@ def ravdess_loaders(
     eval_batch_size: int = 64,
     per_frame_augmentation: bool = False,
     bgr_input: bool = False,
+    augment_scale: tuple[float, float] = DEFAULT_AUGMENT_SCALE,
     num_workers: int = 0,
     pin_memory: bool = False,
 ) -> tuple[dict[str, DataLoader], ActorSplit]:
@@ -415,7 +685,8 @@ def ravdess_loaders(
     :func:`~affect_lib.data.ravdess.proper_split`; a corpus that lacks one of them is refused, never silently
     re-split) or ``"folds3"`` (fold 0 of ``proper_folds(actors, 3)``, for a stand-in with other actors). Only train
     shuffles, with the global torch RNG that the trainer reseeds every epoch, and with ``augment`` it also
-    augments (``per_frame_augmentation``, ``bgr_input``: the released quirks). ``num_workers`` and ``pin_memory``
+    augments (``augment_scale``: the random resized crop's area range, see :class:`RavdessClips`;
+    ``per_frame_augmentation``, ``bgr_input``: the released quirks). ``num_workers`` and ``pin_memory``
     go to the loaders (the frames are memory-mapped, so workers share them).
     """
     corpus = preprocess_corpus(clips, config, workers=num_workers)
@@ -434,6 +705,7 @@ def ravdess_loaders(
         augment=augment,
         per_frame_augmentation=per_frame_augmentation,
         bgr_input=bgr_input,
+        augment_scale=augment_scale,
     )
     loaders = {
         name: DataLoader(

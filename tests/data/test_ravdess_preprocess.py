@@ -83,8 +83,8 @@ def test_mfcc_at_released_settings_matches_librosa():
     assert mfcc.shape == (13, 212) == (13, PreprocessConfig().mfcc_frames)
     window = audio[int(0.5 * SAMPLE_RATE) :][:108_045]
     np.testing.assert_allclose(mfcc, librosa.feature.mfcc(y=window, sr=SAMPLE_RATE, n_mfcc=13), rtol=1e-5)
-    with pytest.raises(ValueError, match="too short for the MFCC window"):
-        clip_mfcc(audio[: 2 * SAMPLE_RATE], PreprocessConfig(), name="x.mp4")
+    with pytest.raises(ValueError, match="x.mp4: audio of 0.25 s ends before the MFCC window starts"):
+        clip_mfcc(audio[: SAMPLE_RATE // 4], PreprocessConfig(), name="x.mp4")
 
 
 def test_preprocess_corpus_and_cache(corpus_root, monkeypatch):
@@ -113,10 +113,13 @@ def test_face_not_found_falls_back_to_a_counted_centre_crop(tmp_path):
     frames[:, :, 8:56] = 200  # a bright centre square, no face
     write_mp4(path, frames, 5, np.zeros(int(1.2 * AUDIO_RATE), np.float32))
     clip = preprocess_clip(path, CONFIG)
-    assert clip.fallbacks == 4
+    assert (clip.fallbacks, clip.missed) == (4, 0) and np.all(clip.boxes == -1)
     assert np.all(clip.frames > 150)  # the centre 48 x 48 square, resized
-    with pytest.warns(UserWarning, match="missed 4 of 4 frames"):
-        preprocess_corpus([path], CONFIG)
+    with pytest.warns(
+        UserWarning, match=r"1 of 1 clips, which were centre-cropped \(4 frames\): 01-01-01-01"
+    ):
+        corpus = preprocess_corpus([path], CONFIG)
+    assert corpus.no_face == [path.name] and (corpus.fallbacks, corpus.missed) == (4, 0)
 
 
 def test_bad_files_give_clear_errors(tmp_path):
@@ -138,9 +141,10 @@ def test_bad_files_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="no audio track"):
         decode_clip(silent)
     short = tmp_path / "01-01-02-01-01-01-01.mp4"
-    write_mp4(short, np.zeros((3, 32, 32, 3), np.uint8), 5, np.zeros(AUDIO_RATE // 2, np.float32))
-    with pytest.raises(ValueError, match="too short"):
-        preprocess_clip(short, CONFIG)
+    write_mp4(short, np.zeros((3, 32, 32, 3), np.uint8), 5, np.zeros(AUDIO_RATE // 5, np.float32))
+    late = PreprocessConfig(n_frames=2, size=32, mfcc_offset=0.5, mfcc_duration=0.3)
+    with pytest.raises(ValueError, match="ends before the MFCC window starts"):
+        preprocess_clip(short, late)
     with pytest.raises(ValueError, match="not a RAVDESS file name"):
         preprocess_corpus([silent], CONFIG)
 
@@ -257,3 +261,19 @@ def test_missing_fixed_split_actor_is_refused(corpus_root):
         proper_split([a for a in range(1, 25) if a != 19])
     with pytest.raises(ValueError, match="split must be"):
         av_preprocess.ravdess_loaders(list_clips(corpus_root)[:2], CONFIG, batch_size=2, split="random")
+
+
+def test_augment_scale_reaches_the_training_transform_only(corpus_root):
+    from affect_lib.data.ravdess import RELEASED_AUGMENT_SCALE, ActorSplit
+
+    loaders, _ = av_preprocess.ravdess_loaders(
+        list_clips(corpus_root)[:2],
+        CONFIG,
+        batch_size=2,
+        split=ActorSplit((2,), (), (2,)),
+        augment=True,
+        augment_scale=RELEASED_AUGMENT_SCALE,
+    )
+    train, test = loaders["train"].dataset.dataset, loaders["test"].dataset.dataset
+    assert train.augment and train.transform.transforms[0].scale == (0.8, 1.4)
+    assert not test.augment
