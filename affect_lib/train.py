@@ -244,11 +244,15 @@ class Trainer:
         train_loader: DataLoader,
         valid_loader: DataLoader,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
+        *,
+        watch: DataLoader | None = None,
     ) -> History:
         """Train for up to ``config.epochs`` epochs, resuming from ``checkpoint_dir`` if it holds a checkpoint.
 
-        ``on_epoch(record)`` is called on rank 0 after every epoch (e.g. to log it). Returns the :class:`History`;
-        the model holds the weights of ``history.best_epoch`` afterwards.
+        ``on_epoch(record)`` is called on rank 0 after every epoch (e.g. to log it). ``watch`` is evaluated after
+        every epoch too and recorded as ``watch_<metric>`` columns, never used for selection (e.g. the test split,
+        to measure what selecting the epoch on it would have given). Returns the :class:`History`; the model holds
+        the weights of ``history.best_epoch`` afterwards.
 
         Raises:
             TrainingDiverged: the training loss of an epoch is NaN or infinite (nothing of that epoch is saved).
@@ -299,6 +303,8 @@ class Trainer:
                 self.scheduler.step(value)
             record = {"epoch": epoch + 1, "train_loss": train_loss}
             record.update({f"valid_{k}": v for k, v in valid.items()})
+            if watch is not None:
+                record.update({f"watch_{k}": v for k, v in self.evaluate(watch, split="watch").items()})
             record.update(lr=self.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - tic)
             self.history.append(record)
             if self._improves(value, state["best_value"]):

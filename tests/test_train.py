@@ -263,3 +263,19 @@ def test_ddp_ranks_with_batchnorm_and_shuffling_agree_exactly(tmp_path):
     ]
     assert rank0["best"] == rank1["best"]
     assert "running_mean" in " ".join(rank0["state"])
+
+
+def test_watch_records_a_split_without_changing_the_run():
+    """The watched split is evaluated with the epoch's weights (here the validation split itself, so both columns
+    must agree) and leaves training untouched (the same history as a run without it)."""
+    train, valid = loaders()
+    plain = Trainer(model(), nn.functional.l1_loss, config(epochs=3), metrics_fn=mae).fit(train, valid)
+    train, valid = loaders()
+    watched = Trainer(model(), nn.functional.l1_loss, config(epochs=3), metrics_fn=mae).fit(
+        train, valid, watch=valid
+    )
+    for a, b in zip(plain, watched, strict=True):
+        assert a["train_loss"] == b["train_loss"] and a["valid_loss"] == b["valid_loss"]
+        assert b["watch_loss"] == pytest.approx(b["valid_loss"], rel=1e-6)
+        assert b["watch_mae"] == pytest.approx(b["valid_mae"], rel=1e-6)
+    assert watched.best_epoch == plain.best_epoch
