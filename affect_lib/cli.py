@@ -6,6 +6,7 @@ affect-lib chapter NAME [--profile paper] [--data-dir PATH]    execute one chapt
 affect-lib full [--data-root PATH]                             every chapter on the paper profile
 affect-lib list | record                                       list the chapters | write the run-record pages
 affect-lib rehearse                                            full-size dress rehearsal of the paper profile
+affect-lib convert-csd --dataset NAME --splits S.json --out DIR  SDK .csd files to a MulT pickle
 
 ``train`` resolves a recipe (:mod:`affect_lib.recipes`; ``--print-recipe`` shows it), checks the run folder before
 any work (a folder of another run is refused, naming the field that differs), trains with the shared trainer,
@@ -233,7 +234,10 @@ def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> R
         path, source = folder / recipe.data.file, "synthetic stand-in"
     else:
         path, source = root / recipe.data.file, str(root / recipe.data.file)
-    corpus = load_mult_pickle(path, dataset=recipe.dataset, aligned=recipe.aligned)
+    # a real data folder is checked against the manifest (split sizes, dims); stand-ins carry a marker
+    corpus = load_mult_pickle(
+        path, dataset=recipe.dataset, aligned=recipe.aligned, check_manifest=root is not None
+    )
     t = recipe.train
     loaders = make_loaders(
         corpus, t.batch_size, eval_batch_size=t.eval_batch_size, num_workers=workers, pin_memory=pin_memory
@@ -725,6 +729,38 @@ def record_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def convert_csd_command(args: argparse.Namespace) -> int:
+    from affect_lib.data.csd import SOURCES, csd_to_mult
+
+    files = {k: getattr(args, k) for k in SOURCES}
+    if not ((args.csd_dir and not any(files.values())) or (args.csd_dir is None and all(files.values()))):
+        raise CommandError(
+            "give --csd-dir FOLDER (the SDK's file names) or all of --text --audio --vision --labels"
+        )
+    try:
+        splits = json.loads(Path(args.splits).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CommandError(f"--splits {args.splits}: not a readable JSON file ({err})") from None
+    try:
+        report = csd_to_mult(
+            args.csd_dir or files,
+            args.dataset,
+            not args.unaligned,
+            splits,
+            args.out,
+            lengths=tuple(args.lengths) if args.lengths else None,
+            overwrite=args.overwrite,
+        )
+    except (OSError, ValueError) as err:  # FileNotFoundError, FileExistsError or bad input
+        raise CommandError(str(err)) from None
+    sizes = " / ".join(f"{k} {n:,}" for k, n in report.sizes.items())
+    print(
+        f"wrote {report.path}: {sizes}; {report.dropped_words} words without frames dropped, "
+        f"{report.empty_segments} segments without words left out; non-finite values {report.nonfinite}"
+    )
+    return 0
+
+
 def rehearse_command(args: argparse.Namespace) -> int:
     from affect_lib.rehearsal import main as rehearse
 
@@ -770,6 +806,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the chapters").set_defaults(func=list_command)
     sub.add_parser("record", help="write the generated appendix pages").set_defaults(func=record_command)
+    v = sub.add_parser("convert-csd", help="CMU-MultimodalSDK .csd files to a MulT pickle (no SDK needed)")
+    v.add_argument("--dataset", required=True, choices=("mosi", "mosei", "iemocap"))
+    v.add_argument("--unaligned", action="store_true", help="raw frame sequences (*_data_noalign.pkl)")
+    v.add_argument(
+        "--splits", required=True, help='JSON {"train": [video or video[i] ids], "valid": ..., "test": ...}'
+    )
+    v.add_argument("--out", required=True, help="output folder (MulT file name) or .pkl path")
+    v.add_argument("--csd-dir", default=None, help="folder with the SDK's standard .csd files (MOSI, MOSEI)")
+    for key in ("text", "audio", "vision", "labels"):
+        v.add_argument(f"--{key}", default=None, help=f"the {key} .csd file (instead of --csd-dir)")
+    v.add_argument("--lengths", type=_positive_int, nargs=3, default=None, metavar=("T_L", "T_A", "T_V"))
+    v.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    v.set_defaults(func=convert_csd_command)
     r = sub.add_parser(
         "rehearse", help="full-size dress rehearsal of the paper profile (see tools/rehearsal.py)"
     )

@@ -237,3 +237,71 @@ def test_module_entry_point_is_the_same_command_line():
     import affect_lib.__main__ as entry
 
     assert entry.main is cli.main
+
+
+# ---- the MulT data path: manifest check of a real data folder, convert-csd -------------------------------------
+def _mosi_pickle(path, sizes=(8, 4, 4), marker=False):
+    import pickle
+
+    import numpy as np
+
+    from affect_lib.data.manifest import STANDIN_KEY
+
+    rng = np.random.default_rng(0)
+    raw = {
+        split: {
+            "text": rng.normal(size=(n, 12, 300)).astype(np.float32),
+            "audio": rng.normal(size=(n, 12, 5)).astype(np.float32),
+            "vision": rng.normal(size=(n, 12, 20)).astype(np.float32),
+            "labels": rng.uniform(-3, 3, size=(n, 1, 1)).astype(np.float32),
+            "id": np.array([(f"v{i}", "0.0", "1.0") for i in range(n)], dtype="S"),
+        }
+        for split, n in zip(("train", "valid", "test"), sizes, strict=True)
+    }
+    if marker:
+        raw[STANDIN_KEY] = {"seed": 0}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(raw, protocol=4))
+    return path
+
+
+def test_a_real_data_folder_is_checked_against_the_manifest(tmp_path, capsys):
+    _mosi_pickle(tmp_path / "real" / "mosi_data.pkl")
+    args = ["late_fusion", "--dataset", "mosi", "--profile", "quick", *FAST]
+    assert train(*args, "--data-dir", str(tmp_path / "real"), "--out", "a") == 2
+    assert "mosi_data.pkl: split 'train' has 8 samples, the released mosi_data.pkl has 1,284" in error(capsys)
+    _mosi_pickle(tmp_path / "standin" / "mosi_data.pkl", marker=True)  # a marked stand-in is exempt
+    assert train(*args, "--data-dir", str(tmp_path / "standin"), "--out", "b") == 0
+
+
+def test_convert_csd_writes_a_loadable_pickle_and_never_overwrites(tmp_path, capsys):
+    import h5py
+    import numpy as np
+
+    from affect_lib.data.mult import load_mult_pickle
+
+    rng = np.random.default_rng(0)
+    frames = np.array([[k / 10, (k + 1) / 10] for k in range(10)])
+    entries = {
+        "text": (np.array([[0.0, 0.5], [0.5, 1.0]]), rng.normal(size=(2, 300))),
+        "audio": (frames, rng.normal(size=(10, 74))),
+        "vision": (frames, rng.normal(size=(10, 35))),
+        "labels": (np.array([[0.0, 1.0]]), np.array([[0.5, 0, 0, 0, 0, 0, 0]])),
+    }
+    files = []
+    for key, (intervals, features) in entries.items():
+        with h5py.File(tmp_path / f"{key}.csd", "w") as h5:
+            group = h5.create_group(key).create_group("data").create_group("vid")
+            group.create_dataset("intervals", data=intervals)
+            group.create_dataset("features", data=features)
+        files += [f"--{key}", str(tmp_path / f"{key}.csd")]
+    (tmp_path / "splits.json").write_text(json.dumps({"train": ["vid"], "valid": [], "test": []}))
+    command = ["convert-csd", "--dataset", "mosei", "--splits", str(tmp_path / "splits.json"), "--out", "out"]
+    assert cli.main([*command, *files, "--lengths", "4", "4", "4"]) == 0
+    assert "wrote out/mosei_senti_data.pkl: train 1 / valid 0 / test 0" in capsys.readouterr().out
+    corpus = load_mult_pickle(tmp_path / "out" / "mosei_senti_data.pkl")
+    assert corpus.lengths == (4, 4, 4) and corpus["train"].labels.tolist() == [[0.5]]
+    assert cli.main([*command, *files]) == 2
+    assert "exists: pass overwrite=True" in error(capsys)
+    assert cli.main(command) == 2
+    assert "give --csd-dir FOLDER" in error(capsys)
