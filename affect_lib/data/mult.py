@@ -328,7 +328,7 @@ def _validate_split(raw: Any, spec: MultDatasetSpec, where: str) -> MultSplit:
     return MultSplit(ids=ids, zeroed=zeroed, **arrays)
 
 
-def _clean_in_place(arr: np.ndarray, *, audio: bool, block_values: int = 1 << 22) -> int:
+def _clean_in_place(arr: np.ndarray, *, audio: bool, block_values: int = 1 << 20) -> int:
     """Zero ``-inf`` audio (the original loader's cleaning of COVAREP's log(0), not counted), then every other NaN
     or infinite value (counted), a block of samples at a time so the masks stay small; returns the count."""
     rows = max(1, block_values // max(1, arr[0].size)) if len(arr) else 1
