@@ -1,38 +1,53 @@
-"""Synthetic stand-ins for the MulT corpora, written as real MulT pickles.
+"""Synthetic stand-ins for the MulT corpora, written as real MulT pickles, and their Bayes-optimal accuracy.
 
 The real CMU-MOSI, CMU-MOSEI and IEMOCAP features cannot be obtained offline, so the quick profile trains on corpora
 with the same keys, dtypes, feature dimensions, (aligned or unaligned) lengths, left zero padding, ``-inf`` audio
 entries, bytes ids (MOSI) and label formats, written to ``.pkl`` files and read back through
 :func:`affect_lib.data.mult.load_mult_pickle`.
 
-**The generative story.** Every sample has a latent state ``c``. Sentiment corpora (MOSI, MOSEI): three independent
-standard-normal factors, and the label is ``y = 1.2 c_0 + 1.0 c_1 + 0.8 c_2`` plus a little noise, rounded to
-thirds and clipped to [-3, 3] (like averaged annotator scores, so exact zeros occur). IEMOCAP: one of the four
-emotions is drawn, and ``c = (valence, arousal)`` scatters around the emotion's centre (neutral (0, -0.6), happy
-(1, 0.8), sad (-1, -0.8), angry (-1, 1)).
+**The generative story ("sarcasm").** An utterance has three *words* that carry sentiment, at three moments
+(one per third of the utterance). Word ``e`` has a literal valence ``v_e`` and a tone ``s_e``: sincere (+1) or, with
+probability :data:`P_SARCASM`, sarcastic (-1), which flips what the word means. The text shows each word's literal
+valence; the audio shows its tone (along a direction of its own) at the same moment. So the meaning of a word needs
+text *and* audio, paired in time: the **cross-modal interaction**. Beside it there is an **additive part**: the audio
+also carries the arousal ``c_1`` and the vision a third factor ``c_2``.
 
-Each modality sees only part of ``c``: text carries ``c_0`` (valence), audio ``c_1`` (arousal), vision ``c_2``
-(for IEMOCAP a weaker mix of valence and arousal). So no single modality predicts the label: the angry/sad or
-happy/angry distinctions, or the full sentiment score, need two or three modalities together, which is what makes
-fusion matter. The evidence arrives in a few short *events*: a sequence is background noise around a fixed offset,
-and at three random moments ("sentiment words", a frown, a raised voice) the features move along a fixed
-direction by an amount proportional to the modality's share of ``c``, with per-event noise. Sequences are
-left-padded with zeros to a common length, with a random real length of 60-100 %.
+- Sentiment (MOSI, MOSEI): ``v_e = c_0 + N(0, 0.5^2)``, ``c ~ N(0, I_3)``, and the score is
+  ``y = 1.2 mean_e(s_e v_e) + 1.0 c_1 + 0.8 c_2 + N(0, 0.2^2)``, rounded to thirds and clipped to [-3, 3] (like
+  averaged annotator scores, so exact zeros occur).
+- IEMOCAP: one of four emotions is drawn, ``(valence, arousal)`` scatters around its centre (neutral (0, -0.6),
+  happy (1, 0.8), sad (-1, -0.8), angry (-1, 1)) with s.d. 0.35; a word's literal valence is
+  ``s_e (valence + N(0, 0.5^2))`` (a sarcastic "great" from an angry speaker); the audio carries arousal and the
+  tones; the vision a mix ``0.6 valence + 0.6 arousal``.
 
-*Aligned* corpora put the audio and vision events at exactly the text event's step (word-level averaging).
-*Unaligned* corpora have longer audio and vision sequences in which each event lags the text by a random
-0-15 % of the utterance per sample and modality and spreads over the frames of one word; a model must look across
-time to pair them up.
+Each piece of evidence is an *event*: the features move along a fixed unit direction by :data:`EVENT_GAIN` times the
+value (plus per-event noise of s.d. 0.5 for arousal and vision), on background noise N(0, I) around a fixed offset.
+Sequences are left-padded with zeros to a common length, with a random real length of 60-100 %. *Aligned* corpora
+put the audio and vision events at exactly the word's step; *unaligned* corpora have longer audio and vision
+sequences in which each event lags the word by a random 0-15 % of the utterance (per sample and modality) and spreads
+over the frames of one word, so a model must look across time to pair a tone with its word.
+
+**Bayes-optimal accuracy.** :func:`bayes_accuracy` estimates, by Monte Carlo over the same story, the accuracy of
+the Bayes classifier of an observer that also knows where every event is and reads each event's value separately
+(projected on its direction: the value plus Gaussian noise of variance 1 / (frames x gain^2)). It has at least the
+information any model of the files has, so its accuracy is an **upper bound** for every model (events that happen to
+overlap in time only make the files harder). The same observer with the tones hidden (the words taken at face value)
+gives a second line: a model above it must have paired tones with words.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import norm
 
+from affect_lib.data.manifest import STANDIN_KEY
 from affect_lib.data.mult import EMOTIONS, SPLITS, dataset_spec, mult_filename
 
 DEFAULT_SIZES = {"train": 384, "valid": 96, "test": 192}
@@ -46,15 +61,37 @@ DEFAULT_LENGTHS = {
     ("iemocap", False): (20, 400, 500),
 }
 N_EVENTS = 3
-EVENT_GAIN = 3.0
+EVENT_GAIN = 6.0
+EVENT_NOISE = 0.5
+"""s.d. of the per-event noise of the arousal and vision events (the words and tones carry none)."""
+WORD_SPREAD = 0.5
+"""s.d. of a word's literal valence around the utterance's valence."""
+P_SARCASM = 0.4
+MAX_LAG = 0.15
+EVENT_SPAN = 0.85
+"""Events start within the first 85 % of the real span, one per third of it, so a lag never pushes one out."""
 EMOTION_PRIOR = (0.32, 0.26, 0.20, 0.22)
 EMOTION_CENTRES = np.array([(0.0, -0.6), (1.0, 0.8), (-1.0, -0.8), (-1.0, 1.0)])
+EMOTION_SPREAD = 0.35
 SENTIMENT_WEIGHTS = np.array([1.2, 1.0, 0.8])
-# loadings[modality] @ c is the signal a modality's events carry
-LOADINGS = {
-    "sentiment": np.eye(3),
-    "emotions": np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.6]]),
-}
+VISION_MIX = np.array([0.3, 0.6])
+SCORE_NOISE = 0.2
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A Monte Carlo estimate: ``value`` with its 95% interval ``[low, high]`` from ``n`` simulated utterances."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def format(self, digits: int = 1, scale: float = 100.0) -> str:
+        """``"value [low, high]"``, scaled (default: percent)."""
+        return (
+            f"{scale * self.value:.{digits}f} [{scale * self.low:.{digits}f}, {scale * self.high:.{digits}f}]"
+        )
 
 
 def standin_corpus(
@@ -85,32 +122,32 @@ def standin_corpus(
     if min(lengths) < 4 or min(dims) < 2 or min(sizes.values()) < 1:
         raise ValueError(f"lengths must be >= 4, dims >= 2 and sizes >= 1; got {lengths}, {dims}, {sizes}")
     rng = np.random.default_rng([seed, sum(map(ord, spec.name)), int(aligned)])
-    loadings = LOADINGS[spec.task]
-    # the fixed "world": one unit event direction and one feature offset per modality
-    directions = [_unit(rng.normal(size=d)) for d in dims]
+    # the fixed "world": unit event directions (audio: arousal and tone, orthogonal) and one offset per modality
+    directions = [[_unit(rng.normal(size=d))] for d in dims]
+    tone = rng.normal(size=dims[1])
+    tone -= (tone @ directions[1][0]) * directions[1][0]
+    directions[1].append(_unit(tone))
     offsets = [rng.normal(0.0, 0.5, size=d) for d in dims]
+    widths = _widths(lengths, aligned)
     corpus = {}
     for split in SPLITS:
         n = sizes[split]
-        if spec.task == "sentiment":
-            latent = rng.normal(size=(n, 3))
-            score = latent @ SENTIMENT_WEIGHTS + rng.normal(0.0, 0.2, size=n)
-            labels = (np.clip(np.round(3 * score) / 3, -3, 3)).astype(np.float32).reshape(n, 1, 1)
-        else:
-            emotion = rng.choice(len(EMOTIONS), size=n, p=EMOTION_PRIOR)
-            latent = EMOTION_CENTRES[emotion] + rng.normal(0.0, 0.35, size=(n, 2))
-            labels = np.zeros((n, len(EMOTIONS), 2), dtype=np.float32)
-            labels[:, :, 0] = 1
-            labels[np.arange(n), emotion] = (0, 1)
+        labels, values = _draw_story(rng, n, spec.task)
         real_fraction = rng.uniform(0.6, 1.0, size=n)
-        event_times = rng.uniform(0.0, 1.0, size=(n, N_EVENTS))
+        slots = (np.arange(N_EVENTS) + rng.uniform(0.0, 1.0, size=(n, N_EVENTS))) / N_EVENTS
+        event_times = EVENT_SPAN * slots
         split_data = {}
         for m, key in enumerate(("text", "audio", "vision")):
-            signal = latent @ loadings[m]
-            lag = 0.0 if aligned or m == 0 else rng.uniform(0.0, 0.15, size=(n, 1))
-            width = 1 if aligned else max(1, round(lengths[m] / lengths[0]))
+            lag = 0.0 if aligned or m == 0 else rng.uniform(0.0, MAX_LAG, size=(n, 1))
             split_data[key] = _sequences(
-                rng, n, lengths[m], directions[m], offsets[m], real_fraction, event_times + lag, width, signal
+                rng,
+                lengths[m],
+                directions[m],
+                values[m],
+                offsets[m],
+                real_fraction,
+                event_times + lag,
+                widths[m],
             )
         audio = split_data["audio"]
         silent = (rng.random(audio.shape[:2]) < 0.02) & (audio[:, :, 0] != 0)
@@ -126,16 +163,157 @@ def write_standin(
     folder: str | os.PathLike[str], dataset: str, *, aligned: bool, seed: int = 0, **kwargs
 ) -> Path:
     """Write :func:`standin_corpus` to ``folder/<MulT file name>`` and return the path (``kwargs``: sizes,
-    lengths, dims). An existing file with the same settings is overwritten with identical bytes."""
+    lengths, dims), with the top-level :data:`~affect_lib.data.manifest.STANDIN_KEY` marking it as a stand-in. An
+    existing file with the same settings is overwritten with identical bytes."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / mult_filename(dataset, aligned)
     corpus = standin_corpus(dataset, aligned=aligned, seed=seed, **kwargs)
     tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(corpus, fh, protocol=4)
+    with tmp.open("wb") as fh:  # the marker exempts the file from the real corpora's manifest check
+        pickle.dump({**corpus, STANDIN_KEY: {"seed": seed, "story": "sarcasm"}}, fh, protocol=4)
     tmp.replace(path)
     return path
+
+
+def bayes_accuracy(
+    dataset: str,
+    *,
+    aligned: bool,
+    lengths: tuple[int, int, int] | None = None,
+    n: int = 50_000,
+    seed: int = 0,
+    tones: bool = True,
+) -> dict[str, Bound]:
+    """Accuracy of the Bayes classifier of the event-reading observer (module docstring), by Monte Carlo.
+
+    Args:
+        dataset, aligned, lengths: the stand-in (lengths set the frames per event, hence the reading noise).
+        n: simulated utterances; seed: the simulation's seed.
+        tones: ``False`` hides the tones from the observer (the words at face value).
+
+    Returns:
+        Sentiment: ``non0_acc2`` (positive vs negative, zero labels left out) and ``has0_acc2`` (negative vs
+        non-negative). IEMOCAP: ``<emotion>_acc`` for each emotion's present/absent decision and ``mean_acc``.
+        Fractions in [0, 1], with 95% intervals.
+    """
+    spec = dataset_spec(dataset)
+    lengths = lengths or DEFAULT_LENGTHS[spec.name, aligned]
+    rng = np.random.default_rng([seed, 7919, sum(map(ord, spec.name)), int(aligned)])
+    labels, values = _draw_story(rng, n, spec.task)
+    noise = [1.0 / (w * EVENT_GAIN**2) for w in _widths(lengths, aligned)]  # reading variance per modality
+    text, arousal, vision = (
+        values[m][0] + rng.normal(0, math.sqrt(noise[m]), values[m][0].shape) for m in range(3)
+    )
+    tone = values[1][1] + rng.normal(0, math.sqrt(noise[1]), values[1][1].shape)
+    # log P(s_e | tone reading) for s_e = +1 and -1: (n, events, 2)
+    prior = np.log([1 - P_SARCASM, P_SARCASM])
+    like = np.stack(
+        [norm.logpdf(tone, 1, math.sqrt(noise[1])), norm.logpdf(tone, -1, math.sqrt(noise[1]))], -1
+    )
+    log_s = prior + (like if tones else np.zeros_like(like))
+    log_s = log_s - logsumexp(log_s, axis=-1, keepdims=True)
+    combos = np.array(np.meshgrid(*[[1.0, -1.0]] * N_EVENTS, indexing="ij")).reshape(N_EVENTS, -1).T  # (8, E)
+    index = (combos < 0).astype(int)  # 0 for +1, 1 for -1
+    log_w = sum(log_s[:, e, index[:, e]] for e in range(N_EVENTS))  # (n, 8): log P(s | readings)
+    if spec.task == "sentiment":
+        return _bayes_sentiment(labels, text, arousal, vision, noise, combos, log_w)
+    return _bayes_emotions(labels, text, arousal, vision, noise, combos, log_w)
+
+
+def _bayes_sentiment(labels, text, arousal, vision, noise, combos, log_w) -> dict[str, Bound]:
+    e = N_EVENTS
+    # words: v = c0 1 + N(0, spread^2 I), read with noise[0]; Gaussian posterior (mean, covariance)
+    prior_v = np.ones((e, e)) + WORD_SPREAD**2 * np.eye(e)
+    post_v = np.linalg.inv(np.linalg.inv(prior_v) + np.eye(e) / noise[0])
+    mean_v = text @ post_v / noise[0]
+    # arousal c1 and vision c2: each event reads c + N(0, EVENT_NOISE^2) + reading noise
+    parts = []
+    for readings, var in ((arousal, noise[1]), (vision, noise[2])):
+        r = EVENT_NOISE**2 + var
+        post = 1.0 / (1.0 + e / r)
+        parts.append((post * readings.sum(1) / r, post))
+    a = SENTIMENT_WEIGHTS[0] / e * combos  # (8, E): the words' weights under each tone pattern
+    mean = (
+        mean_v @ a.T
+        + SENTIMENT_WEIGHTS[1] * parts[0][0][:, None]
+        + SENTIMENT_WEIGHTS[2] * parts[1][0][:, None]
+    )
+    var = np.einsum("ke,ef,kf->k", a, post_v, a) + SENTIMENT_WEIGHTS[1] ** 2 * parts[0][1]
+    var = var + SENTIMENT_WEIGHTS[2] ** 2 * parts[1][1] + SCORE_NOISE**2
+    sd = np.sqrt(var)
+    w = np.exp(log_w)
+    p_pos = (w * norm.sf((1 / 6 - mean) / sd)).sum(1)  # P(label > 0): the score rounds to at least 1/3
+    p_neg = (w * norm.cdf((-1 / 6 - mean) / sd)).sum(1)
+    score = labels.reshape(-1)
+    nonzero = score != 0
+    return {
+        "non0_acc2": _bound(((p_pos > p_neg) == (score > 0))[nonzero]),
+        "has0_acc2": _bound((p_neg <= 0.5) == (score >= 0)),
+    }
+
+
+def _bayes_emotions(labels, text, arousal, vision, noise, combos, log_w) -> dict[str, Bound]:
+    from scipy.stats import multivariate_normal
+
+    e = N_EVENTS
+    readings = np.concatenate([text, arousal, vision], axis=1)  # (n, 3E)
+    diag = np.repeat([WORD_SPREAD**2 + noise[0], EVENT_NOISE**2 + noise[1], EVENT_NOISE**2 + noise[2]], e)
+    log_post = np.empty((len(readings), len(EMOTIONS)))
+    for k, centre in enumerate(EMOTION_CENTRES):
+        terms = []
+        for c, s in enumerate(combos):
+            load = np.zeros((3 * e, 2))
+            load[:e, 0] = s  # literal word valence = s_e (valence + spread)
+            load[e : 2 * e, 1] = 1.0
+            load[2 * e :] = VISION_MIX
+            cov = EMOTION_SPREAD**2 * load @ load.T + np.diag(diag)
+            terms.append(log_w[:, c] + multivariate_normal(load @ centre, cov).logpdf(readings))
+        log_post[:, k] = math.log(EMOTION_PRIOR[k]) + logsumexp(np.stack(terms, 1), axis=1)
+    post = np.exp(log_post - logsumexp(log_post, axis=1, keepdims=True))
+    emotion = labels[:, :, 1].argmax(1)
+    correct = (post > 0.5) == (emotion[:, None] == np.arange(len(EMOTIONS)))
+    out = {f"{name}_acc": _bound(correct[:, k]) for k, name in enumerate(EMOTIONS)}
+    out["mean_acc"] = _bound(correct.mean(1))
+    return out
+
+
+def _bound(x: np.ndarray) -> Bound:
+    x = np.asarray(x, dtype=float)
+    half = 1.959963984540054 * x.std(ddof=1) / math.sqrt(x.size)
+    return Bound(float(x.mean()), float(x.mean() - half), float(x.mean() + half), int(x.size))
+
+
+def _widths(lengths: tuple[int, int, int], aligned: bool) -> list[int]:
+    """Frames per event in each modality: one word's worth of frames."""
+    return [1 if aligned else max(1, round(t / lengths[0])) for t in lengths]
+
+
+def _draw_story(rng: np.random.Generator, n: int, task: str) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    """Labels in the pickle format and, per modality and event direction, the (n, events) event values."""
+    e = N_EVENTS
+    sincere = np.where(rng.random((n, e)) < P_SARCASM, -1.0, 1.0)
+    if task == "sentiment":
+        c = rng.normal(size=(n, 3))
+        words = c[:, :1] + rng.normal(0.0, WORD_SPREAD, size=(n, e))
+        meaning = (sincere * words).mean(1)
+        score = SENTIMENT_WEIGHTS @ np.stack([meaning, c[:, 1], c[:, 2]]) + rng.normal(0.0, SCORE_NOISE, n)
+        labels = np.clip(np.round(3 * score) / 3, -3, 3).astype(np.float32).reshape(n, 1, 1)
+        valence, arousal, third = None, c[:, 1], c[:, 2]
+    else:
+        emotion = rng.choice(len(EMOTIONS), size=n, p=EMOTION_PRIOR)
+        valence, arousal = (EMOTION_CENTRES[emotion] + rng.normal(0.0, EMOTION_SPREAD, size=(n, 2))).T
+        words = sincere * (valence[:, None] + rng.normal(0.0, WORD_SPREAD, size=(n, e)))
+        third = VISION_MIX @ np.stack([valence, arousal])
+        labels = np.zeros((n, len(EMOTIONS), 2), dtype=np.float32)
+        labels[:, :, 0] = 1
+        labels[np.arange(n), emotion] = (0, 1)
+    values = [
+        [words],
+        [arousal[:, None] + rng.normal(0.0, EVENT_NOISE, size=(n, e)), sincere],
+        [third[:, None] + rng.normal(0.0, EVENT_NOISE, size=(n, e))],
+    ]
+    return labels, values
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -144,28 +322,28 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _sequences(
     rng: np.random.Generator,
-    n: int,
     length: int,
-    direction: np.ndarray,
+    directions: list[np.ndarray],
+    values: list[np.ndarray],
     offset: np.ndarray,
     real_fraction: np.ndarray,
     event_times: np.ndarray,
     width: int,
-    signal: np.ndarray,
 ) -> np.ndarray:
-    """(n, length, d) float32 features: noise around ``offset``, events along ``direction``, left zero padding."""
-    d = len(direction)
+    """(n, length, d) float32 features: noise around ``offset``, events along ``directions`` (the value of event
+    ``e`` of sample ``i`` times :data:`EVENT_GAIN` on each of its ``width`` frames), left zero padding."""
+    n, d = len(real_fraction), len(offset)
     x = offset + rng.normal(size=(n, length, d))
     real = np.maximum(np.round(real_fraction * length).astype(int), width + 1)
     start = length - real  # first real step (left padding before it)
-    # event e of sample i covers `width` frames from its start time inside the real span
     first = start[:, None] + np.floor(np.clip(event_times, 0, 0.999) * (real[:, None] - width + 1)).astype(
         int
     )
     steps = first[..., None] + np.arange(width)  # (n, events, width)
-    amplitude = EVENT_GAIN * (signal[:, None] + rng.normal(0.0, 0.5, size=event_times.shape))
     rows = np.broadcast_to(np.arange(n)[:, None, None], steps.shape)
-    np.add.at(x, (rows.ravel(), steps.ravel()), np.repeat(amplitude.ravel(), width)[:, None] * direction)
+    for direction, value in zip(directions, values, strict=True):
+        amplitude = EVENT_GAIN * value
+        np.add.at(x, (rows.ravel(), steps.ravel()), np.repeat(amplitude.ravel(), width)[:, None] * direction)
     x[np.arange(length) < start[:, None]] = 0.0
     return x.astype(np.float32)
 

@@ -76,21 +76,52 @@ def test_left_zero_padding_and_unaligned_lengths(tmp_path):
     assert padded.any() and not padded[:, -1].any()
 
 
-def test_each_modality_alone_is_partial_evidence_fusion_helps():
+def _projections(x: np.ndarray, k: int) -> np.ndarray:
+    """(n, T, k): each step projected on the top-k principal directions of the non-padding steps."""
+    x = np.nan_to_num(x, neginf=0.0)
+    steps = x.reshape(-1, x.shape[-1])
+    steps = steps[np.abs(steps).sum(1) > 0]
+    _, _, vt = np.linalg.svd(steps - steps.mean(0), full_matrices=False)
+    return (x - steps.mean(0)) @ vt[:k].T * (np.abs(x).sum(-1, keepdims=True) > 0)
+
+
+def test_the_label_needs_words_paired_with_tones():
+    """The sarcasm story: per-step products of text and audio explain the score far better than the modalities'
+    sums alone (an additive story, or tones not on the words' steps, would fail this)."""
     raw = standin_corpus(
         "mosei", aligned=True, sizes={"train": 1500, "valid": 8, "test": 8}, lengths=(12, 12, 12)
     )
     split = raw["train"]
     y = split["labels"].ravel()
-    feats = {m: np.nan_to_num(split[m], neginf=0).sum(1) for m in ("text", "audio", "vision")}
+    text, audio, vision = (_projections(split[m], k) for m, k in (("text", 1), ("audio", 2), ("vision", 1)))
+    additive = np.concatenate([text.sum(1), audio.sum(1), vision.sum(1)], axis=1)
+    products = (text * audio).sum(1)  # word x (arousal, tone) on the same step
 
     def r2(x):
         return RidgeCV(alphas=np.logspace(-2, 3, 12)).fit(x[:1000], y[:1000]).score(x[1000:], y[1000:])
 
-    alone = {m: r2(x) for m, x in feats.items()}
-    together = r2(np.concatenate(list(feats.values()), axis=1))
-    assert together > 2 * max(alone.values())
-    assert together > max(alone.values()) + 0.2
+    assert r2(np.concatenate([additive, products], axis=1)) > r2(additive) + 0.15
+
+
+def test_bayes_bound_is_above_a_plugin_rule_and_the_face_value_line():
+    """The Bayes observer beats (slightly) a plug-in rule on the same simulated readings and clearly beats the
+    observer without tones; a sign error or a leak of the true labels into the bound would break one of these."""
+    from affect_lib.data import synthetic_mult as sm
+
+    bound = sm.bayes_accuracy("mosei", aligned=True, lengths=(12, 12, 12), n=40_000, seed=3)["non0_acc2"]
+    face = sm.bayes_accuracy("mosei", aligned=True, lengths=(12, 12, 12), n=40_000, seed=3, tones=False)
+    rng = np.random.default_rng(11)
+    labels, values = sm._draw_story(rng, 40_000, "sentiment")
+    noise = 1.0 / sm.EVENT_GAIN**2  # one frame per event (aligned)
+    read = [[v + rng.normal(0, np.sqrt(noise), v.shape) for v in m] for m in values]
+    meaning = (np.sign(read[1][1]) * read[0][0]).mean(1)
+    guess = sm.SENTIMENT_WEIGHTS @ np.stack([meaning, read[1][0].mean(1), read[2][0].mean(1)])
+    y = labels.ravel()
+    plugin = np.mean((guess > 0)[y != 0] == (y > 0)[y != 0])
+    assert plugin < bound.high + 0.005  # no rule beats the Bayes classifier
+    assert bound.value - plugin < 0.03
+    assert bound.value > face["non0_acc2"].high + 0.03
+    assert 0.5 < face["non0_acc2"].value < bound.value < 1.0
 
 
 def test_loaders_batches(tmp_path):
