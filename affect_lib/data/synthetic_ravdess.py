@@ -11,6 +11,14 @@ the mouth opens with the syllables; and a voiced, harmonic "utterance" whose pro
 
 on top of a per-actor pitch (odd actors male, even female, plus an individual offset) and noise at -30 dB.
 Intensity 02 ("strong") doubles the deviation from neutral in both modalities; neutral has no strong take.
+
+**Congruence: a part of the task that needs the two modalities together.** Four emotions form two :data:`PAIRS`
+(neutral/calm, happy/surprised). A take of a pair's *first* emotion shows the face and the voice of the same member
+of the pair (both first or both second, at random); a take of the *second* emotion shows one member's face and the
+other's voice. Either modality alone tells the pair but nothing about which of its two emotions the take is: that
+is whether face and voice agree, an interaction. The other four emotions (sad, angry, fearful, disgust) show their
+own face and voice, which either modality can recognise alone (the additive part). :func:`accuracy_ceilings` gives
+what follows for any classifier (exact, from the label distribution).
 """
 
 from __future__ import annotations
@@ -26,10 +34,12 @@ import soundfile
 import torch
 from torch.nn.functional import interpolate
 
-from affect_lib.data.ravdess import RavdessName
+from affect_lib.data.ravdess import EMOTIONS, RavdessName
 from affect_lib.progress import progress
 
 AUDIO_RATE = 48_000
+STORY = "congruence1"
+"""Names this version of the generative story: a cached corpus of another story is never reused."""
 N_SYLLABLES = 7  # "Kids are talking by the door" / "Dogs are sitting by the door"
 
 Renderer = Callable[[torch.Tensor], torch.Tensor]
@@ -65,6 +75,8 @@ FACE_EXPRESSION |= {"fearful": "fear", "surprised": "surprise", "calm": "happy"}
 """RAVDESS emotion -> the rig's prototype; calm is a soft neutral (a faint smile, see ``APEX``)."""
 APEX = {"neutral": 0.0, "calm": 0.4}
 """Apex AU intensity at normal intensity (1.2 unless listed); strong takes double it."""
+PAIRS = (("neutral", "calm"), ("happy", "surprised"))
+"""The congruence pairs: (first, second) emotion of each; the other emotions show themselves."""
 
 JAW_DROP = 16 - 1  # 0-based positions in the rig's 17-AU vector (AU25 lips part, AU26 jaw drop, AU45 blink)
 LIPS_PART = 15 - 1
@@ -115,6 +127,50 @@ def draw_take(rng: np.random.Generator) -> Take:
     )
 
 
+def shown_emotions(emotion: str, rng: np.random.Generator) -> tuple[str, str]:
+    """The (face, voice) emotions a take of ``emotion`` shows: the same member of its pair (first emotion) or
+    different members (second), the face's member drawn at random; an emotion outside the pairs shows itself."""
+    face = int(rng.integers(2))  # drawn for every take, so that each take's random stream has the same layout
+    pair = next((p for p in PAIRS if emotion in p), None)
+    if pair is None:
+        return emotion, emotion
+    return pair[face], pair[face ^ pair.index(emotion)]
+
+
+def accuracy_ceilings(labels: Sequence[str]) -> dict[str, float]:
+    """The best accuracy any classifier can reach on takes with these emotion ``labels`` (their frequencies),
+    under the congruence story, for three kinds of classifier (fractions in [0, 1]):
+
+    - ``joint``: sees which pair member the face and the voice show (the Bayes-optimal accuracy given those cues;
+      an upper bound for every model of the clips);
+    - ``additive``: class scores that are a sum of a face term and a voice term (a linear layer on concatenated
+      unimodal features, or averaged unimodal logits); found by searching all additive sign patterns;
+    - ``unimodal``: one modality only.
+    """
+    counts = {e: sum(label == e for label in labels) for e in EMOTIONS}
+    total = sum(counts.values())
+    if total == 0 or total != len(labels):
+        raise ValueError(f"labels must be RAVDESS emotion names, got {sorted(set(labels))}")
+    grid = (-3.0, -1.0, 1.0, 3.0)
+    alone = sum(counts[e] for e in EMOTIONS if not any(e in p for p in PAIRS)) / total
+    joint = additive = unimodal = alone  # an emotion outside the pairs is recognisable from either modality
+    for first, second in PAIRS:
+        # cell (face member f, voice member v) has probability P(label) / 2; the label is first iff f == v
+        cell = {
+            (f, v): (counts[first] if f == v else counts[second]) / (2 * total)
+            for f in (0, 1)
+            for v in (0, 1)
+        }
+        joint += sum(cell.values())
+        unimodal += sum(max(cell[f, f], cell[f, 1 - f]) for f in (0, 1))  # face member f: the better guess
+        best = 0.0
+        for a0, a1, b0, b1 in np.array(np.meshgrid(grid, grid, grid, grid)).reshape(4, -1).T:
+            score = {(f, v): (a0, a1)[f] + (b0, b1)[v] for f in (0, 1) for v in (0, 1)}  # > 0: say "first"
+            best = max(best, sum(p for (f, v), p in cell.items() if (score[f, v] > 0) == (f == v)))
+        additive += best
+    return {"joint": joint, "additive": additive, "unimodal": unimodal}
+
+
 def syllable_envelope(t: np.ndarray, tempo: float, start: float = 0.25) -> np.ndarray:
     """(len(t),) in [0, 1]: N_SYLLABLES raised-cosine syllables at ``tempo`` per second from ``start``."""
     phase = (t - start) * tempo
@@ -129,9 +185,11 @@ def synth_voice(
     duration: float,
     rng: np.random.Generator,
     rate: int = AUDIO_RATE,
+    shown: str | None = None,
 ) -> np.ndarray:
-    """(duration * rate,) float32 waveform in [-1, 1] of one take."""
-    p = PROSODY[name.emotion_name]
+    """(duration * rate,) float32 waveform in [-1, 1] of one take, with the prosody of ``shown`` (default: the
+    take's emotion)."""
+    p = PROSODY[shown or name.emotion_name]
     gain = 2.0 if name.intensity == 2 else 1.0
     n = PROSODY["neutral"]
     level = 1 + gain * (p.pitch - 1)
@@ -163,16 +221,20 @@ def au_trajectory(
     take: Take,
     times: np.ndarray,
     prototype: Callable[[str, float], np.ndarray],
+    shown: str | None = None,
 ) -> np.ndarray:
-    """(len(times), 17) AU intensities: onset to apex by 30% of the clip, hold, partial offset; the mouth opens
-    with the syllables and the eyes blink once."""
+    """(len(times), 17) AU intensities of the expression of ``shown`` (default: the take's emotion): onset to apex
+    by 30% of the clip, hold, partial offset; the eyes blink once, and the mouth opens with syllables at the mean
+    tempo of the emotion's pair (so the lips tell nothing about which member the voice shows)."""
+    shown = shown or name.emotion_name
     gain = 2.0 if name.intensity == 2 else 1.0
-    apex = min(5.0, gain * APEX.get(name.emotion_name, 1.2) * actor.expressiveness * take.apex)
+    apex = min(5.0, gain * APEX.get(shown, 1.2) * actor.expressiveness * take.apex)
     duration = times[-1] + (times[1] - times[0] if len(times) > 1 else 0.0)
     x = times / duration
     envelope = np.clip(x / 0.3, 0, 1) * (1 - 0.4 * np.clip((x - 0.8) / 0.2, 0, 1))
-    aus = envelope[:, None] * prototype(FACE_EXPRESSION[name.emotion_name], apex)[None, :]
-    mouth = syllable_envelope(times, PROSODY[name.emotion_name].tempo * take.tempo)
+    aus = envelope[:, None] * prototype(FACE_EXPRESSION[shown], apex)[None, :]
+    pair = next((p for p in PAIRS if name.emotion_name in p), (name.emotion_name,))
+    mouth = syllable_envelope(times, np.mean([PROSODY[e].tempo for e in pair]) * take.tempo)
     aus[:, LIPS_PART] = np.maximum(aus[:, LIPS_PART], 1.5 * mouth)
     aus[:, JAW_DROP] = np.maximum(aus[:, JAW_DROP], 2.0 * mouth)
     aus[:, BLINK] = 4.0 * np.exp(-(((x - 0.55) / 0.03) ** 2))
@@ -223,6 +285,13 @@ def write_mp4(
             chunk.sample_rate, chunk.pts, chunk.time_base = rate, i * step, Fraction(1, rate)
             container.mux(sound.encode(chunk))
         container.mux(sound.encode(None))
+
+
+def standin_folder(seed: int) -> Path:
+    """The cache folder of the quick profile's stand-in for ``seed`` (named after :data:`STORY`)."""
+    from affect_lib.runtime import cache_dir
+
+    return cache_dir("synthetic_ravdess", f"quick-{STORY}-seed{seed}")
 
 
 def corpus_names(
@@ -314,11 +383,11 @@ def write_synthetic_ravdess(
             actor = draw_actor(name.actor, seed)
             rng = np.random.default_rng([seed, *vars(name).values()])
             take = draw_take(rng)
-            audio = synth_voice(name, actor, take, duration, rng)
+            face_shown, voice_shown = shown_emotions(name.emotion_name, rng)
+            audio = synth_voice(name, actor, take, duration, rng, shown=voice_shown)
+            aus = au_trajectory(name, actor, take, times, prototype, shown=face_shown)
             with torch.no_grad():
-                faces = np.asarray(
-                    renderer(torch.as_tensor(au_trajectory(name, actor, take, times, prototype)).float())
-                )
+                faces = np.asarray(renderer(torch.as_tensor(aus).float()))
             frames = compose_frames(faces, actor, height, width, face_size)
             tmp = path.with_suffix(".tmp.mp4")
             write_mp4(tmp, frames, fps, audio, preset=preset)
