@@ -7,6 +7,7 @@ Rows are also written to ``_build/claims/<chapter>.json`` for the book's "result
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,23 @@ DISPLAY = {"yes": "✓ yes", "no": "✗ **no**", "inconclusive": "? inconclusive
 """How each verdict is shown in a table."""
 
 _FROM_BOOL = {True: "yes", False: "no", None: "n/a"}
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def number(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant figures as a table cell shows it: ``1.4 × 10⁴``, not ``1.4e+04``.
+
+    The same rounding as the ``g`` format (``156.9``, ``0.0123`` unchanged); the power of ten in Unicode
+    superscripts (``10⁻¹⁵`` for a mantissa of 1) and ``∞`` for infinity.
+    """
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    text = f"{value:.{digits}g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+    return power if mantissa == "1" else f"{mantissa} × {power}"
 
 
 def normalise_verdict(value: Any) -> str:

@@ -20,9 +20,9 @@
 #
 # $$
 # \begin{aligned}
-# W_\mu\big(\Pr_{M(D)}, \Pr_{M(D')}\big)
-#   &= \Big(\inf_{\gamma \in \Gamma} \int \lVert x - y \rVert^\mu \, d\gamma(x, y)\Big)^{1/\mu}
-#   \le \varepsilon, \qquad \mu \ge 1 .
+# &W_\mu\big(\Pr_{M(D)}, \Pr_{M(D')}\big)\\
+# &\quad = \Big(\inf_{\gamma \in \Gamma} \int \lVert x - y \rVert^\mu \, d\gamma(x, y)\Big)^{1/\mu}\\
+# &\quad \le \varepsilon, \qquad \mu \ge 1 .
 # \end{aligned}
 # $$ (eq-wdp-def)
 #
@@ -82,10 +82,10 @@ print(cfg, f"| {n_samples} samples per output law")
 #
 # $$
 # \begin{aligned}
-# \mathrm{RDP}^{\mathrm{Lap}}_\alpha &= \tfrac{1}{\alpha-1}\log\Big\{\tfrac{\alpha}{2\alpha-1}e^{(\alpha-1)/\lambda}
-#   + \tfrac{\alpha-1}{2\alpha-1}e^{-\alpha/\lambda}\Big\}, &
+# \mathrm{RDP}^{\mathrm{Lap}}_\alpha &= \tfrac{1}{\alpha-1}\log\Big\{\tfrac{\alpha}{2\alpha-1}e^{(\alpha-1)/\lambda}\\
+#   &\qquad\qquad + \tfrac{\alpha-1}{2\alpha-1}e^{-\alpha/\lambda}\Big\},\\
 # \mathrm{RDP}^{\mathrm{Gauss}}_\alpha &= \frac{\alpha}{2\sigma^2},\\
-# \mathrm{WDP}^{\mathrm{Lap}}_\mu &= \tfrac12\big(2[1/\lambda + e^{-1/\lambda} - 1]\big)^{1/(2\mu)}, &
+# \mathrm{WDP}^{\mathrm{Lap}}_\mu &= \tfrac12\big(2[1/\lambda + e^{-1/\lambda} - 1]\big)^{1/(2\mu)},\\
 # \mathrm{WDP}^{\mathrm{Gauss}}_\mu &= \tfrac12 (1/\sigma)^{1/\mu}.
 # \end{aligned}
 # $$ (eq-table1)
@@ -129,8 +129,10 @@ table1.round(4)
 #   $W_1 \ge |\mathbb E\, g(Y) - \mathbb E\, g(X)|$; with $g(x) = x$ this is $|\text{mean difference}| = \Delta$.
 #
 # $$
-# W_\mu\big(\mathcal L(f(D) + Z), \mathcal L(f(D') + Z)\big) = \Delta \quad\text{for every } \mu \ge 1
-# \text{ and every noise law } Z .
+# \begin{aligned}
+# &W_\mu\big(\mathcal L(f(D) + Z), \mathcal L(f(D') + Z)\big) = \Delta\\
+# &\quad\text{for every } \mu \ge 1 \text{ and every noise law } Z .
+# \end{aligned}
 # $$ (eq-wdp-shift)
 #
 # A numerical check that can fail: draw *independent* samples of the two output laws ($\Delta = 1$), solve the

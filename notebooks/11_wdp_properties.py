@@ -46,7 +46,7 @@ from IPython.display import Markdown
 from scipy import stats
 
 import affect_lib
-from affect_lib.claims import claims_table
+from affect_lib.claims import claims_table, number
 from affect_lib.privacy import (
     dp_laplace,
     exact_wdp_additive,
@@ -431,12 +431,12 @@ print("    Table-1 formula for the same:", " ".join(f"{w:.4f}" for w in g_formul
 # $$
 # \begin{aligned}
 # \text{P13:}\quad & \varepsilon_{\mathrm{DP}} = \Delta/\lambda, \\
-# \text{P12:}\quad & \rho = \sup_{\alpha > 1} \mathrm{RDP}_\alpha/\alpha \quad
-#   \text{(the smallest } \rho \text{ with } \mathrm{RDP}_\alpha \le \rho\alpha \text{ for all } \alpha),
+# \text{P12:}\quad & \rho = \sup_{\alpha > 1} \mathrm{RDP}_\alpha/\alpha,
 # \end{aligned}
 # $$
 #
-# with $\mathrm{RDP}_\alpha$ the Laplace RDP of chapter 10 at scale $\lambda/\Delta$ (evaluated on a fine grid
+# the smallest $\rho$ with $\mathrm{RDP}_\alpha \le \rho\alpha$ for all $\alpha$; here $\mathrm{RDP}_\alpha$ is the
+# Laplace RDP of chapter 10 at scale $\lambda/\Delta$ (evaluated on a fine grid
 # of orders from $1$, where it is the KL divergence, to $10^3$). Each bound is evaluated with the exact
 # $\varepsilon = W_\mu = \Delta$ and with the Table-1 $\varepsilon$.
 #
@@ -584,7 +584,7 @@ claims_table(
         (
             "WDP is symmetric (unlike RDP/KL)",
             "✓",
-            f"max asymmetry {sym_gap:.0e}; KL {kl_fwd:.3f} vs {kl_bwd:.3f}",
+            f"max asymmetry {number(sym_gap, 1)}; KL {kl_fwd:.3f} vs {kl_bwd:.3f}",
             bool(sym_gap < 1e-9),
         ),
         (

@@ -47,7 +47,7 @@ from IPython.display import HTML, display
 from scipy.spatial.distance import pdist
 
 import affect_lib
-from affect_lib.claims import claims_table
+from affect_lib.claims import claims_table, number
 from affect_lib.privacy import (
     BayesianAccountant,
     PLDAccountant,
@@ -228,13 +228,14 @@ print(f"doubling the noise multiplier multiplies W_t by {more_noise:.4f}")
 #
 # $$
 # \begin{aligned}
-# W_t(s\,g) &= s\,W_t(g) \quad\Rightarrow\quad
-#   \varepsilon_{\mathrm{WDP}}(s) = s \textstyle\sum_t W_t + \log(1/\delta)/\beta, \\
-# \varepsilon_{\mathrm{DP}},\ \varepsilon_{\mathrm{RDP}},\ \varepsilon_{\mathrm{PLD}},\
-#   \varepsilon_{\mathrm{PRV}},\ \varepsilon_{\mathrm{BDP}} &\quad\text{unchanged}
-#   \quad(\text{they depend on } d/(\sigma C) \text{ and } q \text{ only}).
+# W_t(s\,g) &= s\,W_t(g)\\
+# \Rightarrow\quad \varepsilon_{\mathrm{WDP}}(s) &= s \textstyle\sum_t W_t + \log(1/\delta)/\beta,
 # \end{aligned}
 # $$
+#
+# while $\varepsilon_{\mathrm{DP}}$, $\varepsilon_{\mathrm{RDP}}$, $\varepsilon_{\mathrm{PLD}}$,
+# $\varepsilon_{\mathrm{PRV}}$ and $\varepsilon_{\mathrm{BDP}}$ are unchanged (they depend on $d/(\sigma C)$ and
+# $q$ only).
 #
 # We rerun the 0.50-quantile panel (seed 0) with the gradients scaled by $s \in \{10^{-2}, 1, 10^2\}$.
 
@@ -366,32 +367,32 @@ claims_table(
         (
             "WDP < DP at step 100 (against the paper's DP baseline)",
             "✓, all panels (paper Fig. 2)",
-            f"WDP {wdp100.min():.3g}–{wdp100.max():.3g} vs "
-            f"DP($\\alpha$ = 17) {dp_single[-1]:.3g}; "
+            f"WDP {number(wdp100.min())}–{number(wdp100.max())} vs "
+            f"DP ($\\alpha = 17$) {number(dp_single[-1])}; "
             f"reversed for gradients scaled by $s > {crossing['DP a=17']:.2g}$",
             "n/a",
         ),
         (
             "WDP < BDP at step 100",
             "✓, all panels",
-            f"WDP {wdp100.min():.3g}–{wdp100.max():.3g} vs BDP "
-            f"{bdp100.min():.3g}–{bdp100.max():.3g}; "
+            f"WDP {number(wdp100.min())}–{number(wdp100.max())} vs BDP "
+            f"{number(bdp100.min())}–{number(bdp100.max())}; "
             "WDP scales with the units, BDP does not",
             "n/a",
         ),
         (
             "WDP alleviates the overestimation of DP budgets",
             "✓",
-            f"tight PLD {pld_eps[i100]:.4g}, PRV {prv_100:.4g}; WDP "
-            f"{wdp100.min():.3g}–{wdp100.max():.3g} "
+            f"tight PLD {number(pld_eps[i100], 4)}, PRV {number(prv_100, 4)}; WDP "
+            f"{number(wdp100.min())}–{number(wdp100.max())} "
             "in Weibull units",
             "n/a",
         ),
         (
             "The DP baseline is the mechanism's DP budget",
             "implicit",
-            f"DP($\\alpha$ = 17) {dp_single[-1]:.3g} vs RDP-opt {rdp_opt[i100]:.4g} vs PLD "
-            f"{pld_eps[i100]:.4g}",
+            f"DP ($\\alpha = 17$) {number(dp_single[-1])} vs RDP-opt {number(rdp_opt[i100], 4)} "
+            f"vs PLD {number(pld_eps[i100], 4)}",
             bool(abs(dp_single[-1] / pld_eps[i100] - 1) < 0.5),
         ),
         (

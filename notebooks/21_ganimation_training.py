@@ -91,16 +91,22 @@ print(f"D: critic map {tuple(score.shape)}, AU regression {tuple(au_pred.shape)}
 # With $I_o$ a real image with AUs $y_o$ and $y_f$ a desired AU vector, the critic minimises
 #
 # $$
-# \mathbb E[D_I(G(I_o|y_f))] - \mathbb E[D_I(I_o)]
-# + \lambda_{gp}\,\mathbb E\big[(\lVert\nabla D_I(\tilde I)\rVert_2 - 1)^2\big]
-# + \lambda_y \lVert D_y(I_o) - y_o \rVert^2 ,
+# \begin{aligned}
+# &\mathbb E[D_I(G(I_o|y_f))] - \mathbb E[D_I(I_o)]\\
+# &\quad + \lambda_{gp}\,\mathbb E\big[(\lVert\nabla D_I(\tilde I)\rVert_2 - 1)^2\big]\\
+# &\quad + \lambda_y \lVert D_y(I_o) - y_o \rVert^2 ,
+# \end{aligned}
 # $$ (eq-ganimation-d)
 #
 # and the generator minimises
 #
 # $$
-# -\mathbb E[D_I(G(I_o|y_f))] + \lambda_y \lVert D_y(G(I_o|y_f)) - y_f\rVert^2
-# + \lambda_{cyc} \lVert G(G(I_o|y_f)|y_o) - I_o\rVert_1 + \lambda_A \bar A + \lambda_{TV} \mathrm{TV}(A).
+# \begin{aligned}
+# &-\mathbb E[D_I(G(I_o|y_f))]\\
+# &\quad + \lambda_y \lVert D_y(G(I_o|y_f)) - y_f\rVert^2\\
+# &\quad + \lambda_{cyc} \lVert G(G(I_o|y_f)|y_o) - I_o\rVert_1\\
+# &\quad + \lambda_A \bar A + \lambda_{TV} \mathrm{TV}(A).
+# \end{aligned}
 # $$ (eq-ganimation-g)
 #
 # The official weights are $\lambda_{gp}=10$, $\lambda_y=4000$, $\lambda_{cyc}=10$, $\lambda_A=0.1$ and
@@ -291,7 +297,7 @@ claims_table(
         (
             "the critic learns to regress AUs from images",
             "AU-conditioned training (GANimation)",
-            f"critic AU MSE on real faces {au_early:.4f} -> {au_late:.4f} (one run)",
+            f"critic AU MSE on real faces {au_early:.4f} → {au_late:.4f} (one run)",
             "n/a",
         ),
         (
@@ -319,7 +325,7 @@ claims_table(
         (
             "the cycle loss keeps identity",
             "L1 cycle loss, weight 10",
-            f"cycle L1 {c_early:.4f} -> {c_late:.4f} (one run)",
+            f"cycle L1 {c_early:.4f} → {c_late:.4f} (one run)",
             "n/a",
         ),
     ],
@@ -354,9 +360,18 @@ claims_table(
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Convs: $20\cdot64\cdot49 + 64\cdot128\cdot16 + 128\cdot256\cdot16 + 12\cdot256^2\cdot9 + 256\cdot128\cdot16 +
-# 128\cdot64\cdot16$, heads $64\cdot3\cdot49 + 64\cdot49$, plus two affine parameters per instance-norm channel;
-# the unit test `test_paper_size_shapes_and_parameter_count` does exactly this sum.
+# Convs
+#
+# $$
+# \begin{aligned}
+# &20\cdot64\cdot49 + 64\cdot128\cdot16\\
+# &\quad + 128\cdot256\cdot16 + 12\cdot256^2\cdot9\\
+# &\quad + 256\cdot128\cdot16 + 128\cdot64\cdot16,
+# \end{aligned}
+# $$
+#
+# heads $64\cdot3\cdot49 + 64\cdot49$, plus two affine parameters per instance-norm channel; the unit test
+# `test_paper_size_shapes_and_parameter_count` does exactly this sum.
 # ```
 #
 # 2. Set `weights = gan.LossWeights(attention=0.0, tv=0.0)` and re-run. What happens to the mask?

@@ -20,3 +20,19 @@ def test_claims_table_validates_and_saves(tmp_path, monkeypatch):
         claims.claims_table("99_demo", "quick", [("claim", "paper", 1.0, True)])
     with pytest.raises(ValueError, match="verdict"):
         claims.claims_table("99_demo", "quick", [("claim", "paper", "1.0", "maybe")])
+
+
+def test_number_writes_powers_of_ten_as_a_reader_does():
+    # hand-written expectations: the g format's rounding, the exponent as a superscript
+    assert claims.number(14000.0) == "1.4 × 10⁴"
+    assert claims.number(22_200.4) == "2.22 × 10⁴"
+    assert claims.number(163_000.0) == "1.63 × 10⁵"
+    assert claims.number(2.2e-15, 1) == "2 × 10⁻¹⁵"
+    assert claims.number(1e5) == "10⁵"
+    assert claims.number(-3.5e-7, 2) == "-3.5 × 10⁻⁷"
+    assert (
+        claims.number(156.94, 4) == "156.9"
+        and claims.number(0.01234) == "0.0123"
+        and claims.number(623.2) == "623"
+    )
+    assert claims.number(float("inf")) == "∞"
