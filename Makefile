@@ -56,14 +56,14 @@ book/notebooks/%.ipynb: notebooks/%.ipynb $(LIB) | $(STAMP)
 run: $(EXECUTED)
 
 book: run
-	$(RUNENV) $(PY) -m affect_lib record
+	$(RUNENV) $(PY) tools/book_pages.py
 	$(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
 	@echo "book: open _build/html/index.html"
 
 chapter: | $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<name>  (one of: $(CHAPTERS))"; exit 2; }
 	$(MAKE) book/notebooks/$(NB).ipynb
-	$(RUNENV) $(PY) -m affect_lib record
+	$(RUNENV) $(PY) tools/book_pages.py
 	$(BIN)/jupyter-book build . --builder html -n --keep-going
 
 outputs: | $(STAMP)
@@ -113,7 +113,7 @@ check-html: | $(STAMP)
 
 # The single-page HTML build printed by headless Chromium, once MathJax and the figures are done.
 pdf: run | $(STAMP)
-	$(RUNENV) $(PY) -m affect_lib record
+	$(RUNENV) $(PY) tools/book_pages.py
 	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
 	$(PY) tools/pdf.py _build/singlehtml _build/html/affect_book.pdf
 

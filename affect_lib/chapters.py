@@ -5,7 +5,8 @@ with the outputs of the default (quick) run so that nbval can check re-execution
 writes onto the pair: it writes to ``book/notebooks/<name>.ipynb``, which the book renders.
 
 This is the book's build machinery, not part of the library a reader imports: it needs the ``book`` extra
-(``pip install 'affect_lib[book]'``: papermill, nbformat, jupytext).
+(``pip install 'affect_lib[book]'``: papermill, nbformat, jupytext). The generated appendix pages are written by
+``tools/book_pages.py`` from the run records kept here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ except ImportError as err:  # pragma: no cover - the book extra is part of the p
         "executing chapters needs the book extra: pip install 'affect_lib[book]' (papermill, nbformat)"
     ) from err
 
-from affect_lib.claims import CLAIMS_DIR, DISPLAY
 from affect_lib.runtime import available_cores, check_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,25 +202,6 @@ def store_outputs(executed: str | os.PathLike[str], pair: str | os.PathLike[str]
     nbformat.write(nb, pair)
 
 
-GENERATED_DIR = REPO / "book" / "generated"
-PARTS = {
-    "0": "Getting started",
-    "1": "Part I: Wasserstein differential privacy",
-    "2": "Part II: Faces, FACS and EvoGAN",
-    "3": "Part III: Multimodal sequences (LMR-CBT)",
-    "4": "Part IV: Audio-visual emotion (CFN-SR)",
-}
-
-
-def _title(executed: Path) -> str:
-    """The first heading of an executed chapter, else its name."""
-    if executed.exists():
-        for cell in nbformat.read(executed, as_version=4).cells:
-            if cell.cell_type == "markdown" and cell.source.startswith("# "):
-                return cell.source.splitlines()[0][2:].strip()
-    return executed.stem
-
-
 def _first_field(path: Path, key: str) -> str | None:
     """The value of the first ``key: value`` line of a /proc-style text file, else None."""
     try:
@@ -244,163 +225,15 @@ def run_machine() -> dict[str, Any]:
 
 def git_commit() -> str | None:
     """The checkout's commit (``+dirty`` when files differ from it), or None outside a git checkout."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+dirty" if dirty else "")
-
-
-def machine_summary() -> dict[str, str]:
-    """CPU model, cores, torch threads and GPU of this machine, as strings."""
-    import torch
-
-    return {
-        "CPU": run_machine()["cpu"],
-        "cores": f"{available_cores()} available of {os.cpu_count()}",
-        "torch threads": str(torch.get_num_threads()),
-        "GPU": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-
-
-def _run_context(rec: dict[str, Any]) -> str:
-    """`` on <CPU> (2 of 2 cores, load 1.3), commit abc, 2026-12-01T18:00:00+00:00`` from a run record."""
-    m = rec.get("machine") or {}
-    parts = [f"on {m['cpu']} ({m['cores']} of {m['cpu_count']} cores, load {m['load']})"] if m else []
-    parts += [f"commit `{rec['commit']}`"] if rec.get("commit") else []
-    parts += [rec["finished"]] if rec.get("finished") else []
-    return " " + ", ".join(parts) if parts else ""
-
-
-def write_generated_pages() -> list[Path]:
-    """Write the reproducibility record and the results-at-a-glance pages from ``_build/records`` and ``claims``."""
-    import hashlib
-
-    GENERATED_DIR.mkdir(parents=True, exist_ok=True)
-    lock = REPO / "requirements.lock"
-    lock_hash = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "(no requirements.lock)"
-    lines = [
-        "# Reproducibility record",
-        "",
-        "This page is generated at every build by `python -m affect_lib record` from the run records that",
-        "`make book` leaves in `_build/records/`. Diff it against the one from your own build: the checked numbers",
-        "must agree exactly on the same machine type; runtimes will differ.",
-        "",
-        "## Environment",
-        "",
-        "| item | value |",
-        "|---|---|",
-        f"| commit | `{git_commit() or 'not a git checkout'}` |",
-        f"| built | {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} |",
-        f"| `requirements.lock` SHA-256 | `{lock_hash}` |",
-        *(f"| {k} | {v} |" for k, v in machine_summary().items()),
-        "",
-        "## Chapters",
-        "",
-    ]
-    records = sorted(RECORD_DIR.glob("*.json")) if RECORD_DIR.exists() else []
-    if not records:
-        lines.append("No chapter has been executed in this build yet.")
-    total = 0.0
-    for path in records:
-        rec = json.loads(path.read_text())
-        total += rec["seconds"]
-        lines += [
-            f"### {rec['chapter']} ({rec['profile']} profile)",
-            "",
-            f"Runtime {rec['seconds']:.1f} s{_run_context(rec)}. "
-            f"Checked outputs ({len(rec['checked_outputs'])} cells):",
-            "",
-            "```text",
-            *("\n".join(rec["checked_outputs"]) or "(none)").splitlines(),
-            "```",
-            "",
-        ]
-    if records:
-        lines.insert(
-            lines.index("## Chapters") + 2, f"Total runtime of the executed chapters: {total:.0f} s.\n"
-        )
-    lines += [
-        "## Downloads",
-        "",
-        "Each chapter's source (jupytext percent format) and its notebook with the committed outputs:",
-        "",
-        "| chapter | source | notebook |",
-        "|---|---|---|",
-        *(
-            f"| {name} | {{download}}`{name}.py <../../notebooks/{name}.py>` "
-            f"| {{download}}`{name}.ipynb <../../notebooks/{name}.ipynb>` |"
-            for name in chapter_names()
-        ),
-        "",
-    ]
-    record_page = GENERATED_DIR / "reproducibility.md"
-    record_page.write_text("\n".join(lines) + "\n")
-
-    glance = [
-        "# Results at a glance",
-        "",
-        "For each paper, its headline claims beside what this book measured. Every row is copied from the closing",
-        "table of the chapter it links to, written when that chapter last executed in this build; the profile",
-        "column says what produced the number. *quick* numbers come from embedded stand-ins (real data shipped in",
-        "wheels, or synthetic corpora in the real on-disk formats), never from the papers' datasets.",
-        "",
-    ]
-    claims = sorted(CLAIMS_DIR.glob("*.json")) if CLAIMS_DIR.exists() else []
-    current_part = None
-    for path in claims:
-        data = json.loads(path.read_text())
-        part = PARTS.get(data["chapter"][:1], "Other")
-        if part != current_part:
-            glance += [f"## {part}", ""]
-            current_part = part
-        title = _title(EXECUTED_DIR / f"{data['chapter']}.ipynb")
-        glance += [
-            f"**{title}** ({{doc}}`chapter </book/notebooks/{data['chapter']}>`, {data['profile']} profile)",
-            "",
-            f"| claim | paper | this book | {data.get('column', 'agrees?')} |",
-            "|---|---|---|---|",
-            *(
-                f"| {r['claim']} | {r['paper']} | {r['measured']} | {DISPLAY[r['verdict']]} |"
-                for r in data["rows"]
-            ),
-            "",
-            *([data["rule"], ""] if data.get("rule") else []),
-        ]
-    if not claims:
-        glance.append("No chapter has recorded its claims in this build yet.")
-    glance_page = GENERATED_DIR / "at_a_glance.md"
-    glance_page.write_text("\n".join(glance) + "\n")
-
-    perf = [
-        "# Performance",
-        "",
-        "These tables come from `make bench`, which times the book's code against a peer *in the same process*",
-        "(the same machine, threads and load) and reports ratios. Each table names the machine it was measured on.",
-        "They are committed in `benchmarks/results/` and are not re-measured by `make book`.",
-        "",
-    ]
-    # the speed-ups at a glance first, then each benchmark's tables
-    results = sorted(
-        (REPO / "benchmarks" / "results").glob("*.md"), key=lambda p: (p.stem != "speedups", p.stem)
-    )
-    for path in results:
-        perf += [f"## {path.stem.replace('_', ' ').capitalize()}", "", path.read_text().strip(), ""]
-    if not results:
-        perf.append("No benchmark has been run yet: `make bench`.")
-    perf_page = GENERATED_DIR / "performance.md"
-    perf_page.write_text("\n".join(perf) + "\n")
-    return [record_page, glance_page, perf_page]

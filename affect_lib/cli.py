@@ -722,11 +722,13 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def record_command(args: argparse.Namespace) -> int:
-    from affect_lib import chapters
+    """Run the book's ``tools/book_pages.py`` (book-building code, so it is not in the package)."""
+    import runpy
 
-    for page in chapters.write_generated_pages():
-        print(f"wrote {page.relative_to(chapters.REPO)}")
-    return 0
+    tool = Path(__file__).resolve().parents[1] / "tools" / "book_pages.py"
+    if not tool.is_file():
+        raise CommandError(f"record writes the book's pages and needs a checkout of the book: no {tool}")
+    return int(runpy.run_path(str(tool))["main"]([]))
 
 
 def convert_csd_command(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-from affect_lib import chapters, claims
+from affect_lib import chapters
 
 CHAPTERS = chapters.chapter_names()
 
@@ -118,23 +118,25 @@ def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
     assert "AFFECT_DATA_DIR" not in os.environ  # ... and the caller's environment is left as it was
 
 
-def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
-    records, claims_dir, generated = tmp_path / "records", tmp_path / "claims", tmp_path / "generated"
-    records.mkdir()
-    record = {"chapter": "10_demo", "profile": "quick", "seconds": 12.3, "checked_outputs": ["W1 = 1.000"]}
-    (records / "10_demo.quick.json").write_text(json.dumps(record))
-    monkeypatch.setattr(chapters, "RECORD_DIR", records)
-    monkeypatch.setattr(chapters, "CLAIMS_DIR", claims_dir)
-    monkeypatch.setattr(claims, "CLAIMS_DIR", claims_dir)
-    monkeypatch.setattr(chapters, "GENERATED_DIR", generated)
-    claims.claims_table("10_demo", "quick", [("shift", "1", "1.000", "yes")], rule="Rule: demo.")
-    record_page, glance_page, perf_page = chapters.write_generated_pages()
-    text = record_page.read_text()
-    assert "Runtime 12.3 s" in text and "W1 = 1.000" in text and "SHA-256" in text
-    glance = glance_page.read_text()
-    assert "## Part I: Wasserstein differential privacy" in glance
-    assert "| shift | 1 | 1.000 | ✓ yes |" in glance and "Rule: demo." in glance
-    assert perf_page.read_text().startswith("# Performance")
+def test_git_commit_names_head_and_a_dirty_tree(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(
+            ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True
+        )
+
+    monkeypatch.setattr(chapters, "REPO", tmp_path)
+    assert chapters.git_commit() is None  # not a checkout
+    git("init", "-q", "-b", "main")
+    (tmp_path / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "one")
+    head = (tmp_path / ".git" / "refs" / "heads" / "main").read_text().strip()  # read without git
+    (tmp_path / "untracked.txt").write_text("x")
+    assert chapters.git_commit() == head[:12]  # untracked files do not make it dirty
+    (tmp_path / "a.txt").write_text("2")
+    assert chapters.git_commit() == head[:12] + "+dirty"
 
 
 def test_executed_page_has_no_progress_bars_hides_the_injected_cell_and_records_the_machine(

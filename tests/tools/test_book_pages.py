@@ -1,0 +1,53 @@
+"""tools/book_pages.py writes the generated appendix pages from the run records, the claims and the benchmarks."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+from affect_lib import claims
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "book_pages.py"
+spec = importlib.util.spec_from_file_location("book_pages", TOOL)
+book_pages = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(book_pages)
+
+
+def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
+    records, claims_dir, generated = tmp_path / "records", tmp_path / "claims", tmp_path / "generated"
+    records.mkdir()
+    record = {
+        "chapter": "10_demo",
+        "profile": "quick",
+        "seconds": 12.3,
+        "checked_outputs": ["W1 = 1.000"],
+        "machine": {"cpu": "Demo CPU", "cores": 2, "cpu_count": 4, "load": 0.5},
+        "commit": "abc123",
+        "finished": "2026-12-01T18:00:00+00:00",
+    }
+    (records / "10_demo.quick.json").write_text(json.dumps(record))
+    monkeypatch.setattr(book_pages, "RECORD_DIR", records)
+    monkeypatch.setattr(book_pages, "CLAIMS_DIR", claims_dir)
+    monkeypatch.setattr(claims, "CLAIMS_DIR", claims_dir)
+    monkeypatch.setattr(book_pages, "GENERATED_DIR", generated)
+    claims.claims_table("10_demo", "quick", [("shift", "1", "1.000", "yes")], rule="Rule: demo.")
+    record_page, glance_page, perf_page = book_pages.write_generated_pages()
+    assert record_page.parent == generated
+    text = record_page.read_text()
+    assert (
+        "Runtime 12.3 s on Demo CPU (2 of 4 cores, load 0.5), commit `abc123`, 2026-12-01T18:00:00+00:00."
+        in text
+    )
+    assert (
+        "W1 = 1.000" in text and "SHA-256" in text and "Total runtime of the executed chapters: 12 s." in text
+    )
+    assert re.search(r"\| built \| \d{4}-\d\d-\d\d \d\d:\d\d UTC \|", text) and "| commit | `" in text
+    glance = glance_page.read_text()
+    assert "## Part I: Wasserstein differential privacy" in glance
+    assert "| shift | 1 | 1.000 | ✓ yes |" in glance and "Rule: demo." in glance
+    assert perf_page.read_text().startswith("# Performance")
+
+
+def test_refuses_options(capsys):
+    assert book_pages.main(["--out", "x"]) == 2
+    assert "no options" in capsys.readouterr().err
