@@ -13,6 +13,11 @@ any work (a folder of another run is refused, naming the field that differs), tr
 evaluates the test split once and writes ``run.json``, ``metrics.json``, ``history.json``/``.csv``, TensorBoard
 logs and a self-describing ``model.pt`` atomically. The default profile is ``paper`` when a data folder is given
 (``--data-dir`` or ``$AFFECT_DATA_DIR``) and ``quick`` (the chapters' stand-in) otherwise.
+
+RAVDESS runs take ``--protocol released|msaf|proper`` (:mod:`affect_lib.protocols`; the released two select the
+epoch on the test fold, as released), ``--fold i|all`` (``all``: ``OUT/fold_<i>`` for every fold and the k-fold
+mean ± std with its t-interval in ``OUT/metrics.json``) and ``--init unimodal|scratch`` (fusion models: fine-tune
+from per-fold unimodal classifiers trained first into ``FOLDER/pretrain``, :mod:`affect_lib.pretrain`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ RUN_FILES = (
     "model.pt",
     "checkpoint",
     "tensorboard",
+    "pretrain",
 )
 
 
@@ -79,6 +85,10 @@ def _positive_float(text: str) -> float:
     if not (value > 0 and value != float("inf")):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
     return value
+
+
+def _fold(text: str) -> int | str:
+    return "all" if text == "all" else _non_negative_int(text)
 
 
 def _setting(text: str) -> tuple[str, Any]:
@@ -145,6 +155,27 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     intent.add_argument("--resume", action="store_true", help="continue the run in --out")
     intent.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--print-recipe", action="store_true", help="print the merged recipe and exit")
+    p.add_argument(
+        "--protocol",
+        default=None,
+        choices=("released", "msaf", "proper"),
+        help="RAVDESS folds: released (CFN-SR's 5, selected on the test fold), msaf (6, likewise) or proper "
+        "(the recipe's split with validation actors); default: the recipe's data.split",
+    )
+    p.add_argument(
+        "--fold",
+        type=_fold,
+        default=None,
+        help="RAVDESS: fold i (0-based, default the recipe's data.fold) or all (every fold and the k-fold "
+        "mean ± std with its t-interval in OUT/metrics.json)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        choices=("unimodal", "scratch"),
+        help="fusion models: start from per-fold unimodal classifiers (the release's protocol) or from scratch; "
+        "default: the recipe's train.init",
+    )
 
 
 # ---- recipe and data -----------------------------------------------------------------------------------------
@@ -163,9 +194,34 @@ def resolve_recipe(args: argparse.Namespace) -> Any:
         for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr)):
             if value is not None:
                 overrides[f"train.{key}"] = value
-        return recipe.replace(**overrides) if overrides else recipe
+        overrides.update(_protocol_overrides(args, recipe))
+        recipe = recipe.replace(**overrides) if overrides else recipe
+        if args.dataset == "ravdess":
+            from affect_lib.protocols import check_fold
+
+            check_fold(recipe.data.split, recipe.data.fold)
+        return recipe
     except ValueError as err:
         raise CommandError(str(err)) from None
+
+
+def _protocol_overrides(args: argparse.Namespace, recipe: Any) -> dict[str, Any]:
+    """``data.split`` / ``data.fold`` / ``train.init`` from ``--protocol``, ``--fold i`` and ``--init``."""
+    from affect_lib.protocols import PROPER_SPLITS
+
+    given = [f"--{k}" for k in ("protocol", "fold") if getattr(args, k, None) is not None]
+    if args.dataset != "ravdess" and given:
+        raise CommandError(f"{' and '.join(given)} apply to ravdess only, not to {args.dataset}")
+    overrides: dict[str, Any] = {}
+    if args.protocol in ("released", "msaf"):
+        overrides["data.split"] = args.protocol
+    elif args.protocol == "proper" and recipe.data.split not in PROPER_SPLITS:
+        overrides["data.split"] = "proper"
+    if isinstance(args.fold, int):
+        overrides["data.fold"] = args.fold
+    if args.init is not None:
+        overrides["train.init"] = args.init
+    return overrides
 
 
 @dataclass
@@ -249,8 +305,9 @@ def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> R
 
 def _ravdess_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> RunData:
     from affect_lib.data.av_preprocess import ravdess_loaders
-    from affect_lib.data.ravdess import list_clips
+    from affect_lib.data.ravdess import list_clips, parse_ravdess_name
     from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+    from affect_lib.protocols import protocol_fold, selects_on_test
 
     if root is None:
         root = cache_dir("synthetic_ravdess", "quick-seed0")  # the chapter's stand-in at seed 0
@@ -261,21 +318,27 @@ def _ravdess_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -
     else:
         source = str(root)
     d, t = recipe.data, recipe.train
+    clips = list_clips(root)
+    fold = protocol_fold(d.split, d.fold, [parse_ravdess_name(c).actor for c in clips])
     loaders, split = ravdess_loaders(
-        list_clips(root),
+        clips,
         d.preprocess_config(),
         batch_size=t.batch_size,
         eval_batch_size=t.eval_batch_size,
-        split=d.split,
+        split=fold,
         augment=d.augment,
+        augment_scale=d.augment_scale,
         per_frame_augmentation=recipe.variant == "released",
         bgr_input=recipe.variant == "released",
         num_workers=workers,
         pin_memory=pin_memory,
     )
     split_actors = {"train": list(split.train), "valid": list(split.valid), "test": list(split.test)}
+    if selects_on_test(split):  # the released protocols: the epoch is selected on the test fold itself
+        loaders["valid"], split_actors["valid"] = loaders["test"], list(split.test)
     sizes = {name: len(loader.dataset) for name, loader in loaders.items()}
-    return RunData(loaders, None, {"source": source, "sizes": sizes, "split": split_actors})
+    summary = {"source": source, "sizes": sizes, "split": split_actors, "protocol": d.split, "fold": d.fold}
+    return RunData(loaders, None, {**summary, "selected_on_test": selects_on_test(split)})
 
 
 def loss_and_metrics(recipe: Any) -> tuple[Callable, Callable]:
@@ -308,6 +371,7 @@ def fingerprint(
         "max_steps": args.max_steps,
         "amp": args.amp,
         "recipe": recipe_hash(recipe.replace(**{"train.epochs": 1})),
+        "fold": "all" if getattr(args, "fold", None) == "all" else None,  # one fold: in the recipe
     }
 
 
@@ -360,7 +424,7 @@ def prepare_run_folder(out: Path, run: dict[str, Any], *, overwrite: bool) -> No
     try:
         out.mkdir(parents=True, exist_ok=True)
         if overwrite:
-            for name in (*RUN_FILES, *(p.name for p in out.glob("seed_*"))):
+            for name in (*RUN_FILES, *(p.name for p in (*out.glob("seed_*"), *out.glob("fold_*")))):
                 path = out / name
                 if path.is_dir():
                     shutil.rmtree(path)
@@ -472,11 +536,8 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_size: int) -> int:
-    import torch
-
-    from affect_lib import __version__, recipes
-    from affect_lib.runtime import seed_everything
-    from affect_lib.train import Trainer, TrainingDiverged, atomic_save, atomic_write_text, barrier
+    from affect_lib import recipes
+    from affect_lib.train import atomic_write_text, barrier
 
     if recipe.train.batch_size % world_size:
         raise CommandError(
@@ -495,6 +556,42 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
         )
         prepare_run_folder(out, {"fingerprint": fp, "recipe": recipe.to_dict()}, overwrite=args.overwrite)
     barrier()
+    if getattr(args, "fold", None) != "all":
+        result = _train_fold(args, recipe, out, root, device, rank, world_size, seeds)
+    else:  # every fold of the protocol in OUT/fold_<i>, then the k-fold aggregate
+        from affect_lib.protocols import N_FOLDS
+
+        folds = {}
+        for i in range(N_FOLDS[recipe.data.split]):
+            fold_recipe, fold_out = recipe.replace(**{"data.fold": i}), out / f"fold_{i}"
+            folds[i] = _train_fold(args, fold_recipe, fold_out, root, device, rank, world_size, seeds)
+        result = _fold_summary(folds)
+        if rank == 0:
+            atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
+    if rank == 0:
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+def _train_fold(
+    args: argparse.Namespace,
+    recipe: Any,
+    out: Path,
+    root: Path | None,
+    device: Any,
+    rank: int,
+    world_size: int,
+    seeds: Sequence[int],
+) -> dict[str, Any]:
+    """Train ``recipe`` (one fold) once per seed into ``out`` (``out/seed_<s>`` for several); returns its
+    summary (the seeds' mean ± std for several)."""
+    import torch
+
+    from affect_lib import __version__, recipes
+    from affect_lib.pretrain import initialise
+    from affect_lib.runtime import seed_everything
+    from affect_lib.train import Trainer, TrainingDiverged, atomic_save, atomic_write_text
+
     data = load_data(recipe, root, workers=args.workers, pin_memory=device.type == "cuda")
     for split, loader in data.loaders.items():
         if len(loader.dataset) == 0:
@@ -511,18 +608,22 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
             seed, deterministic=args.deterministic
         )  # before the model is built: same seed, same run
         model = recipes.build_model(recipe, **({"dims": data.dims} if data.dims is not None else {}))
-        if args.sync_bn and world_size > 1:
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        runtime = {"device": device, "amp": args.amp, "deterministic": args.deterministic}
         config = recipes.train_config(
-            recipe,
-            checkpoint_dir=folder / "checkpoint",
-            device=device,
-            seed=seed,
-            amp=args.amp,
-            deterministic=args.deterministic,
-            max_steps=args.max_steps,
+            recipe, checkpoint_dir=folder / "checkpoint", seed=seed, max_steps=args.max_steps, **runtime
         )
-        try:
+        try:  # train.init = "unimodal": the fold's unimodal classifiers first (kept in FOLDER/pretrain)
+            model = initialise(
+                model,
+                recipe,
+                data.loaders,
+                seed=seed,
+                out=folder / "pretrain",
+                max_steps=args.max_steps,
+                **runtime,
+            )
+            if args.sync_bn and world_size > 1:
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             trainer = Trainer(model, loss_fn, config, metrics_fn=metrics_fn)
             logger = EpochLogger(folder, trainer, args.tensorboard) if rank == 0 else None
             try:
@@ -548,6 +649,7 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
             "profile": recipe.profile,
             "seed": seed,
             "world_size": world_size,
+            "init": recipe.train.init,
             **data.summary,
             "best_epoch": history.best_epoch,
             "epochs_run": len(history),
@@ -567,12 +669,10 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
             }
             atomic_save(payload, folder / "model.pt")
             atomic_write_text(folder / "metrics.json", json.dumps(summary, indent=1) + "\n")
-    if rank == 0:
-        result = runs[seeds[0]] if len(seeds) == 1 else _seed_summary(runs)
-        if len(seeds) > 1:
-            atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
-        print(json.dumps(result, indent=1))
-    return 0
+    result = runs[seeds[0]] if len(seeds) == 1 else _seed_summary(runs)
+    if rank == 0 and len(seeds) > 1:
+        atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
+    return result
 
 
 RANK_REPORT_ENV = "AFFECT_RANK_REPORT"
@@ -615,6 +715,34 @@ def _seed_summary(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
         test[key] = {"mean": s.mean, "std": s.std, "n": s.n, "values": values}
     common = {k: v for k, v in first.items() if k not in ("seed", "test", "best_epoch", "epochs_run")}
     return {**common, "seeds": list(runs), "test": test, "runs": {str(k): v for k, v in runs.items()}}
+
+
+def _fold_summary(folds: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The k-fold aggregate: every test metric's per-fold values (a fold's seed mean when it has several seeds)
+    with their mean ± std (ddof=1) and Student-t 95% interval (``affect_lib.stats.summarize``; None where a
+    single fold leaves them undefined)."""
+    import math
+
+    from affect_lib.stats import summarize
+
+    def value(metric: Any) -> float:
+        return metric["mean"] if isinstance(metric, dict) else metric
+
+    first = next(iter(folds.values()))
+    test = {}
+    for key in first["test"]:
+        values = [value(r["test"][key]) for r in folds.values()]
+        s = summarize(values)
+        stats = {"mean": s.mean, "std": s.std, "low": s.low, "high": s.high}
+        test[key] = {k: v if math.isfinite(v) else None for k, v in stats.items()}
+        test[key] |= {"confidence": s.confidence, "n": s.n, "values": values}
+    common = ("recipe", "model", "dataset", "profile", "init", "protocol", "selected_on_test", "world_size")
+    return {
+        **{k: first[k] for k in common if k in first},
+        "folds": list(folds),
+        "test": test,
+        "runs": {str(i): r for i, r in folds.items()},
+    }
 
 
 # ---- evaluate ------------------------------------------------------------------------------------------------

@@ -30,7 +30,11 @@ if TYPE_CHECKING:  # the audio-visual stack (PyAV, OpenCV, librosa) loads only f
     from affect_lib.data.av_preprocess import PreprocessConfig
 
 SEQUENCE_MODELS = ("lmr_cbt", "mult", "late_fusion")
-AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat")
+AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat", "video_only", "audio_only")
+UNIMODAL_MODELS = ("video_only", "audio_only")
+"""The per-fold unimodal classifiers of the pretraining stage (:mod:`affect_lib.pretrain`); the other
+audio-visual models are fusion models, which ``train.init = "unimodal"`` starts from them."""
+INITS = ("scratch", "unimodal")
 MULT_DATASETS = ("mosi", "mosei", "iemocap")
 PROFILE_NAMES = ("quick", "paper")
 
@@ -45,6 +49,11 @@ class TrainSettings:
         lr_patience, lr_factor: ``ReduceLROnPlateau`` on the monitor (``lr_patience=None``: constant lr).
         patience: early stopping after this many epochs without improvement (None: never).
         monitor, mode: the validation metric that selects the epoch, and its better direction.
+        init: ``"scratch"`` (seeded random weights) or ``"unimodal"`` (audio-visual fusion models: the branches
+            start from a video-only and an audio-only classifier trained first on the same fold, then
+            everything is fine-tuned end to end, as the CFN-SR release does with MSAF's checkpoints).
+        pretrain_epochs, pretrain_lr: that unimodal stage's epochs and Adam learning rate (None: the same as
+            this run's; the release does not publish its unimodal recipe). Its other settings are this run's.
     """
 
     epochs: int
@@ -58,6 +67,9 @@ class TrainSettings:
     patience: int | None = None
     monitor: str = "loss"
     mode: str = "min"
+    init: str = "scratch"
+    pretrain_epochs: int | None = None
+    pretrain_lr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,11 @@ class RavdessData:
             larger than the frame and redraws it, up to 10 times, then takes the whole frame, so (0.8, 1.4)
             means crops of 0.8-1.0 of the area plus about 25% uncropped frames (see
             :class:`~affect_lib.data.ravdess.RavdessClips`).
-        split: ``"proper"`` (the fixed test/validation actors; refuses a corpus that lacks one) or ``"folds3"``
-            (fold 0 of a nested 3-fold split, for a stand-in with other actors).
+        split: ``"proper"`` (the fixed test/validation actors; refuses a corpus that lacks one), ``"folds3"``
+            (a nested 3-fold split, for a stand-in with other actors), ``"released"`` (CFN-SR's 5 folds) or
+            ``"msaf"`` (MSAF's 6 folds); the last two have no validation actors and select the epoch on the
+            test fold, as released (see :mod:`affect_lib.protocols`).
+        fold: which fold of ``split`` (0-based; ``"proper"`` has one).
         standin_actors, standin_repetitions, standin_duration, standin_fps, standin_height: the synthetic
             stand-in written when the quick profile has no data.
     """
@@ -113,6 +128,7 @@ class RavdessData:
     augment: bool = True
     augment_scale: tuple[float, float] = (0.8, 1.0)
     split: str = "proper"
+    fold: int = 0
     standin_actors: tuple[int, ...] = tuple(range(1, 8))
     standin_repetitions: tuple[int, ...] = (1,)
     standin_duration: float = 2.0
@@ -228,9 +244,12 @@ PROFILES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("lmr_cbt", "quick"): {"model.layers": 2},
     ("mult_model", "quick"): {"model.layers": 1},
-    ("av", "paper"): {"model.channels_last": True},
+    ("av", "paper"): {"model.channels_last": True, "train.init": "unimodal"},
+    ("video_only", "paper"): {"train.init": "scratch"},  # the unimodal models are the pretraining itself
+    ("audio_only", "paper"): {"train.init": "scratch"},
     ("av", "quick"): {
         "train.epochs": 10,
+        "train.pretrain_epochs": 4,
         "data.n_frames": 8,
         "data.size": 48,
         "data.mfcc_offset": 0.25,
@@ -430,8 +449,18 @@ def _apply(recipe: Recipe, layer: dict[str, Any], *, where: str) -> Recipe:
 
 
 def _check_model_args(recipe: Recipe) -> None:
-    """Build the model on the meta device (no memory, no compute) so that a wrong model field fails by name now."""
+    """Build the model on the meta device (no memory, no compute) so that a wrong model field fails by name now;
+    check ``train.init`` against the model."""
     import torch
+
+    init = recipe.train.init
+    if init not in INITS:
+        raise ValueError(f"recipe {recipe.name}: train.init must be one of {INITS}, got {init!r}")
+    if init == "unimodal" and (recipe.model not in AV_MODELS or recipe.model in UNIMODAL_MODELS):
+        raise ValueError(
+            f"recipe {recipe.name}: train.init='unimodal' applies to the audio-visual fusion models "
+            f"({', '.join(m for m in AV_MODELS if m not in UNIMODAL_MODELS)}), not to {recipe.model}"
+        )
 
     try:
         with torch.device("meta"):

@@ -305,3 +305,136 @@ def test_convert_csd_writes_a_loadable_pickle_and_never_overwrites(tmp_path, cap
     assert "exists: pass overwrite=True" in error(capsys)
     assert cli.main(command) == 2
     assert "give --csd-dir FOLDER" in error(capsys)
+
+
+# ---- RAVDESS protocols, folds and the unimodal pretraining stage ---------------------------------------------
+@pytest.fixture(scope="module")
+def five_actors(tmp_path_factory):
+    """A 5-actor stand-in (one take per emotion: 8 clips per actor) and a preprocessing cache shared by the
+    protocol tests below (the released protocol needs at least 5 actors)."""
+    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+
+    base = tmp_path_factory.mktemp("five_actors")
+    write_synthetic_ravdess(
+        base / "ravdess",
+        actors=(1, 2, 3, 4, 5),
+        repetitions=(1,),
+        statements=(1,),
+        intensities=(1,),
+        duration=2.0,
+        fps=5,
+        height=32,
+        write_wav=False,
+    )
+    return base
+
+
+def _ravdess(five_actors, monkeypatch, *args):
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(five_actors / "cache"))
+    quick = ["--dataset", "ravdess", "--data-dir", str(five_actors / "ravdess"), "--profile", "quick"]
+    return train(*args[:1], *quick, "--batch-size", "8", *args[1:])
+
+
+@pytest.mark.filterwarnings("ignore:face detector missed", "ignore:no face in any")
+def test_fold_all_writes_every_fold_and_the_k_fold_aggregate(tmp_path, five_actors, monkeypatch):
+    import numpy as np
+    from scipy import stats
+
+    out = tmp_path / "run"
+    assert (
+        _ravdess(five_actors, monkeypatch, "av_concat", "--fold", "all", "--epochs", "1", "--out", str(out))
+        == 0
+    )
+    folds = [json.loads((out / f"fold_{i}" / "metrics.json").read_text()) for i in range(3)]
+    # the quick profile's proper split: fold i tests block i, validates on block i + 1 (actors 4, 5 always train)
+    assert [f["split"] for f in folds] == [
+        {"train": [3, 4, 5], "valid": [2], "test": [1]},
+        {"train": [1, 4, 5], "valid": [3], "test": [2]},
+        {"train": [2, 4, 5], "valid": [1], "test": [3]},
+    ]
+    assert all(f["protocol"] == "folds3" and not f["selected_on_test"] for f in folds)
+    summary = json.loads((out / "metrics.json").read_text())
+    values = [f["test"]["accuracy"] for f in folds]
+    acc = summary["test"]["accuracy"]
+    half = stats.t.ppf(0.975, df=2) * np.std(values, ddof=1) / np.sqrt(3)
+    assert acc["values"] == values and acc["n"] == 3 and summary["folds"] == [0, 1, 2]
+    assert acc["mean"] == pytest.approx(np.mean(values)) and acc["std"] == pytest.approx(
+        np.std(values, ddof=1)
+    )
+    assert (acc["low"], acc["high"]) == pytest.approx((np.mean(values) - half, np.mean(values) + half))
+    # one fold of the same command is another run: refused, naming the field
+    assert (
+        _ravdess(five_actors, monkeypatch, "av_concat", "--fold", "1", "--epochs", "1", "--out", str(out))
+        == 2
+    )
+
+
+@pytest.mark.filterwarnings("ignore:face detector missed", "ignore:no face in any")
+def test_released_protocol_selects_on_the_test_fold_and_fine_tunes_unimodal_branches(
+    tmp_path, five_actors, monkeypatch, capsys
+):
+    from affect_lib import recipes
+    from affect_lib.models.cfn_sr import cfn_sr
+    from affect_lib.runtime import seed_everything
+
+    out = tmp_path / "run"
+    args = ["cfn_sr", "--protocol", "released", "--fold", "1", "--init", "unimodal", "--epochs", "2"]
+    pretrain = ["--set", "train.pretrain_epochs=2", "--set", "train.pretrain_lr=0.01", "--lr", "1e-12"]
+    assert _ravdess(five_actors, monkeypatch, *args, *pretrain, "--out", str(out)) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    # CFN-SR's fold 1 over actors 1-5 tests actor 2 (5 folds of 5 // 5 = 1 actor), trains on all the others and
+    # selects on the test fold: the reported accuracy is the best test epoch's
+    assert (
+        summary["split"] == {"train": [1, 3, 4, 5], "valid": [2], "test": [2]} and summary["selected_on_test"]
+    )
+    assert summary["sizes"] == {"train": 32, "valid": 8, "test": 8} and summary["init"] == "unimodal"
+    history = json.loads((out / "history.json").read_text())
+    assert summary["test"]["accuracy"] == max(r["valid_accuracy"] for r in history)
+    # the fusion model's branches are the pretrained ones (fine-tuned at lr 1e-12), not their initial weights
+    fused = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    pretrained = {}
+    for name in ("video_only", "audio_only"):
+        pretrained |= torch.load(out / "pretrain" / f"{name}.pt", weights_only=True)["state_dict"]
+    seed_everything(1337)
+    initial = cfn_sr(**recipes.get("cfn_sr", "ravdess", "quick").model_kwargs()).state_dict()
+    weights = [k for k in fused if k.startswith(("video.", "audio.")) and k.endswith("weight")]
+    assert len(weights) > 20
+    for key in weights:
+        assert torch.allclose(fused[key], pretrained[key], atol=1e-8), key
+    assert max(float((pretrained[k] - initial[k]).abs().max()) for k in weights) > 1e-3
+    # --resume reuses the pretrained files instead of training them again
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "pretrain").iterdir()}
+    assert _ravdess(five_actors, monkeypatch, *args, *pretrain, "--out", str(out), "--resume") == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "pretrain").iterdir()} == before
+
+
+def test_protocol_fold_and_init_options_are_checked_before_any_work(capsys):
+    cases = [
+        (["cfn_sr", "--dataset", "ravdess", "--fold", "3"], "data.fold must be in 0..2 for the folds3 split"),
+        (["cfn_sr", "--dataset", "ravdess", "--protocol", "msaf", "--fold", "6"], "0..5 for the msaf split"),
+        (
+            ["cfn_sr", "--dataset", "ravdess", "--protocol", "proper", "--profile", "paper", "--fold", "1"],
+            "0..0",
+        ),
+        (["late_fusion", "--dataset", "mosi", "--protocol", "released"], "--protocol apply to ravdess only"),
+        (["late_fusion", "--dataset", "mosi", "--fold", "all"], "--fold apply to ravdess only"),
+        (
+            ["late_fusion", "--dataset", "mosi", "--init", "unimodal"],
+            "applies to the audio-visual fusion models",
+        ),
+        (["video_only", "--dataset", "ravdess", "--init", "unimodal"], "not to video_only"),
+    ]
+    for args, words in cases:
+        assert train(*args, "--print-recipe") == 2
+        assert words in error(capsys)
+    assert train("cfn_sr", "--dataset", "ravdess", "--protocol", "released", "--print-recipe") == 0
+    recipe = json.loads(capsys.readouterr().out)
+    assert recipe["data"]["split"] == "released" and recipe["train"]["init"] == "scratch"
+    assert (
+        train("cfn_sr", "--dataset", "ravdess", "--profile", "paper", "--init", "scratch", "--print-recipe")
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["train"]["init"] == "scratch"
+    with pytest.raises(SystemExit):
+        train("cfn_sr", "--dataset", "ravdess", "--fold", "-1")
+    assert "--fold: must be a non-negative integer" in error(capsys)

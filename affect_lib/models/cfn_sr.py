@@ -12,7 +12,9 @@ released fused model (its ReLU after ``bn1`` is missing); see the book's Part IV
 
 Builders: :func:`cfn_sr`, :func:`av_late_fusion`, :func:`av_concat` take the sizes (:class:`CFNSRConfig` fields,
 whose defaults are the paper's: 30 frames of 224², 13 x 212 MFCC, 26.30M parameters); the book's narrow CPU sizes
-are a recipe (:mod:`affect_lib.recipes`).
+are a recipe (:mod:`affect_lib.recipes`). :func:`video_only` and :func:`audio_only` are the unimodal classifiers
+that the release (after MSAF) trains per fold before fine-tuning a fusion model; :func:`init_from_unimodal` copies
+their branches into one (:mod:`affect_lib.pretrain` runs that stage).
 """
 
 from __future__ import annotations
@@ -314,6 +316,43 @@ class LateFusionNet(nn.Module):
         return 0.5 * (v + self.audio_head(self.audio(mfcc)))
 
 
+class VideoOnlyNet(nn.Module):
+    """The unimodal video classifier: ResNeXt -> global average pool -> Linear (MSAF's per-fold ``resnext50``).
+
+    ``forward(video, mfcc)`` ignores ``mfcc``, so that the audio-visual loaders and trainer work unchanged.
+    """
+
+    def __init__(self, config: CFNSRConfig, *, stem_relu: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.video = ResNeXt3d(config, stem_relu=stem_relu)
+        self.head = nn.Linear(self.video.out_channels, config.n_classes)
+        self.channels_last = False
+
+    def forward(self, video: torch.Tensor, mfcc: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.video(_memory_format(video, self.channels_last)).mean(dim=(2, 3, 4)))
+
+
+class AudioOnlyNet(nn.Module):
+    """The unimodal audio classifier: MFCC CNN -> flatten -> Dropout(0.4) -> Linear (MSAF's per-fold ``mfccNet``).
+
+    ``forward(video, mfcc)`` ignores ``video``.
+    """
+
+    def __init__(self, config: CFNSRConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.audio = MFCCNet(config)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(0.4),
+            nn.Linear(self.audio.out_channels * self.audio.out_frames, config.n_classes),
+        )
+
+    def forward(self, video: torch.Tensor | None, mfcc: torch.Tensor) -> torch.Tensor:
+        return self.head(self.audio(mfcc))
+
+
 def cfn_sr(
     *,
     residual: bool = True,
@@ -348,7 +387,81 @@ def av_late_fusion(*, stem_relu: bool = True, channels_last: bool = False, **siz
     return use_channels_last(model) if channels_last else model
 
 
-def use_channels_last(model: AudioVisualNet | LateFusionNet) -> AudioVisualNet | LateFusionNet:
+def video_only(*, stem_relu: bool = True, channels_last: bool = False, **sizes: Any) -> VideoOnlyNet:
+    """The unimodal video classifier of the same sizes as :func:`cfn_sr` (``sizes``: :class:`CFNSRConfig`
+    fields). Its stem has the ReLU of MSAF's unimodal ResNeXt (the released fused model drops it)."""
+    model = VideoOnlyNet(make_config(**sizes), stem_relu=stem_relu)
+    return use_channels_last(model) if channels_last else model
+
+
+def audio_only(*, channels_last: bool = False, **sizes: Any) -> AudioOnlyNet:
+    """The unimodal audio classifier of the same sizes as :func:`cfn_sr` (``sizes``: :class:`CFNSRConfig`
+    fields). ``channels_last`` is accepted so that every audio-visual recipe builds it; the MFCC CNN has no 3D
+    convolution, so it changes nothing."""
+    del channels_last
+    return AudioOnlyNet(make_config(**sizes))
+
+
+def init_from_unimodal(
+    model: nn.Module, video_state: dict[str, torch.Tensor], audio_state: dict[str, torch.Tensor]
+) -> nn.Module:
+    """Copy the branches of trained unimodal models into a fusion model, in place; returns ``model``.
+
+    ``video_state`` / ``audio_state`` are state dicts of :func:`video_only` / :func:`audio_only`: their
+    ``video.*`` / ``audio.*`` entries (weights and BatchNorm statistics) replace the fusion model's ``video`` /
+    ``audio`` branch exactly (any model with such attributes: CFN-SR, concat, late fusion, MSAF). A model with
+    ``video_head`` / ``audio_head`` (late fusion) also takes the unimodal heads, so that it starts as the
+    average of the two unimodal classifiers. Everything else (cross-modal block, classifier) is left as it is.
+
+    Raises:
+        ValueError: the model lacks a branch, or a state misses a key, has an extra one or a tensor of
+            another shape (each named); nothing is copied then.
+    """
+    pairs = [("video", video_state, "video_only"), ("audio", audio_state, "audio_only")]
+    heads = {"video": "video_head", "audio": "audio_head"}
+    plan: list[tuple[nn.Module, dict[str, torch.Tensor]]] = []
+    for branch, state, builder in pairs:
+        if not isinstance(getattr(model, branch, None), nn.Module):
+            raise ValueError(f"{type(model).__name__} has no {branch!r} branch to initialise from {builder}")
+        targets = [(branch, branch)]
+        if isinstance(getattr(model, heads[branch], None), nn.Module):
+            targets.append(("head", heads[branch]))
+        for prefix, name in targets:
+            module = getattr(model, name)
+            part = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(f"{prefix}.")}
+            where = f"{type(model).__name__}.{name}"
+            _check_state(module.state_dict(), part, f"{builder} state {prefix}.*", where)
+            plan.append((module, part))
+    for module, part in plan:
+        module.load_state_dict(part, strict=True)
+    return model
+
+
+def _check_state(
+    wanted: dict[str, torch.Tensor], given: dict[str, torch.Tensor], what: str, where: str
+) -> None:
+    """Refuse ``given`` unless it has exactly ``wanted``'s keys and shapes (the first difference is named)."""
+    if not given:
+        raise ValueError(f"the {what} is empty: not a state dict of that model")
+    missing, extra = sorted(set(wanted) - set(given)), sorted(set(given) - set(wanted))
+    if missing or extra:
+        raise ValueError(
+            f"the {what} does not fit the {where}: "
+            + "; ".join(
+                f"{label} {keys[0]!r}" + (f" (+{len(keys) - 1} more)" if len(keys) > 1 else "")
+                for label, keys in (("missing", missing), ("unexpected", extra))
+                if keys
+            )
+        )
+    for key, tensor in wanted.items():
+        if tuple(given[key].shape) != tuple(tensor.shape):
+            raise ValueError(
+                f"the {what} does not fit the {where}: {key!r} has shape {tuple(given[key].shape)}, "
+                f"the model's is {tuple(tensor.shape)} (built with other sizes?)"
+            )
+
+
+def use_channels_last(model: nn.Module) -> nn.Module:
     """Store the 3D convolutions' weights and the video input channels-last (NDHWC): the same numbers, and
     about 1.7x faster training steps of the paper model on a 2-core CPU (see the performance appendix)."""
     model.to(memory_format=torch.channels_last_3d)
@@ -356,9 +469,7 @@ def use_channels_last(model: AudioVisualNet | LateFusionNet) -> AudioVisualNet |
     return model
 
 
-def use_checkpointing(
-    model: AudioVisualNet | LateFusionNet, on: bool = True
-) -> AudioVisualNet | LateFusionNet:
+def use_checkpointing(model: nn.Module, on: bool = True) -> nn.Module:
     """Activation checkpointing of the video branch (stem and every bottleneck, see ``ResNeXt3d.checkpoint``):
     training steps store only each block's input and recompute the rest in the backward pass."""
     model.video.checkpoint = on
