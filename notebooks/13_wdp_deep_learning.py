@@ -54,7 +54,7 @@ from matplotlib.ticker import NullFormatter
 
 import affect_lib
 from affect_lib import expected
-from affect_lib.claims import claims_table
+from affect_lib.claims import claims_table, number
 from affect_lib.privacy import (
     GaussianAccountant,
     PLDAccountant,
@@ -485,32 +485,31 @@ claims_table(
         (
             "WDP gives the smallest budget of the accountants",
             "✓ (paper Table 2)",
-            f"digits, $z = {z_mid}$: WDP {mid.epsilon['wdp'][-1]:.3g}, RDP "
-            f"{mid.epsilon['rdp'][-1]:.3g}, "
-            f"PRV {mid.epsilon['prv'][-1]:.3g}, BDP {mid.epsilon['bdp'][-1]:.3g}; WDP is in "
-            f"gradient "
-            "units, so the comparison depends on the units",
+            f"digits, $z = {z_mid}$: WDP {number(mid.epsilon['wdp'][-1])}, RDP "
+            f"{number(mid.epsilon['rdp'][-1])}, "
+            f"PRV {number(mid.epsilon['prv'][-1])}, BDP {number(mid.epsilon['bdp'][-1])}; "
+            "WDP is in gradient units, so the comparison depends on the units",
             "n/a",
         ),
         (
             r"WDP budgets around $0.4$–$0.5$",
             "0.40–0.52 (mapping of the P(A) values guessed, unverified)",
-            f"WDP floor of the released MNIST config: {paper_configs['WDP floor'].iloc[0]:.3g}",
+            f"WDP floor of the released MNIST config: {number(paper_configs['WDP floor'].iloc[0])}",
             "n/a",
         ),
         (
             "More noise gives a smaller WDP budget",
             "implicit",
             f"WDP at $z = {noise_levels[0]}$ / ${noise_levels[-1]}$: "
-            f"{runs[noise_levels[0]].epsilon['wdp'][-1]:.3g} / "
-            f"{runs[noise_levels[-1]].epsilon['wdp'][-1]:.3g}",
+            f"{number(runs[noise_levels[0]].epsilon['wdp'][-1])} / "
+            f"{number(runs[noise_levels[-1]].epsilon['wdp'][-1])}",
             bool(not wdp_grows),
         ),
         (
             "The released scripts' WDP reflects the privacy of their training",
             "small WDP budgets",
-            f"released WDP {released.epsilon['wdp'][-1]:.3g}; valid DP bound of that training "
-            f"{released_dp['eps'].iloc[-1]:.3g}",
+            f"released WDP {number(released.epsilon['wdp'][-1])}; valid DP bound of that training "
+            f"{number(released_dp['eps'].iloc[-1])}",
             bool(released_dp["eps"].iloc[-1] < 10),
         ),
         (
