@@ -39,7 +39,9 @@
 # - Audit the implementation: an empirical lower bound on $\varepsilon$ beside the accountant's upper bound.
 
 # %% tags=["parameters"]
-profile: str = "quick"  # "quick": 8 epochs, 3 noise levels; "paper": 40 epochs, 5 levels
+profile: str = (
+    "quick"  # "quick": 8 epochs, 3 noise levels; "paper": 40 epochs, 5 levels
+)
 seed: int = 0
 device: str = "auto"  # training runs on the CPU: the model is tiny
 data_dir: str | None = None  # not used: scikit-learn's digits ship inside the wheel
@@ -108,7 +110,9 @@ steps = runs[noise_levels[0]].steps
 rate = runs[noise_levels[0]].sample_rate
 replace_one = {}
 for z in noise_levels:
-    acc = PLDAccountant(value_discretization_interval=1e-3, neighboring_relation="replace_one")
+    acc = PLDAccountant(
+        value_discretization_interval=1e-3, neighboring_relation="replace_one"
+    )
     acc.step(noise_multiplier=z, sample_rate=rate, steps=steps)
     replace_one[z] = acc.get_epsilon(delta)
 trained = pd.DataFrame(
@@ -129,7 +133,9 @@ trained = pd.DataFrame(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{epochs} epochs = {steps} steps, sample rate read from opacus's loader: q = {rate:.5f}")
+print(
+    f"{epochs} epochs = {steps} steps, sample rate read from opacus's loader: q = {rate:.5f}"
+)
 print(
     f"q = 1/23 exactly: {rate == 1 / 23}; every pair difference <= 2C: "
     f"{bool((trained['max ||d_i|| / C'] <= 2 + 1e-6).all())}"
@@ -229,7 +235,9 @@ moments_released.step(
     noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps
 )
 rdp_poisson = RDPAccountant()
-rdp_poisson.step(noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps)
+rdp_poisson.step(
+    noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps
+)
 valid = RDPAccountant()
 valid.step(noise_multiplier=z_rel / 2, sample_rate=1.0, steps=epochs)
 released_rows = []
@@ -238,7 +246,9 @@ for label, acc in (
     ("RDP at the optimal order, q = B/N (assumes Poisson sampling)", rdp_poisson),
     (f"valid bound: q = 1, z/2, {epochs} compositions (optimal order)", valid),
 ):
-    with warnings.catch_warnings(record=True) as caught:  # shown in the table, not silenced
+    with warnings.catch_warnings(
+        record=True
+    ) as caught:  # shown in the table, not silenced
         warnings.simplefilter("always")
         eps = acc.get_epsilon(delta)
     released_rows.append(
@@ -254,7 +264,9 @@ print(
 released_dp.assign(eps=released_dp["eps"].map("{:.4g}".format))
 
 # %%
-print(f"accuracy {released.accuracy[-1]:.3f}; as the released WDP and BDP accountants report it:")
+print(
+    f"accuracy {released.accuracy[-1]:.3f}; as the released WDP and BDP accountants report it:"
+)
 print(f"WDP {released.epsilon['wdp'][-1]:.4g}, BDP {released.epsilon['bdp'][-1]:.4g}")
 
 # %%
@@ -318,11 +330,20 @@ for source, z, batch, ep, published in settings:
         "PRV": PRVAccountant(eps_error=0.05),
         "GDP (CLT)": GaussianAccountant(),
     }
-    row = {"source": source, "z": z, "batch": batch, "epochs": ep, "steps": t_steps, "published": published}
+    row = {
+        "source": source,
+        "z": z,
+        "batch": batch,
+        "epochs": ep,
+        "steps": t_steps,
+        "published": published,
+    }
     for name, book in books.items():
         book.step(noise_multiplier=z, sample_rate=q_mnist, steps=t_steps)
         row[name] = book.get_epsilon(delta)
-    row["WDP floor"] = t_steps * wasserstein_noise_floor(28, z, q_mnist, 16) - np.log(delta) / 32
+    row["WDP floor"] = (
+        t_steps * wasserstein_noise_floor(28, z, q_mnist, 16) - np.log(delta) / 32
+    )
     anchor_rows.append(row)
 anchors = pd.DataFrame(anchor_rows)
 
@@ -358,7 +379,8 @@ for name, z, q_cfg, t_steps in configs:
             "z": z,
             "q": q_cfg,
             "steps": t_steps,
-            "WDP floor": t_steps * wasserstein_noise_floor(28, z, q_cfg, 16) - np.log(delta) / 32,
+            "WDP floor": t_steps * wasserstein_noise_floor(28, z, q_cfg, 16)
+            - np.log(delta) / 32,
             "RDP eps": eps,
             "best order": order,
             "optimum at the grid's edge": bool(caught),
@@ -406,9 +428,13 @@ paper_configs.assign(
 # audit can see a missing noise wherever the accountant's $\varepsilon$ is below that.
 
 # %%
-audit_trials = cfg.pick(quick=500, paper=2000)  # trainings with the canary, and as many without
+audit_trials = cfg.pick(
+    quick=500, paper=2000
+)  # trainings with the canary, and as many without
 audits = {
-    z: audit_dpsgd(z, n_trials=audit_trials, max_grad_norm=clip, delta=delta, seed=cfg.seed)
+    z: audit_dpsgd(
+        z, n_trials=audit_trials, max_grad_norm=clip, delta=delta, seed=cfg.seed
+    )
     for z in (0.0, 1.0, 3.0)
 }
 control = audits[0.0]
@@ -422,7 +448,9 @@ audit_table = pd.DataFrame(
             "runs a side": a.n_eval,
             "eps lower bound (audit)": a.epsilon_lower,
             "eps upper bound (RDP)": a.epsilon_upper,
-            "exact eps (GDP, q = 1)": np.inf if z == 0 else epsilon_from_mu(np.sqrt(a.steps) / z, delta),
+            "exact eps (GDP, q = 1)": np.inf
+            if z == 0
+            else epsilon_from_mu(np.sqrt(a.steps) / z, delta),
         }
         for z, a in audits.items()
     ]
@@ -435,24 +463,31 @@ audit_table.round(3)
 # %%
 # NBVAL_CHECK_OUTPUT
 print(
-    f"{control.steps} full-batch steps (q = {control.sample_rate:g}); {audit_trials} trainings with and "
-    f"{audit_trials} without the canary, errors counted on {control.n_eval} a side"
+    f"{control.steps} full-batch steps (q = {control.sample_rate:g}); {audit_trials} trainings "
+    f"with and {audit_trials} without the canary, errors counted on {control.n_eval} a side"
 )
 print(
-    f"z = 0 (no noise): {control.false_positives} false positives, {control.false_negatives} false negatives: "
-    f"eps_lb = {control.epsilon_lower:.3f}, the most {control.n_eval} runs a side can show"
+    f"z = 0 (no noise): {control.false_positives} false positives, "
+    f"{control.false_negatives} false negatives: ε lower bound {control.epsilon_lower:.3f}, "
+    f"the most {control.n_eval} runs a side can show"
 )
 for z, a in noised.items():
-    print(f"z = {z:g}: RDP accountant eps = {a.epsilon_upper:.3f}")
+    print(f"z = {z:g}: RDP accountant ε = {a.epsilon_upper:.3f}")
 print(
     expected.check(
         "13_wdp_deep_learning_audit",
-        {f"audit eps lower bound, z = {z:g}": a.epsilon_lower for z, a in noised.items()},
+        {
+            f"audit eps lower bound, z = {z:g}": a.epsilon_lower
+            for z, a in noised.items()
+        },
     )
 )
-print(f"the implementation leaks no more than accounted (audit eps_lb <= RDP eps at every z): {leaks_no_more}")
 print(
-    "a training without noise would be caught at z = 3 (control eps_lb > RDP eps): "
+    "the implementation leaks no more than accounted "
+    f"(audit ε lower bound ≤ RDP ε at every z): {leaks_no_more}"
+)
+print(
+    "a training without noise would be caught at z = 3 (control ε lower bound > RDP ε): "
     f"{control.epsilon_lower > noised[3.0].epsilon_upper}"
 )
 
@@ -494,7 +529,8 @@ claims_table(
         (
             r"WDP budgets around $0.4$–$0.5$",
             "0.40–0.52 (mapping of the P(A) values guessed, unverified)",
-            f"WDP floor of the released MNIST config: {number(paper_configs['WDP floor'].iloc[0])}",
+            "WDP floor of the released MNIST config: "
+            f"{number(paper_configs['WDP floor'].iloc[0])}",
             "n/a",
         ),
         (
@@ -515,16 +551,18 @@ claims_table(
         (
             "The implementation leaks no more than accounted",
             "assumed (DP-SGD's proof)",
-            "canary audit, 4 full-batch steps: eps lower bound "
+            "canary audit, 4 full-batch steps: ε lower bound "
             + ", ".join(
-                f"{a.epsilon_lower:.2f} vs RDP {a.epsilon_upper:.2f} at $z = {z:g}$" for z, a in noised.items()
+                f"{a.epsilon_lower:.2f} vs RDP {a.epsilon_upper:.2f} at $z = {z:g}$"
+                for z, a in noised.items()
             )
             + f"; without noise the audit shows {control.epsilon_lower:.2f}",
             leaks_no_more,
         ),
     ],
-    rule="n/a: not comparable (units, or a paper value we could not verify). Audit row: yes when the audit's "
-    "lower bound is at most the RDP accountant's upper bound at every noise level.",
+    rule="n/a: not comparable (units, or a paper value we could not verify). Audit row: yes "
+    "when the audit's lower bound is at most the RDP accountant's upper bound at every noise "
+    "level.",
 )
 
 # %% [markdown]
