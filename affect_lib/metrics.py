@@ -11,7 +11,8 @@ F1 is scikit-learn's weighted F1 of ``(y_true, y_pred)``. MulT's code passes the
 weighted F1 (it weights by the *predicted* class sizes); ``f1_arg_order="mult"`` reproduces that for comparison.
 
 IEMOCAP: four binary tasks (Neutral, Happy, Sad, Angry); for each, the argmax of its two logits is compared with
-the label (accuracy and weighted F1), as in MulT's ``eval_iemocap``.
+the label (accuracy and weighted F1), as in MulT's ``eval_iemocap``, and LMR-CBT's weighted accuracy
+(:func:`weighted_accuracy`, the class-balanced accuracy).
 """
 
 from __future__ import annotations
@@ -109,10 +110,34 @@ def eval_mosei_senti(
     }
 
 
+def weighted_accuracy(truth: np.ndarray, pred: np.ndarray) -> float:
+    """LMR-CBT's IEMOCAP "weighted accuracy" of one binary task: ``(TP * N / P + TN) / (2 N)``.
+
+    P and N count the present (label > 0) and absent labels, TP and TN the correct predictions among them; the
+    value equals ``(TP / P + TN / N) / 2``, the mean of the two classes' recalls (class-balanced accuracy, the
+    emotion literature's usual "weighted accuracy"). It is ``weighted_accuracy`` in the released
+    ``src/eval_metrics.py`` of skeletonNN/LMR-CBT, which ``eval_iemocap`` returns per emotion beside weighted F1
+    and accuracy (MulT's file defines it but never calls it).
+
+    Args:
+        truth, pred: (N,) 0/1 labels and predictions of one emotion.
+
+    Returns:
+        A fraction in [0, 1]; NaN when the labels hold only one class (the release divides by zero there).
+    """
+    t, p = np.asarray(truth) > 0, np.asarray(pred) > 0
+    positives, negatives = int(t.sum()), int((~t).sum())
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    tp, tn = int((t & p).sum()), int((~t & ~p).sum())
+    return (tp * negatives / positives + tn) / (2 * negatives)
+
+
 def emotion_metrics(
     logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, *, f1_arg_order: str = "sklearn"
 ) -> dict[str, float]:
-    """IEMOCAP metrics: per emotion ``<emotion>_acc`` and ``<emotion>_f1`` (weighted), and their means.
+    """IEMOCAP metrics: per emotion ``<emotion>_acc``, ``<emotion>_f1`` (weighted) and ``<emotion>_wacc``
+    (:func:`weighted_accuracy`), and their means ``mean_acc``, ``mean_f1``, ``mean_wacc``.
 
     Args:
         logits: (N, 8) or (N, 4, 2): two logits (absent, present) per emotion in :data:`EMOTIONS` order.
@@ -131,8 +156,9 @@ def emotion_metrics(
     for e, name in enumerate(EMOTIONS):
         out[f"{name}_acc"] = float(accuracy_score(truth[:, e], pred[:, e]))
         out[f"{name}_f1"] = _weighted_f1(truth[:, e], pred[:, e], f1_arg_order)
-    out["mean_acc"] = float(np.mean([out[f"{n}_acc"] for n in EMOTIONS]))
-    out["mean_f1"] = float(np.mean([out[f"{n}_f1"] for n in EMOTIONS]))
+        out[f"{name}_wacc"] = weighted_accuracy(truth[:, e], pred[:, e])
+    for metric in ("acc", "f1", "wacc"):
+        out[f"mean_{metric}"] = float(np.mean([out[f"{n}_{metric}"] for n in EMOTIONS]))
     return out
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from affect_lib.metrics import (
     emotion_loss,
@@ -12,6 +12,7 @@ from affect_lib.metrics import (
     sentiment_metrics,
     task_loss,
     task_metrics,
+    weighted_accuracy,
 )
 
 
@@ -116,6 +117,36 @@ def test_emotion_metrics_match_sklearn_per_emotion():
     assert emotion_metrics(logits.reshape(300, 4, 2), one_hot) == m
     with pytest.raises(ValueError, match="logits"):
         emotion_metrics(np.zeros((5, 6)), labels[:5])
+
+
+def test_weighted_accuracy_by_hand_and_against_sklearn():
+    # confusion table of one emotion: P = 4 present (TP 3, FN 1), N = 16 absent (TN 12, FP 4)
+    truth = np.array([1] * 4 + [0] * 16)
+    pred = np.array([1, 1, 1, 0] + [0] * 12 + [1] * 4)
+    # (TP * N / P + TN) / (2N) = (3 * 16 / 4 + 12) / 32 = 0.75, i.e. (3/4 + 12/16) / 2; plain accuracy 15/20
+    assert weighted_accuracy(truth, pred) == pytest.approx(0.75)
+    assert accuracy_score(truth, pred) == pytest.approx(0.75)
+    pred[:2] = 0  # TP 1: (1 * 4 + 12) / 32 = 0.5 while plain accuracy is 13/20 = 0.65
+    assert weighted_accuracy(truth, pred) == pytest.approx(0.5)
+    assert weighted_accuracy(truth, np.zeros(20)) == pytest.approx(0.5)  # "always absent": 80% accurate, 0.5
+    assert np.isnan(weighted_accuracy(np.zeros(5), np.zeros(5)))  # one class only: undefined
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        t, p = rng.random(200) < 0.2, rng.random(200) < 0.3
+        assert weighted_accuracy(t, p) == pytest.approx(balanced_accuracy_score(t, p))
+
+
+def test_emotion_metrics_report_the_weighted_accuracy_per_emotion():
+    rng = np.random.default_rng(2)
+    labels = (rng.random((300, 4)) < [0.2, 0.15, 0.1, 0.1]).astype(np.int64)
+    logits = rng.normal(size=(300, 8)) + 1.2 * np.eye(2)[labels].reshape(300, 8)
+    m = emotion_metrics(logits, labels)
+    pred = logits.reshape(300, 4, 2).argmax(-1)
+    for e, name in enumerate(["neutral", "happy", "sad", "angry"]):
+        assert m[f"{name}_wacc"] == pytest.approx(balanced_accuracy_score(labels[:, e], pred[:, e]))
+        assert m[f"{name}_wacc"] != pytest.approx(m[f"{name}_acc"])  # skewed labels: they differ
+    names = ["neutral", "happy", "sad", "angry"]
+    assert m["mean_wacc"] == pytest.approx(np.mean([m[f"{n}_wacc"] for n in names]))
 
 
 def test_task_losses():

@@ -16,6 +16,7 @@ name               function                                    model
 ``cfn_sr``         :func:`affect_lib.models.cfn_sr.cfn_sr`     CFN-SR (Part IV)
 ``av_late_fusion`` :func:`affect_lib.models.cfn_sr.av_late_fusion`  audio-visual late fusion (Part IV)
 ``av_concat``      :func:`affect_lib.models.cfn_sr.av_concat`  audio-visual concat + FC (Part IV)
+``msaf``           :func:`affect_lib.models.msaf.msaf`         MSAF, split attention fusion (Part IV)
 ``video_only``     :func:`affect_lib.models.cfn_sr.video_only`  unimodal video classifier (pretraining, Part IV)
 ``audio_only``     :func:`affect_lib.models.cfn_sr.audio_only`  unimodal audio classifier (pretraining, Part IV)
 =================  ==========================================  =================================================
@@ -37,6 +38,7 @@ _REGISTRY: dict[str, str] = {
     "av_concat": "affect_lib.models.cfn_sr",
     "video_only": "affect_lib.models.cfn_sr",
     "audio_only": "affect_lib.models.cfn_sr",
+    "msaf": "affect_lib.models.msaf",
 }
 
 

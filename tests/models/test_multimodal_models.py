@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from affect_lib import recipes
 from affect_lib.models import build_model, model_names
 from affect_lib.models.attention import (
     MultEncoder,
@@ -40,12 +41,34 @@ def test_lmr_cbt_parameter_count_from_the_architecture(dataset, dims, out, layer
     assert n_params(lmr_cbt(dims, out, layers=layers)) == lmr_cbt_count(*dims, out, layers=layers)
 
 
+@pytest.mark.parametrize(("dataset", "count"), [("mosei", 406_441), ("mosi", 396_361), ("iemocap", 407_288)])
+def test_lmr_cbt_exact_parameter_counts(dataset, count):
+    # the paper's model at each corpus's dims (MOSEI and IEMOCAP 300/74/35, MOSI 300/5/20; IEMOCAP 8 outputs),
+    # without the released code's two unused Linear(40, 1) (2 x 41 = 82 parameters)
+    recipe = recipes.get("lmr_cbt", dataset, "paper")
+    n = n_params(recipes.build_model(recipe))
+    assert n == count == lmr_cbt_count(*recipe.data.dims, recipe.data.out_dim)
+
+
 def test_paper_sizes():
     # LMR-CBT's 0.41M for MOSEI (with or without the released code's two unused Linear(40, 1), 82 parameters)
     n = n_params(build_model("lmr_cbt"))
-    assert round(n / 1e6, 2) == round((n + 82) / 1e6, 2) == 0.41
+    assert round(n / 1e6, 2) == round((n + 2 * (40 + 1)) / 1e6, 2) == 0.41
     assert round(n_params(build_model("mult")) / 1e6, 2) == 1.07  # MulT's 1.07M in the same table
-    assert n_params(build_model("late_fusion")) < n
+
+
+def lf_lstm_count(dims, out, h):
+    """LF-LSTM: LSTM(d, h) per modality (4 gates x (input + recurrent weights) + 2 biases), Linear(3h, h),
+    Linear(h, out)."""
+    return sum(4 * h * (d + h) + 2 * 4 * h for d in dims) + (3 * h * h + h) + (h * out + out)
+
+
+def test_late_fusion_has_the_tables_budget_and_the_quick_profile_keeps_its_size():
+    n = n_params(build_model("late_fusion"))  # MOSEI dims, one output: the tables' 1.22M
+    assert n == lf_lstm_count((300, 74, 35), 1, 235) == 1_218_946 and round(n / 1e6, 2) == 1.22
+    assert n_params(recipes.build_model(recipes.get("late_fusion", "mosei", "paper"))) == n
+    quick = recipes.build_model(recipes.get("late_fusion", "mosei", "quick"))
+    assert n_params(quick) == lf_lstm_count((300, 74, 35), 1, 32) == 68_545
 
 
 @pytest.mark.parametrize("name", ["lmr_cbt", "mult", "late_fusion"])
@@ -65,7 +88,8 @@ def test_output_shapes_and_backward(name, dataset, lengths, out):
 
 
 def test_registry():
-    assert {"lmr_cbt", "mult", "late_fusion", "cfn_sr", "av_late_fusion", "av_concat"} <= set(model_names())
+    names = {"lmr_cbt", "mult", "late_fusion", "cfn_sr", "av_late_fusion", "av_concat", "msaf"}
+    assert names <= set(model_names())
     with pytest.raises(ValueError, match="unknown model 'lmrcbt'"):
         build_model("lmrcbt")
     with pytest.raises(TypeError, match="dataset"):
