@@ -306,11 +306,11 @@ def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> R
 def _ravdess_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> RunData:
     from affect_lib.data.av_preprocess import ravdess_loaders
     from affect_lib.data.ravdess import list_clips, parse_ravdess_name
-    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+    from affect_lib.data.synthetic_ravdess import standin_folder, write_synthetic_ravdess
     from affect_lib.protocols import protocol_fold, selects_on_test
 
     if root is None:
-        root = cache_dir("synthetic_ravdess", "quick-seed0")  # the chapter's stand-in at seed 0
+        root = standin_folder(0)  # the chapter's stand-in at seed 0
         if rank == 0:
             write_synthetic_ravdess(root, **recipe.data.standin_kwargs(), seed=0)
         barrier()

@@ -251,10 +251,11 @@ PROFILES: dict[tuple[str, str], dict[str, Any]] = {
     ("video_only", "paper"): {"train.init": "scratch"},  # the unimodal models are the pretraining itself
     ("audio_only", "paper"): {"train.init": "scratch"},
     ("av", "quick"): {
-        "train.epochs": 10,
+        "train.epochs": 8,
         "train.pretrain_epochs": 4,
+        "data.standin_fps": 8,
         "data.n_frames": 8,
-        "data.size": 48,
+        "data.size": 32,
         "data.mfcc_offset": 0.25,
         "data.mfcc_duration": 1.5,
         "data.augment": False,
@@ -271,6 +272,13 @@ PROFILES: dict[tuple[str, str], dict[str, Any]] = {
 }
 """Profile layer, keyed by (family or model, profile): ``mult`` for the MulT corpora, ``av`` for RAVDESS, then
 per model (``mult_model`` is the MulT model). ``field@aligned`` / ``field@unaligned`` apply to one alignment."""
+
+CHAPTER_CORPORA: dict[str, tuple[tuple[str, bool], ...]] = {
+    "quick": (("mosei", False), ("iemocap", False)),
+    "paper": tuple((name, aligned) for name in MULT_DATASETS for aligned in (True, False)),
+}
+"""The (dataset, aligned) MulT corpora chapter 30 trains on, per profile. The quick profile trains the two
+unaligned ones (the paper's headline setting; 3 models x 3 seeds each fit the chapter's 3-minute budget)."""
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "released": {

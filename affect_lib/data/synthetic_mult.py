@@ -18,7 +18,7 @@ also carries the arousal ``c_1`` and the vision a third factor ``c_2``.
 - IEMOCAP: one of four emotions is drawn, ``(valence, arousal)`` scatters around its centre (neutral (0, -0.6),
   happy (1, 0.8), sad (-1, -0.8), angry (-1, 1)) with s.d. 0.35; a word's literal valence is
   ``s_e (valence + N(0, 0.5^2))`` (a sarcastic "great" from an angry speaker); the audio carries arousal and the
-  tones; the vision a mix ``0.6 valence + 0.6 arousal``.
+  tones; the vision a mix ``0.3 valence + 0.6 arousal``.
 
 Each piece of evidence is an *event*: the features move along a fixed unit direction by :data:`EVENT_GAIN` times the
 value (plus per-event noise of s.d. 0.5 for arousal and vision), on background noise N(0, I) around a fixed offset.
