@@ -37,6 +37,7 @@ gives a second line: a model above it must have paired tones with words.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import pickle
@@ -176,72 +177,68 @@ def write_standin(
     return path
 
 
+TONES = ("paired", "unpaired", "hidden")
+
+
 def bayes_accuracy(
-    dataset: str,
-    *,
-    aligned: bool,
-    lengths: tuple[int, int, int] | None = None,
-    n: int = 50_000,
-    seed: int = 0,
-    tones: bool = True,
+    dataset: str, *, n: int = 50_000, seed: int = 0, tones: str = "paired"
 ) -> dict[str, Bound]:
-    """Accuracy of the Bayes classifier of the event-reading observer (module docstring), by Monte Carlo.
+    """Accuracy of the Bayes classifier of the exact event-reading observer (module docstring), by Monte Carlo.
+
+    The same for aligned and unaligned files and any lengths: the observer reads each event's value exactly.
 
     Args:
-        dataset, aligned, lengths: the stand-in (lengths set the frames per event, hence the reading noise).
+        dataset: ``mosi``, ``mosei`` or ``iemocap``.
         n: simulated utterances; seed: the simulation's seed.
-        tones: ``False`` hides the tones from the observer (the words at face value).
+        tones: ``"paired"`` (each word's tone), ``"unpaired"`` (the tones, but not which word has which) or
+            ``"hidden"`` (no tones: the words at face value).
 
     Returns:
         Sentiment: ``non0_acc2`` (positive vs negative, zero labels left out) and ``has0_acc2`` (negative vs
         non-negative). IEMOCAP: ``<emotion>_acc`` for each emotion's present/absent decision and ``mean_acc``.
         Fractions in [0, 1], with 95% intervals.
     """
+    if tones not in TONES:
+        raise ValueError(f"tones must be one of {TONES}, got {tones!r}")
     spec = dataset_spec(dataset)
-    lengths = lengths or DEFAULT_LENGTHS[spec.name, aligned]
-    rng = np.random.default_rng([seed, 7919, sum(map(ord, spec.name)), int(aligned)])
+    rng = np.random.default_rng([seed, 7919, sum(map(ord, spec.name))])
     labels, values = _draw_story(rng, n, spec.task)
-    noise = [1.0 / (w * EVENT_GAIN**2) for w in _widths(lengths, aligned)]  # reading variance per modality
-    text, arousal, vision = (
-        values[m][0] + rng.normal(0, math.sqrt(noise[m]), values[m][0].shape) for m in range(3)
-    )
-    tone = values[1][1] + rng.normal(0, math.sqrt(noise[1]), values[1][1].shape)
-    # log P(s_e | tone reading) for s_e = +1 and -1: (n, events, 2)
-    prior = np.log([1 - P_SARCASM, P_SARCASM])
-    like = np.stack(
-        [norm.logpdf(tone, 1, math.sqrt(noise[1])), norm.logpdf(tone, -1, math.sqrt(noise[1]))], -1
-    )
-    log_s = prior + (like if tones else np.zeros_like(like))
-    log_s = log_s - logsumexp(log_s, axis=-1, keepdims=True)
+    text, arousal, vision = (values[m][0] for m in range(3))
     combos = np.array(np.meshgrid(*[[1.0, -1.0]] * N_EVENTS, indexing="ij")).reshape(N_EVENTS, -1).T  # (8, E)
-    index = (combos < 0).astype(int)  # 0 for +1, 1 for -1
-    log_w = sum(log_s[:, e, index[:, e]] for e in range(N_EVENTS))  # (n, 8): log P(s | readings)
+    log_prior = np.log(np.where(combos > 0, 1 - P_SARCASM, P_SARCASM)).sum(1)  # (8,)
+    if tones == "hidden":
+        log_w = np.broadcast_to(log_prior, (n, len(combos)))
+    else:
+        # the tone pattern is known exactly (paired) or up to the order of the words (unpaired: any permutation
+        # of the true pattern, all equally likely a priori)
+        orders = (
+            list(itertools.permutations(range(N_EVENTS))) if tones == "unpaired" else [tuple(range(N_EVENTS))]
+        )
+        match = np.zeros((n, len(combos)), dtype=bool)
+        for order in orders:
+            match |= (values[1][1][:, None, list(order)] == combos[None]).all(-1)
+        log_w = np.where(match, log_prior, -np.inf)
+    log_w = log_w - logsumexp(log_w, axis=1, keepdims=True)  # log P(tone pattern | what the observer sees)
     if spec.task == "sentiment":
-        return _bayes_sentiment(labels, text, arousal, vision, noise, combos, log_w)
-    return _bayes_emotions(labels, text, arousal, vision, noise, combos, log_w)
+        return _bayes_sentiment(labels, text, arousal, vision, combos, log_w)
+    return _bayes_emotions(labels, text, arousal, vision, combos, log_w)
 
 
-def _bayes_sentiment(labels, text, arousal, vision, noise, combos, log_w) -> dict[str, Bound]:
+def _bayes_sentiment(labels, text, arousal, vision, combos, log_w) -> dict[str, Bound]:
     e = N_EVENTS
-    # words: v = c0 1 + N(0, spread^2 I), read with noise[0]; Gaussian posterior (mean, covariance)
-    prior_v = np.ones((e, e)) + WORD_SPREAD**2 * np.eye(e)
-    post_v = np.linalg.inv(np.linalg.inv(prior_v) + np.eye(e) / noise[0])
-    mean_v = text @ post_v / noise[0]
-    # arousal c1 and vision c2: each event reads c + N(0, EVENT_NOISE^2) + reading noise
+    # the words' literal valences are read exactly; arousal c1 and vision c2: each event reads c + N(0, 0.5^2)
     parts = []
-    for readings, var in ((arousal, noise[1]), (vision, noise[2])):
-        r = EVENT_NOISE**2 + var
+    for readings in (arousal, vision):
+        r = EVENT_NOISE**2
         post = 1.0 / (1.0 + e / r)
         parts.append((post * readings.sum(1) / r, post))
     a = SENTIMENT_WEIGHTS[0] / e * combos  # (8, E): the words' weights under each tone pattern
     mean = (
-        mean_v @ a.T
-        + SENTIMENT_WEIGHTS[1] * parts[0][0][:, None]
-        + SENTIMENT_WEIGHTS[2] * parts[1][0][:, None]
+        text @ a.T + SENTIMENT_WEIGHTS[1] * parts[0][0][:, None] + SENTIMENT_WEIGHTS[2] * parts[1][0][:, None]
     )
-    var = np.einsum("ke,ef,kf->k", a, post_v, a) + SENTIMENT_WEIGHTS[1] ** 2 * parts[0][1]
-    var = var + SENTIMENT_WEIGHTS[2] ** 2 * parts[1][1] + SCORE_NOISE**2
-    sd = np.sqrt(var)
+    sd = math.sqrt(
+        SENTIMENT_WEIGHTS[1] ** 2 * parts[0][1] + SENTIMENT_WEIGHTS[2] ** 2 * parts[1][1] + SCORE_NOISE**2
+    )
     w = np.exp(log_w)
     p_pos = (w * norm.sf((1 / 6 - mean) / sd)).sum(1)  # P(label > 0): the score rounds to at least 1/3
     p_neg = (w * norm.cdf((-1 / 6 - mean) / sd)).sum(1)
@@ -253,12 +250,12 @@ def _bayes_sentiment(labels, text, arousal, vision, noise, combos, log_w) -> dic
     }
 
 
-def _bayes_emotions(labels, text, arousal, vision, noise, combos, log_w) -> dict[str, Bound]:
+def _bayes_emotions(labels, text, arousal, vision, combos, log_w) -> dict[str, Bound]:
     from scipy.stats import multivariate_normal
 
     e = N_EVENTS
     readings = np.concatenate([text, arousal, vision], axis=1)  # (n, 3E)
-    diag = np.repeat([WORD_SPREAD**2 + noise[0], EVENT_NOISE**2 + noise[1], EVENT_NOISE**2 + noise[2]], e)
+    diag = np.repeat([WORD_SPREAD**2, EVENT_NOISE**2, EVENT_NOISE**2], e)  # the readings themselves are exact
     log_post = np.empty((len(readings), len(EMOTIONS)))
     for k, centre in enumerate(EMOTION_CENTRES):
         terms = []
