@@ -129,41 +129,6 @@ def execute_chapter(
     return record
 
 
-def execute_all_paper(
-    *, data_root: str | os.PathLike[str] | None = None, output_dir: str | os.PathLike[str]
-) -> dict[str, str]:
-    """Execute every chapter on the ``paper`` profile into ``output_dir``; return a status line per chapter.
-
-    Each chapter finds its dataset in ``$AFFECT_DATA_DIR/<dataset>`` (``data_root`` sets that variable). A chapter
-    that stops with ``FileNotFoundError`` (its data is missing) is reported as skipped, with the chapter's message.
-    """
-    from papermill.exceptions import PapermillExecutionError
-
-    from affect_lib.runtime import DATA_DIR_ENV
-
-    previous = os.environ.get(DATA_DIR_ENV)
-    if data_root is not None:  # the kernels inherit the variable; it is restored afterwards
-        os.environ[DATA_DIR_ENV] = str(Path(data_root).expanduser().resolve())
-    results = {}
-    try:
-        for name in chapter_names():
-            out = Path(output_dir) / f"{name}.ipynb"
-            try:
-                record = execute_chapter(name, profile="paper", output=out)
-                results[name] = f"done in {record['seconds']:.0f} s -> {out}"
-            except PapermillExecutionError as err:
-                if err.ename == "FileNotFoundError":
-                    results[name] = f"skipped: {err.evalue}"
-                else:
-                    results[name] = f"failed: {err.ename}: {err.evalue} (see {out.with_suffix('.tmp.ipynb')})"
-    finally:
-        if previous is None:
-            os.environ.pop(DATA_DIR_ENV, None)
-        else:
-            os.environ[DATA_DIR_ENV] = previous
-    return results
-
-
 def checked_outputs(nb: nbformat.NotebookNode) -> list[str]:
     """The text printed by every code cell marked ``# NBVAL_CHECK_OUTPUT``."""
     texts = []

@@ -833,13 +833,16 @@ def chapter_command(args: argparse.Namespace) -> int:
 
 
 def full_command(args: argparse.Namespace) -> int:
-    from affect_lib import chapters
+    """Run the book's ``tools/run_paper.py`` (book-building code, so it is not in the package)."""
+    import runpy
 
-    output_dir = args.output_dir or str(chapters.REPO / "_build" / "paper")
-    results = chapters.execute_all_paper(data_root=args.data_root, output_dir=output_dir)
-    for name, status in results.items():
-        print(f"{name:32s} {status}")
-    return 1 if any(s.startswith("failed") for s in results.values()) else 0
+    tool = Path(__file__).resolve().parents[1] / "tools" / "run_paper.py"
+    if not tool.is_file():
+        raise CommandError(f"full runs every chapter of the book and needs a checkout of it: no {tool}")
+    argv = (["--data-root", str(args.data_root)] if args.data_root else []) + (
+        ["--output-dir", str(args.output_dir)] if args.output_dir else []
+    )
+    return int(runpy.run_path(str(tool))["main"](argv))
 
 
 def list_command(args: argparse.Namespace) -> int:

@@ -93,31 +93,6 @@ def test_executed_chapter_is_clean_and_has_its_figures(name):
         )
 
 
-def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
-    from papermill.exceptions import PapermillExecutionError
-
-    seen_env = []
-
-    def fake_execute(name, *, profile, output):
-        assert profile == "paper"
-        seen_env.append(os.environ.get("AFFECT_DATA_DIR"))
-        if name == "needs_data":
-            raise PapermillExecutionError(3, 1, "cfg = setup()", "FileNotFoundError", "no mosei here", [])
-        if name == "broken":
-            raise PapermillExecutionError(3, 1, "x()", "ValueError", "bad", [])
-        return {"seconds": 1.0}
-
-    monkeypatch.setattr(chapters, "chapter_names", lambda: ["fine", "needs_data", "broken"])
-    monkeypatch.setattr(chapters, "execute_chapter", fake_execute)
-    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
-    results = chapters.execute_all_paper(data_root=tmp_path, output_dir=tmp_path)
-    assert results["fine"].startswith("done")
-    assert results["needs_data"] == "skipped: no mosei here"
-    assert results["broken"].startswith("failed: ValueError")
-    assert seen_env == [str(tmp_path.resolve())] * 3  # the kernels see the data root ...
-    assert "AFFECT_DATA_DIR" not in os.environ  # ... and the caller's environment is left as it was
-
-
 def test_git_commit_names_head_and_a_dirty_tree(tmp_path, monkeypatch):
     import subprocess
 
