@@ -403,7 +403,7 @@ paper_configs.assign(
 # ## An empirical audit: does the implementation leak more than it accounts?
 #
 # Every accountant above gives an *upper* bound, proved for DP-SGD as written on paper. An audit measures a
-# *lower* bound from the implementation itself (Jagielski, Ullman & Oprea 2020; Nasr et al. 2021): train many times
+# *lower* bound from the implementation itself {cite}`jagielski2020auditing,nasr2021adversary`: train many times
 # with and without one extra example, the *canary*, and test from each trained model whether the canary was there.
 # Any $(\varepsilon, \delta)$-DP training forces every such test to satisfy $\mathrm{FPR} + e^{\varepsilon}
 # \mathrm{FNR} \ge 1 - \delta$, and the same with the two error rates swapped, so upper confidence bounds on the two

@@ -9,6 +9,7 @@
 - :mod:`~affect_lib.privacy.tradeoff`     f-DP trade-off curves (type II against type I error of the best test)
 - :mod:`~affect_lib.privacy.dpsgd`        DP-SGD on scikit-learn's digits with opacus, and the released scripts'
   semantics
+- :mod:`~affect_lib.privacy.audit`        an empirical lower bound on DP-SGD's epsilon (a canary audit of opacus)
 """
 
 from affect_lib.privacy.accountants import (
