@@ -310,7 +310,7 @@ def _ravdess_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -
     from affect_lib.protocols import protocol_fold, selects_on_test
 
     if root is None:
-        root = standin_folder(0)  # the chapter's stand-in at seed 0
+        root = standin_folder(0, **recipe.data.standin_kwargs())  # the chapter's stand-in at seed 0
         if rank == 0:
             write_synthetic_ravdess(root, **recipe.data.standin_kwargs(), seed=0)
         barrier()

@@ -464,8 +464,9 @@ audit_table.round(3)
 # NBVAL_CHECK_OUTPUT
 print(
     f"{control.steps} full-batch steps (q = {control.sample_rate:g}); {audit_trials} trainings "
-    f"with and {audit_trials} without the canary, errors counted on {control.n_eval} a side"
+    f"with and {audit_trials} without the canary;"
 )
+print(f"errors counted on {control.n_eval} a side")
 print(
     f"z = 0 (no noise): {control.false_positives} false positives, "
     f"{control.false_negatives} false negatives: ε lower bound {control.epsilon_lower:.3f}, "

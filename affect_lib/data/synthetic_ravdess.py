@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -287,11 +288,17 @@ def write_mp4(
         container.mux(sound.encode(None))
 
 
-def standin_folder(seed: int) -> Path:
-    """The cache folder of the quick profile's stand-in for ``seed`` (named after :data:`STORY`)."""
+def standin_folder(seed: int, **settings: Any) -> Path:
+    """The cache folder of a stand-in written with ``settings`` (the keyword arguments of
+    :func:`write_synthetic_ravdess`) for ``seed``: named after :data:`STORY`, the seed and a hash of the settings,
+    so that clips of another story or other settings (a folder's existing files are kept) are never reused."""
+    import hashlib
+    import json
+
     from affect_lib.runtime import cache_dir
 
-    return cache_dir("synthetic_ravdess", f"quick-{STORY}-seed{seed}")
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:10]
+    return cache_dir("synthetic_ravdess", f"{STORY}-seed{seed}-{key}")
 
 
 def corpus_names(

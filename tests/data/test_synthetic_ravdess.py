@@ -39,3 +39,13 @@ def test_ceilings_with_ravdess_frequencies():
 def test_ceilings_refuse_unknown_labels():
     with pytest.raises(ValueError, match="emotion names"):
         accuracy_ceilings(["bored"])
+
+
+def test_the_cache_folder_names_the_settings():
+    """Existing clips in a folder are kept, so other settings (here the frame rate) must get another folder."""
+    from affect_lib.data.synthetic_ravdess import standin_folder
+
+    base = {"actors": (1, 2), "fps": 10, "height": 80}
+    assert standin_folder(0, **base) == standin_folder(0, **dict(reversed(base.items())))
+    assert standin_folder(0, **base) != standin_folder(0, **{**base, "fps": 8})
+    assert standin_folder(0, **base) != standin_folder(1, **base)
