@@ -469,8 +469,10 @@ print(
 print(f"errors counted on {control.n_eval} a side")
 print(
     f"z = 0 (no noise): {control.false_positives} false positives, "
-    f"{control.false_negatives} false negatives: ε lower bound {control.epsilon_lower:.3f}, "
-    f"the most {control.n_eval} runs a side can show"
+    f"{control.false_negatives} false negatives:"
+)
+print(
+    f"  ε lower bound {control.epsilon_lower:.3f}, the most {control.n_eval} runs a side can show"
 )
 for z, a in noised.items():
     print(f"z = {z:g}: RDP accountant ε = {a.epsilon_upper:.3f}")
@@ -484,8 +486,8 @@ print(
     )
 )
 print(
-    "the implementation leaks no more than accounted "
-    f"(audit ε lower bound ≤ RDP ε at every z): {leaks_no_more}"
+    "the implementation leaks no more than accounted\n"
+    f"  (audit ε lower bound ≤ RDP ε at every z): {leaks_no_more}"
 )
 print(
     "a training without noise would be caught at z = 3 (control ε lower bound > RDP ε): "
