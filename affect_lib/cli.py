@@ -271,7 +271,7 @@ def load_data(recipe: Any, root: Path | None, *, workers: int = 0, pin_memory: b
     try:
         if isinstance(recipe.data, MultData):
             return _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier)
-        return _ravdess_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier)
+        return _ravdess_data(recipe, root, workers, pin_memory, rank, barrier)
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(str(err)) from None
 
@@ -303,7 +303,7 @@ def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> R
     )
 
 
-def _ravdess_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> RunData:
+def _ravdess_data(recipe, root, workers, pin_memory, rank, barrier) -> RunData:
     from affect_lib.data.av_preprocess import ravdess_loaders
     from affect_lib.data.ravdess import list_clips, parse_ravdess_name
     from affect_lib.data.synthetic_ravdess import standin_folder, write_synthetic_ravdess
