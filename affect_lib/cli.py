@@ -1,6 +1,7 @@
 """The command line of the book and its library: ``affect-lib`` (or ``python -m affect_lib``).
 
 affect-lib train MODEL --dataset NAME [--data-dir PATH] ...   train one recipe (torchrun works unchanged)
+affect-lib train ganimation --data-dir PATH [--resume] ...    GANimation on a face folder (its own options)
 affect-lib evaluate --checkpoint RUN/model.pt [--split test]   re-score a saved model
 affect-lib chapter NAME [--profile paper] [--data-dir PATH]    execute one chapter (papermill)
 affect-lib full [--data-root PATH]                             every chapter on the paper profile
@@ -908,7 +909,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train one recipe (torchrun works unchanged)")
+    p = sub.add_parser(
+        "train",
+        help="train one recipe (torchrun works unchanged)",
+        epilog="affect-lib train ganimation --data-dir FOLDER: GANimation on a face folder, with its own options "
+        "(affect-lib train ganimation --help)",
+    )
     add_train_arguments(p)
     p.set_defaults(func=train_command)
 
@@ -974,10 +980,19 @@ def _faces_missing(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``affect-lib`` command; a user error prints one ``error:`` line and returns its status."""
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    if not hasattr(args, "func"):
-        parser.error(f"the {args.command} command has no action")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # GANimation trains two networks with no validation metric: its own options and run folder
+    # (affect_lib.faces.train_ganimation), so it is dispatched before the generic train parser
+    if argv[:2] == ["train", "ganimation"]:
+        from affect_lib.faces import train_ganimation
+
+        args = train_ganimation.build_parser().parse_args(argv[2:])
+        args.func = train_ganimation.command
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):
+            parser.error(f"the {args.command} command has no action")
     try:
         return int(args.func(args) or 0)
     except CommandError as err:

@@ -480,3 +480,160 @@ def _check_model_args(recipe: Recipe) -> None:
         raise ValueError(
             f"recipe {recipe.name}: a model field is not an argument of {recipe.model}: {err}"
         ) from err
+
+
+# ---- GANimation (Part II): its own recipe, resolved with the same layered overrides ----------------------------
+@dataclass(frozen=True)
+class GanimationData:
+    """A GANimation face folder (:class:`~affect_lib.data.emotionet.FaceAUs`).
+
+    Attributes:
+        image_size: side of the training images (128 in the paper); a multiple of 2**``model.n_layers``.
+        center_crop: cut the centred square of non-square images (else they are refused).
+        flip: random horizontal flips (the official training transform).
+        target_noise: half-width of the U(−a, a) noise on the target AUs (0.1).
+        min_confidence: OpenFace rows below this confidence are skipped (not in the official pipeline, which
+            keeps every row; 0 keeps all successful rows).
+    """
+
+    image_size: int = 128
+    center_crop: bool = False
+    flip: bool = True
+    target_noise: float = 0.1
+    min_confidence: float = 0.5
+
+
+@dataclass(frozen=True)
+class GanimationTrain:
+    """GANimation's optimisation: WGAN-GP, Adam(lr, betas) for G and D, G every ``n_critic`` D steps,
+    ``epochs_const`` epochs at ``lr`` then ``epochs_decay`` of linear decay
+    (:func:`affect_lib.faces.ganimation.lr_factor`); ``weights``: ``"official"`` or ``"replicate"``
+    (:class:`~affect_lib.faces.ganimation.LossWeights`)."""
+
+    epochs_const: int = 20
+    epochs_decay: int = 10
+    batch_size: int = 25
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 5
+    weights: str = "official"
+
+    @property
+    def epochs(self) -> int:
+        """The whole schedule's epochs."""
+        return self.epochs_const + self.epochs_decay
+
+
+GANIMATION_WEIGHTS = ("official", "replicate")
+GANIMATION_MODEL_FIELDS = ("ngf", "n_res", "ndf", "n_layers", "layout")
+
+
+@dataclass(frozen=True)
+class GanimationRecipe:
+    """GANimation on a face folder for a profile: the generator's ``ngf``/``n_res``/``layout`` and the critic's
+    ``ndf``/``n_layers`` (``model_args``), the data and the schedule. :func:`recipe_hash` hashes it as any recipe;
+    ``aligned`` and ``variant`` are always None (they exist so that the layers resolve alike)."""
+
+    profile: str
+    model_args: tuple[tuple[str, Any], ...]
+    data: GanimationData
+    train: GanimationTrain
+    model: str = "ganimation"
+    dataset: str = "faces"
+    aligned: None = None
+    variant: None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.dataset}-{self.profile}"
+
+    def generator_kwargs(self) -> dict[str, Any]:
+        """Arguments of :class:`~affect_lib.faces.ganimation.Generator`."""
+        args = dict(self.model_args)
+        return {"ngf": args["ngf"], "n_res": args["n_res"], "layout": args["layout"]}
+
+    def critic_kwargs(self) -> dict[str, Any]:
+        """Arguments of :class:`~affect_lib.faces.ganimation.Critic`."""
+        args = dict(self.model_args)
+        return {"image_size": self.data.image_size, "ndf": args["ndf"], "n_layers": args["n_layers"]}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data with the recipe's name and hash."""
+        data = json.loads(json.dumps(dataclasses.asdict(self)))
+        data["model_args"] = dict(self.model_args)
+        return {"name": self.name, "hash": recipe_hash(self), **data}
+
+    def replace(self, **overrides: Any) -> GanimationRecipe:
+        """A copy with ``{"section.field": value}`` overrides (``"train.batch_size"``, ``"model.ngf"``, ...)."""
+        recipe = _apply(self, overrides, where="override")
+        _check_ganimation(recipe)
+        return recipe
+
+
+GANIMATION_LAYERS: dict[str, dict[str, Any]] = {
+    # the official code and launch script: ngf = ndf = 64, 6 residual blocks, 6 critic layers at 128 px
+    "model": {
+        "model.ngf": 64,
+        "model.n_res": 6,
+        "model.ndf": 64,
+        "model.n_layers": 6,
+        "model.layout": "official",
+    },
+    "paper": {},
+    # a tiny run of the whole pipeline on a handful of images (CPU, seconds)
+    "quick": {
+        "data.image_size": 32,
+        "model.ngf": 8,
+        "model.n_res": 1,
+        "model.ndf": 8,
+        "model.n_layers": 3,
+        "train.batch_size": 4,
+        "train.epochs_const": 1,
+        "train.epochs_decay": 1,
+        "train.n_critic": 2,
+    },
+}
+"""GANimation's layers: the model (the paper's sizes), then the profile. The paper profile is the official
+training setup (:class:`GanimationData` and :class:`GanimationTrain` defaults)."""
+
+
+def ganimation(profile: str = "paper") -> GanimationRecipe:
+    """GANimation's recipe for ``profile`` (``ValueError`` for an unknown one)."""
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"profile must be one of {PROFILE_NAMES}, got {profile!r}")
+    recipe = GanimationRecipe(profile, (), GanimationData(), GanimationTrain())
+    recipe = _apply(recipe, GANIMATION_LAYERS["model"], where="model")
+    recipe = _apply(recipe, GANIMATION_LAYERS[profile], where="profile")
+    _check_ganimation(recipe)
+    return recipe
+
+
+def _check_ganimation(recipe: GanimationRecipe) -> None:
+    """Reject unknown model fields, a bad weight preset or schedule, and sizes the networks refuse (built on the
+    meta device: no memory, no compute)."""
+    import torch
+
+    from affect_lib.faces.ganimation import Critic, Generator
+
+    unknown = sorted(set(dict(recipe.model_args)) - set(GANIMATION_MODEL_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"recipe {recipe.name}: unknown model field model.{unknown[0]} "
+            f"(fields: {', '.join(GANIMATION_MODEL_FIELDS)})"
+        )
+    t = recipe.train
+    if t.weights not in GANIMATION_WEIGHTS:
+        raise ValueError(
+            f"recipe {recipe.name}: train.weights must be one of {GANIMATION_WEIGHTS}, got {t.weights!r}"
+        )
+    if t.epochs_const < 0 or t.epochs_decay < 0 or t.epochs < 1 or t.batch_size < 1 or t.n_critic < 1:
+        raise ValueError(
+            f"recipe {recipe.name}: epochs_const, epochs_decay >= 0 with at least one epoch, and batch_size, "
+            f"n_critic >= 1 are needed (got {t.epochs_const}, {t.epochs_decay}, {t.batch_size}, {t.n_critic})"
+        )
+    try:
+        with torch.device("meta"):
+            Generator(**recipe.generator_kwargs())
+            Critic(**recipe.critic_kwargs())
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"recipe {recipe.name}: {err}") from err

@@ -202,10 +202,13 @@ def attention_loss(attention: torch.Tensor, weights: LossWeights) -> torch.Tenso
 
 
 class Trainer:
-    """WGAN-GP training of (G, D) on (image, AUs) pairs: ``n_critic`` D steps per G step, Adam(lr, (0.5, 0.999)).
+    """WGAN-GP training of (G, D) on (image, AUs) pairs: ``n_critic`` D steps per G step, Adam(lr, betas).
 
     :meth:`step` takes real images (B, 3, H, W) in [-1, 1], their AUs and target AUs (B, 17) in [0, 1] and returns
-    the scalar losses of that step.
+    the scalar losses of that step. :meth:`fit` trains on rig pairs for a number of steps; :meth:`fit_loader` runs
+    epochs of GANimation's schedule over a data loader (:func:`lr_factor`), and :meth:`state_dict` /
+    :meth:`load_state_dict` save and restore G, D, both optimisers and the step count for a resumed run. G is
+    updated on every ``n_critic``-th step of the whole run (the official code counts batches within an epoch).
     """
 
     def __init__(
@@ -215,10 +218,11 @@ class Trainer:
         weights: LossWeights = LossWeights(),
         lr: float = 1e-4,
         n_critic: int = 5,
+        betas: tuple[float, float] = (0.5, 0.999),
     ) -> None:
-        self.G, self.D, self.w, self.n_critic = generator, critic, weights, n_critic
-        self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.G, self.D, self.w, self.n_critic, self.lr = generator, critic, weights, n_critic, lr
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
         self.steps = 0
 
     def step(self, real: torch.Tensor, aus_real: torch.Tensor, aus_target: torch.Tensor) -> dict[str, float]:
@@ -274,6 +278,102 @@ class Trainer:
             for key, value in losses.items():
                 history.setdefault(key, []).append(value)
         return history
+
+    def state_dict(self) -> dict[str, Any]:
+        """G's and D's weights (this module's keys, which :func:`load_checkpoint` reads), both optimisers' states
+        and the step count: plain tensors and numbers, loadable with ``torch.load(weights_only=True)``."""
+        return {
+            "generator": self.G.state_dict(),
+            "critic": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "steps": self.steps,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (``ValueError`` naming a missing part)."""
+        missing = [k for k in ("generator", "critic", "opt_g", "opt_d", "steps") if k not in state]
+        if missing:
+            raise ValueError(f"trainer state lacks {', '.join(missing)}")
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["critic"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.steps = int(state["steps"])
+
+    def set_epoch_lr(self, epoch: int, epochs_const: int, epochs_decay: int) -> float:
+        """Set both optimisers' learning rate for 0-based ``epoch`` of the schedule; returns it."""
+        lr = self.lr * lr_factor(epoch, epochs_const, epochs_decay)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return lr
+
+    def fit_loader(
+        self,
+        loader: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        epochs_const: int,
+        epochs_decay: int = 0,
+        *,
+        start_epoch: int = 0,
+        stop_epoch: int | None = None,
+        max_steps: int | None = None,
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+        progress: Callable[..., Iterable[Any]] = lambda x, **_: x,
+    ) -> list[dict[str, float]]:
+        """Epochs ``start_epoch`` to ``stop_epoch`` − 1 (default: the schedule's end) of ``epochs_const`` epochs at
+        the learning rate then ``epochs_decay`` of linear decay, over batches ``(images, aus, target_aus)``.
+
+        Before each epoch the learning rate is set (:meth:`set_epoch_lr`) and ``set_epoch(epoch)`` is called on the
+        loader's ``sampler`` and ``dataset`` where they have it, so an epoch's batches depend on the epoch alone (a
+        resumed run sees the same ones). ``max_steps`` caps the steps per epoch. Each epoch's record
+        ``{"epoch": 1-based, "lr", "steps": total so far, <loss>: its mean over the epoch}`` (generator losses over
+        the G steps only) goes to ``on_epoch`` (e.g. to save a checkpoint) and into the returned list.
+        """
+        total = epochs_const + epochs_decay
+        stop = total if stop_epoch is None else stop_epoch
+        if not 0 <= start_epoch <= stop <= total:
+            raise ValueError(
+                f"need 0 <= start_epoch <= stop_epoch <= {total} epochs, got {start_epoch} and {stop_epoch}"
+            )
+        device = next(self.G.parameters()).device
+        records = []
+        for epoch in range(start_epoch, stop):
+            lr = self.set_epoch_lr(epoch, epochs_const, epochs_decay)
+            for part in (getattr(loader, "sampler", None), getattr(loader, "dataset", None)):
+                if hasattr(part, "set_epoch"):
+                    part.set_epoch(epoch)
+            sums: dict[str, float] = {}
+            counts: dict[str, int] = {}
+            n = 0
+            for real, aus_real, aus_target in progress(loader, desc=f"epoch {epoch + 1}/{total}"):
+                losses = self.step(real.to(device), aus_real.to(device), aus_target.to(device))
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0) + 1
+                n += 1
+                if max_steps is not None and n >= max_steps:
+                    break
+            if n == 0:
+                raise ValueError("the loader gave no batch (fewer items than one batch, with drop_last?)")
+            record = {"epoch": epoch + 1, "lr": lr, "steps": self.steps}
+            record |= {key: sums[key] / counts[key] for key in sums}
+            if on_epoch is not None:
+                on_epoch(record)
+            records.append(record)
+        return records
+
+
+def lr_factor(epoch: int, epochs_const: int, epochs_decay: int) -> float:
+    """GANimation's learning-rate factor for 0-based ``epoch``: 1 for the first ``epochs_const`` epochs, then
+    ``1 − (epoch − epochs_const) / epochs_decay``, reaching 0 when the schedule ends.
+
+    This is the official schedule: it lowers the rate by lr/``nepochs_decay`` after every 1-based epoch above
+    ``nepochs_no_decay``, so with 20 + 10 epochs epoch 21 still runs at the full rate and epoch 30 at 0.1 of it.
+    """
+    if not 0 <= epoch < epochs_const + epochs_decay:
+        raise ValueError(f"epoch {epoch} is outside the schedule of {epochs_const} + {epochs_decay} epochs")
+    return 1.0 if epoch < epochs_const else 1.0 - (epoch - epochs_const) / epochs_decay
 
 
 class GanimationGenerator(nn.Module):

@@ -1,0 +1,349 @@
+"""``affect-lib train ganimation --data-dir DATA``: a whole GANimation training run on a face folder.
+
+The run follows the official training: the recipe (:func:`affect_lib.recipes.ganimation`; ``paper``: 128 px,
+``ngf`` 64, 6 residual blocks, batch 25, Adam(1e-4, (0.5, 0.999)), 5 critic steps per generator step, 20 epochs at
+the learning rate then 10 of linear decay, the official loss weights), the data of
+:class:`affect_lib.data.emotionet.FaceAUs` (random flips, target AUs of a random image plus U(−0.1, 0.1)), the
+shared :class:`affect_lib.faces.ganimation.Trainer` and its :meth:`~affect_lib.faces.ganimation.Trainer.fit_loader`.
+Batches are reshuffled every epoch from ``(seed, epoch)`` and incomplete last batches dropped, as the official
+loader does.
+
+It is its own command, dispatched by :func:`affect_lib.cli.main` before the generic parser, because the generic
+``train`` trains one model of :mod:`affect_lib.models` with one loss, selects the epoch on a validation metric,
+scores a test split and writes one ``model.pt``; GANimation trains two networks adversarially, has no validation
+metric to select on, and is read back as the official per-epoch generator and critic files.
+
+The run folder ``OUT`` (default ``runs/PROFILE/ganimation-faces``) holds:
+
+- ``run.json``: the fingerprint (recipe hash, data folder, its number of images, seed, step cap) and the recipe;
+- ``checkpoints/<epoch>_net_gen.pth`` and ``<epoch>_net_dis.pth``: G's and D's state dicts after each epoch
+  (donydchen's file names, this library's official-layout keys; :func:`affect_lib.faces.ganimation.load_checkpoint`
+  reads them); at paper size about 33 MB + 180 MB per epoch;
+- ``metrics.csv``: one row per epoch (learning rate, steps, mean losses, seconds);
+- ``checkpoint.pt``: the state after the last complete epoch (G, D, both optimisers, step count, random states,
+  history), written to a temporary file and renamed, read back with ``weights_only=True``.
+
+An existing run is never replaced: a folder holding this run needs ``--resume`` (which continues after the last
+complete epoch and gives the weights an uninterrupted run would have had; only files of an epoch that had not
+completed are written again), a folder holding another run or other files is refused, naming what differs.
+``--epochs N`` stops after epoch N of the schedule without changing the schedule, so a later ``--resume`` (with a
+larger N, or none) continues the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from affect_lib.data.emotionet import FaceAUs
+from affect_lib.faces import ganimation as gan
+from affect_lib.recipes import GanimationRecipe, recipe_hash
+
+FORMAT = "affect_lib.ganimation_run/1"
+"""The ``format`` key of a run's ``checkpoint.pt``."""
+RUN_FILES = ("run.json", "checkpoint.pt", "metrics.csv", "checkpoints")
+
+
+def dataset(recipe: GanimationRecipe, root: str | Path, *, seed: int, **kwargs: Any) -> FaceAUs:
+    """The training split of ``root`` with the recipe's data settings (``kwargs``: ``aus``, ``skip_missing``)."""
+    d = recipe.data
+    return FaceAUs(
+        root,
+        "train",
+        image_size=d.image_size,
+        min_confidence=d.min_confidence,
+        center_crop=d.center_crop,
+        flip=d.flip,
+        target_noise=d.target_noise,
+        seed=seed,
+        **kwargs,
+    )
+
+
+def fingerprint(
+    recipe: GanimationRecipe, data: FaceAUs, *, seed: int, max_steps: int | None
+) -> dict[str, Any]:
+    """What makes two runs the same run (the epoch a run stops at aside)."""
+    return {
+        "recipe": recipe_hash(recipe),
+        "data_dir": str(data.root.resolve()),
+        "au_source": data.au_source.name,
+        "images": len(data),
+        "seed": seed,
+        "max_steps": max_steps,
+    }
+
+
+def check_run_folder(out: Path, fp: dict[str, Any], *, resume: bool) -> bool:
+    """Whether ``out`` already holds this run (then ``resume`` is required); refuse, touching nothing, a file, a
+    folder of another run (naming the field that differs) or a non-empty folder without ``run.json``.
+
+    Raises:
+        FileExistsError: any of those.
+    """
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder: choose another --out")
+    run_file = out / "run.json"
+    if not run_file.exists():
+        if out.is_dir() and any(out.iterdir()):
+            raise FileExistsError(
+                f"--out {out} is not empty and holds no run.json: choose a new or empty folder"
+            )
+        return False
+    try:
+        saved = json.loads(run_file.read_text())["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise FileExistsError(
+            f"{run_file} is unreadable ({type(err).__name__}): choose another --out"
+        ) from None
+    for key, value in fp.items():
+        if saved.get(key) != value:
+            raise FileExistsError(
+                f"run folder {out} holds another run: its {key} is {saved.get(key)!r}, this run's is {value!r}; "
+                "choose another --out (nothing was changed)"
+            )
+    if not resume:
+        raise FileExistsError(
+            f"run folder {out} already holds this run: pass --resume to continue it (nothing was changed)"
+        )
+    return True
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def load_run_checkpoint(path: Path, fp: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``checkpoint.pt`` (``weights_only=True``), checked against this run's fingerprint."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - one clear line for any unreadable file
+        raise ValueError(
+            f"{path} is unreadable or not a plain-data checkpoint ({type(err).__name__})"
+        ) from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a GANimation run checkpoint (no format {FORMAT!r})")
+    if saved.get("fingerprint") != fp:
+        raise ValueError(f"{path} belongs to another run than {path.parent / 'run.json'} describes")
+    return saved
+
+
+def train(
+    recipe: GanimationRecipe,
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    epochs: int | None = None,
+    seed: int = 1337,
+    device: str | torch.device = "auto",
+    workers: int = 0,
+    max_steps: int | None = None,
+    aus: str | Path | None = None,
+    skip_missing: bool = False,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train GANimation's G and D on the face folder ``data_dir`` into the run folder ``out`` (module docstring).
+
+    Args:
+        epochs: stop after this 1-based epoch of the schedule (default: the whole schedule).
+        max_steps: at most this many batches per epoch (a smoke test on real data).
+        aus, skip_missing: as :class:`~affect_lib.data.emotionet.FaceAUs`.
+        progress: a tqdm bar per epoch.
+
+    Returns:
+        The per-epoch records of the whole run so far (those of earlier sessions included).
+
+    Raises:
+        FileNotFoundError, FileExistsError, ValueError: bad data, a refused run folder, bad settings;
+        :class:`affect_lib.train.TrainingDiverged`: a non-finite loss (the folder keeps the last good epoch).
+    """
+    from tqdm.auto import tqdm
+
+    from affect_lib.cli import _csv_text
+    from affect_lib.runtime import resolve_device, seed_everything
+    from affect_lib.train import TrainingDiverged, atomic_save, atomic_write_text
+
+    t = recipe.train
+    stop = t.epochs if epochs is None else epochs
+    if not 1 <= stop <= t.epochs:
+        raise ValueError(
+            f"epochs must lie in [1, {t.epochs}] (the schedule's {t.epochs_const} + {t.epochs_decay})"
+        )
+    device = resolve_device(device)
+    out = Path(out)
+    data = dataset(recipe, data_dir, seed=seed, aus=aus, skip_missing=skip_missing)
+    if len(data) < t.batch_size:
+        raise ValueError(
+            f"{data_dir} has {len(data)} training images, fewer than one batch of {t.batch_size}: "
+            "lower the batch size (--batch-size)"
+        )
+    fp = fingerprint(recipe, data, seed=seed, max_steps=max_steps)
+    existing = check_run_folder(out, fp, resume=resume)
+    seed_everything(seed)
+    G = gan.Generator(**recipe.generator_kwargs()).to(device)
+    D = gan.Critic(**recipe.critic_kwargs()).to(device)
+    weights = gan.LossWeights() if t.weights == "official" else gan.LossWeights.replicate()
+    trainer = gan.Trainer(G, D, weights, lr=t.lr, n_critic=t.n_critic, betas=tuple(t.betas))
+    history: list[dict[str, float]] = []
+    start = 0
+    if existing and (out / "checkpoint.pt").exists():
+        saved = load_run_checkpoint(out / "checkpoint.pt", fp)
+        trainer.load_state_dict(saved["trainer"])
+        _set_rng_state(saved["rng"], device)
+        history, start = list(saved["history"]), int(saved["epoch"])
+    if not existing:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            out / "run.json", json.dumps({"fingerprint": fp, "recipe": recipe.to_dict()}, indent=1)
+        )
+    (out / "checkpoints").mkdir(exist_ok=True)
+    loader = DataLoader(
+        data,
+        batch_size=t.batch_size,
+        sampler=DistributedSampler(data, num_replicas=1, rank=0, shuffle=True, seed=seed),
+        drop_last=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+    )
+    clock = [time.perf_counter()]
+
+    def on_epoch(record: dict[str, float]) -> None:
+        bad = [k for k, v in record.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"epoch {record['epoch']}: {', '.join(bad)} became non-finite; {out} keeps the last good epoch"
+            )
+        now = time.perf_counter()
+        record["seconds"], clock[0] = now - clock[0], now
+        history.append(record)
+        epoch = int(record["epoch"])
+        atomic_save(G.state_dict(), out / "checkpoints" / f"{epoch}_net_gen.pth")
+        atomic_save(D.state_dict(), out / "checkpoints" / f"{epoch}_net_dis.pth")
+        atomic_write_text(out / "metrics.csv", _csv_text(history))
+        state = {"format": FORMAT, "epoch": epoch, "fingerprint": fp, "trainer": trainer.state_dict()}
+        atomic_save(state | {"rng": _rng_state(device), "history": history}, out / "checkpoint.pt")
+
+    G.train()
+    D.train()
+    trainer.fit_loader(
+        loader,
+        t.epochs_const,
+        t.epochs_decay,
+        start_epoch=min(start, stop),
+        stop_epoch=stop,
+        max_steps=max_steps,
+        on_epoch=on_epoch,
+        progress=(lambda x, **kw: tqdm(x, leave=False, **kw)) if progress else (lambda x, **_: x),
+    )
+    return history
+
+
+# ---- command line --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``affect-lib train ganimation``."""
+    from affect_lib.cli import _non_negative_int, _positive_float, _positive_int, _setting
+
+    p = argparse.ArgumentParser(
+        prog="affect-lib train ganimation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="the face folder (imgs/ and OpenFace AUs; see emotionet.py)"
+    )
+    p.add_argument("--profile", default="paper", choices=("quick", "paper"), help="default: paper")
+    p.add_argument("--out", default=None, help="run folder (default: runs/PROFILE/ganimation-faces)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="stop after epoch N of the schedule")
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--lr", type=_positive_float, default=None)
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe field, e.g. --set train.epochs_decay=5 --set model.ngf=32",
+    )
+    p.add_argument("--seed", type=_non_negative_int, default=1337)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--workers", type=_non_negative_int, default=0, help="data-loader worker processes")
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="at most N batches per epoch")
+    p.add_argument("--aus", default=None, help="the AU file or folder (default: found in --data-dir)")
+    p.add_argument("--skip-missing-aus", action="store_true", help="leave out images without (confident) AUs")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm bars")
+    p.add_argument("--print-recipe", action="store_true", help="print the merged recipe and exit")
+    return p
+
+
+def resolve_recipe(args: argparse.Namespace) -> GanimationRecipe:
+    """The recipe of the command line: the profile, then ``--set``, ``--batch-size`` and ``--lr``."""
+    from affect_lib.recipes import ganimation
+
+    overrides = dict(args.settings)
+    for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
+        if value is not None:
+            overrides[f"train.{key}"] = value
+    recipe = ganimation(args.profile)
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run ``affect-lib train ganimation``; user errors become :class:`affect_lib.cli.CommandError`."""
+    from affect_lib.cli import CommandError
+    from affect_lib.train import TrainingDiverged
+
+    try:
+        recipe = resolve_recipe(args)
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    if args.print_recipe:
+        print(json.dumps(recipe.to_dict(), indent=1))
+        return 0
+    if args.data_dir is None:
+        raise CommandError("pass --data-dir FOLDER holding imgs/ and the OpenFace AUs (see --help)")
+    out = Path(args.out) if args.out is not None else Path("runs") / recipe.profile / "ganimation-faces"
+    try:
+        history = train(
+            recipe,
+            args.data_dir,
+            out,
+            resume=args.resume,
+            epochs=args.epochs,
+            seed=args.seed,
+            device=args.device,
+            workers=args.workers,
+            max_steps=args.max_steps,
+            aus=args.aus,
+            skip_missing=args.skip_missing_aus,
+            progress=args.progress,
+        )
+    except TrainingDiverged as err:
+        raise CommandError(str(err), status=3) from None
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise CommandError(str(err)) from None
+    print(
+        json.dumps(
+            {"out": str(out), "epochs": len(history), "last": history[-1] if history else None}, indent=1
+        )
+    )
+    return 0
