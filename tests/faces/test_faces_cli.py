@@ -68,3 +68,41 @@ def test_edit_and_search_write_their_files_and_never_overwrite(tmp_path):
             "--out",
             str(tmp_path / "x.png"),
         )
+
+
+def test_edit_and_search_on_an_lfw_face(tmp_path):
+    from PIL import Image
+
+    for name, aus in (("rest.png", "AU12=0"), ("smile.png", "AU12=5,AU6=3")):
+        assert (
+            _run(
+                "faces",
+                "edit",
+                "--image",
+                "lfw:3",
+                "--size",
+                "64",
+                "--aus",
+                aus,
+                "--out",
+                str(tmp_path / name),
+            )
+            == 0
+        )
+    rest, smile = (np.asarray(Image.open(tmp_path / n), dtype=float) / 255 for n in ("rest.png", "smile.png"))
+    assert rest.shape == (64, 64, 3)
+    change = np.abs(smile - rest).mean(axis=2)
+    # a smile moves the mouth corners and cheeks: the lower half of the face changes, the forehead does not
+    assert change[36:56].mean() > 0.01 and change[36:56].mean() > 5 * change[:16].mean()
+    folder = tmp_path / "search"
+    argv = ["faces", "search", "--image", "lfw:3", "--size", "64", "--target", "happy .2 + surprise .8"]
+    assert (
+        _run(
+            *argv, "--method", "cma", "--budget", "20", "--pop-size", "10", "--top", "1", "--out", str(folder)
+        )
+        == 0
+    )
+    import json
+
+    result = json.loads((folder / "result.json").read_text())
+    assert result["target"] and len(result["best"]) == 1 and (folder / "best_0.png").is_file()
