@@ -11,9 +11,10 @@ Expected layout of the data folder (that of the official GANimation code and don
                             ``id``, ``face``) column naming each row's image, or
       aus/<id>.csv          one ``FaceLandmarkImg -aus`` CSV per image (OpenFace's ``processed/`` folder works too)
       train_ids.csv         optional: one image name per line (with or without the extension) for training,
-      test_ids.csv          optional: the same for testing; without them every image is a training image
+      test_ids.csv          optional: the same for testing; without train_ids.csv, training takes every
+                            image that test_ids.csv does not list
 
-The AUs are looked for in that order (the first one present is used; ``aus=`` names a file or folder instead).
+The AUs are looked for in that order (the first one present is used; ``au_source=`` names a file or folder instead).
 From an OpenFace CSV the 17 intensity columns ``AU01_r`` ... ``AU45_r`` are read by name in
 :data:`~affect_lib.faces.facs.AU_CODES` order (OpenFace pads its headers with spaces, e.g. ``" AU01_r"``; they are
 stripped). Rows with ``success`` 0 or ``confidence`` below ``min_confidence`` are skipped and counted
@@ -188,10 +189,10 @@ class FaceAUs(Dataset):
 
     Args:
         root: the data folder (holding ``imgs/``).
-        split: ``"train"`` (``train_ids.csv``, or every image without it), ``"test"`` (``test_ids.csv``, required)
+        split: ``"train"`` (``train_ids.csv``, or without it every image not in ``test_ids.csv``), ``"test"`` (``test_ids.csv``, required)
             or ``"all"`` (every image in ``imgs/``).
         image_size: S, the side of the returned images (a multiple of 4 for the generator).
-        aus: an AU file (``.pkl`` or ``.csv``) or a folder of per-image CSVs; default: the first of
+        au_source: an AU file (``.pkl`` or ``.csv``) or a folder of per-image CSVs; default: the first of
             :data:`AU_SOURCES` found in ``root``.
         min_confidence: OpenFace rows with a lower ``confidence`` are skipped (0 keeps every successful row).
         skip_missing: leave out images that have no AUs (e.g. OpenFace found no face, or only unsure ones)
@@ -213,7 +214,7 @@ class FaceAUs(Dataset):
         split: str = "train",
         *,
         image_size: int = 128,
-        aus: str | Path | None = None,
+        au_source: str | Path | None = None,
         min_confidence: float = 0.5,
         skip_missing: bool = False,
         center_crop: bool = False,
@@ -243,7 +244,7 @@ class FaceAUs(Dataset):
         if not files:
             raise FileNotFoundError(f"{imgs}: no {'/'.join(IMAGE_EXTS)} images")
         ids = self._split_ids(split, files)
-        table = self._table(aus, ids, min_confidence)
+        table = self._table(au_source, ids, min_confidence)
         self.skipped = {**table.skipped, "no_aus": 0}
         keep = []
         for key in ids:
@@ -269,8 +270,12 @@ class FaceAUs(Dataset):
 
     def _split_ids(self, split: str, files: dict[str, Path]) -> list[str]:
         path = self.root / f"{split}_ids.csv"
-        if split == "all" or (split == "train" and not path.exists()):
+        if split == "all":
             return list(files)
+        if split == "train" and not path.exists():  # every image that is not a test image
+            test = self.root / "test_ids.csv"
+            held_out = set(_read_ids(test)) if test.is_file() else set()
+            return [k for k in files if k not in held_out]
         if not path.is_file():
             raise FileNotFoundError(f"{path}: the {split} split needs this file (one image name per line)")
         ids = list(dict.fromkeys(_read_ids(path)))
@@ -279,14 +284,14 @@ class FaceAUs(Dataset):
             raise ValueError(f"{path}: {len(absent)} listed image(s) are not in imgs/, e.g. {absent[0]!r}")
         return ids
 
-    def _table(self, aus: str | Path | None, ids: list[str], min_confidence: float) -> _Table:
-        if aus is None:
+    def _table(self, au_source: str | Path | None, ids: list[str], min_confidence: float) -> _Table:
+        if au_source is None:
             found = next((self.root / n for n in AU_SOURCES if (self.root / n).exists()), None)
             if found is None:
                 raise FileNotFoundError(f"{self.root}: no AUs found (looked for {', '.join(AU_SOURCES)})")
             source = found
         else:
-            source = Path(aus)
+            source = Path(au_source)
             if not source.exists():
                 raise FileNotFoundError(f"AU source {source} does not exist")
         if source.is_dir():

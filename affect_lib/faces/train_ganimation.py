@@ -53,7 +53,7 @@ RUN_FILES = ("run.json", "checkpoint.pt", "metrics.csv", "checkpoints")
 
 
 def dataset(recipe: GanimationRecipe, root: str | Path, *, seed: int, **kwargs: Any) -> FaceAUs:
-    """The training split of ``root`` with the recipe's data settings (``kwargs``: ``aus``, ``skip_missing``)."""
+    """The training split of ``root`` with the recipe's data settings (``kwargs``: ``au_source``, ``skip_missing``)."""
     d = recipe.data
     return FaceAUs(
         root,
@@ -156,7 +156,7 @@ def train(
     device: str | torch.device = "auto",
     workers: int = 0,
     max_steps: int | None = None,
-    aus: str | Path | None = None,
+    au_source: str | Path | None = None,
     skip_missing: bool = False,
     progress: bool = True,
 ) -> list[dict[str, float]]:
@@ -165,7 +165,7 @@ def train(
     Args:
         epochs: stop after this 1-based epoch of the schedule (default: the whole schedule).
         max_steps: at most this many batches per epoch (a smoke test on real data).
-        aus, skip_missing: as :class:`~affect_lib.data.emotionet.FaceAUs`.
+        au_source, skip_missing: as :class:`~affect_lib.data.emotionet.FaceAUs`.
         progress: a tqdm bar per epoch.
 
     Returns:
@@ -189,7 +189,7 @@ def train(
         )
     device = resolve_device(device)
     out = Path(out)
-    data = dataset(recipe, data_dir, seed=seed, aus=aus, skip_missing=skip_missing)
+    data = dataset(recipe, data_dir, seed=seed, au_source=au_source, skip_missing=skip_missing)
     if len(data) < t.batch_size:
         raise ValueError(
             f"{data_dir} has {len(data)} training images, fewer than one batch of {t.batch_size}: "
@@ -333,7 +333,7 @@ def command(args: argparse.Namespace) -> int:
             device=args.device,
             workers=args.workers,
             max_steps=args.max_steps,
-            aus=args.aus,
+            au_source=args.aus,
             skip_missing=args.skip_missing_aus,
             progress=args.progress,
         )

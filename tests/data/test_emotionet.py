@@ -115,6 +115,11 @@ def test_official_pickle_and_split_files(tmp_path):
     assert train.ids == ["x1", "x3", "x4"] and test.ids == ["x2"]
     np.testing.assert_allclose(train.aus[:, 0].numpy(), [0.2, 0.6, 0.8], atol=1e-6)
     assert len(FaceAUs(tmp_path, "all", image_size=32)) == 4
+    (tmp_path / "train_ids.csv").unlink()  # then training takes every image that is not a test image
+    assert FaceAUs(tmp_path, "train", image_size=32).ids == ["x1", "x3", "x4"]
+    (tmp_path / "elsewhere.pkl").write_bytes(pickle.dumps({k: v * 0.5 for k, v in table.items()}))
+    named = FaceAUs(tmp_path, "test", image_size=32, au_source=tmp_path / "elsewhere.pkl")
+    np.testing.assert_allclose(named.aus[0].numpy(), np.full(17, 0.2), atol=1e-6)
 
 
 def test_a_pickle_that_would_run_code_is_refused(tmp_path):
