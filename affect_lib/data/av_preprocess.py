@@ -9,7 +9,8 @@ The pipeline, for real and synthetic clips alike:
    the box of the nearest frame of the same clip that has one (:func:`fill_from_nearest`), and a clip without
    any detection is centre-cropped. With ``crop="landmarks"`` (the release's crop): the bounding box of the 68
    OpenFace 2.0 landmarks of the RAVDESS FacialTracking CSVs (:func:`find_landmark_csv` gives the layouts),
-   without margin, as released; a clip without a CSV is cropped with the detector instead;
+   without margin, as released; a clip without a CSV is cropped with the detector instead. ``crop="blazeface"``
+   is ``"detector"`` with mediapipe's BlazeFace (:mod:`affect_lib.faces.detect`) in place of the cascade;
 4. resize the crop to ``size`` x ``size``;
 5. compute the MFCC with librosa from the *decoded* track at the released settings (offset 0.5 s, 2.45 s,
    13 coefficients, n_fft 2048, hop 512: 13 x 212 at 44.1 kHz). Audio that ends before the window does (RAVDESS
@@ -58,7 +59,7 @@ SAMPLE_RATE = 44_100
 N_LANDMARKS = 68
 LANDMARK_COLUMNS = ("frame", "success", *(f"{c}_{i}" for c in "xy" for i in range(N_LANDMARKS)))
 """The OpenFace 2.0 columns the landmark crop reads (by name, so the other columns may be anything)."""
-CROPS = ("detector", "landmarks")
+CROPS = ("detector", "landmarks", "blazeface")
 Box = tuple[int, int, int, int]
 """A face box (x, y, w, h) in pixels of the frame it is cut from."""
 
@@ -77,7 +78,8 @@ class PreprocessConfig:
             detecting and cropping, so the face is cut from a down-scaled frame and up-scaled again.
         crop: ``"detector"`` (the Haar cascade, square crop with ``face_margin``) or ``"landmarks"`` (the
             release: the bounding box of the OpenFace landmarks, no margin, its aspect ratio lost in the resize;
-            the detector for a clip without a CSV).
+            the detector for a clip without a CSV) or ``"blazeface"`` (as ``"detector"``, the face found by
+            BlazeFace).
     """
 
     n_frames: int = 30
@@ -215,6 +217,15 @@ class FaceDetector:
             return None
         x, y, w, h = (int(round(v * scale)) for v in max(boxes, key=lambda b: b[2] * b[3]))
         return x, y, w, h
+
+
+def default_detector(config: PreprocessConfig) -> Detector:
+    """The detector ``config.crop`` names: BlazeFace's largest face for ``"blazeface"``, else :class:`FaceDetector`."""
+    if config.crop == "blazeface":
+        from affect_lib.faces.detect import largest_box
+
+        return largest_box
+    return FaceDetector()
 
 
 def square_crop(frame: np.ndarray, box: Box | None, margin: float) -> np.ndarray:
@@ -399,7 +410,7 @@ def preprocess_clip(
 ) -> ProcessedClip:
     """Decode, sample, find the face, crop, resize and compute the MFCC of one clip (no cache).
 
-    ``detector`` (default :class:`FaceDetector`) is called once per sampled frame, in order, when the crop
+    ``detector`` (default :func:`default_detector`) is called once per sampled frame, in order, when the crop
     comes from the detector.
     """
     path = Path(path)
@@ -417,7 +428,7 @@ def preprocess_clip(
     if landmarks:
         boxes, missed = found
     else:
-        detector = detector or FaceDetector()
+        detector = detector or default_detector(config)
         detected = [detector(frame) for frame in frames]
         missed = sum(b is None for b in detected)
         boxes = fill_from_nearest(detected, clip.indices)
@@ -637,7 +648,7 @@ def _process(
     """Process every clip, or read it from the per-clip cache in ``folder`` (resumable); frames are written
     into a ``.npy`` at ``frames_file`` when given (never all in RAM), else stacked in memory. Returns the
     frames, the MFCCs and the per-clip :data:`_STATS` lists."""
-    detector = FaceDetector()
+    detector = default_detector(config)
     frames: np.ndarray | None = None
     mfccs: list[np.ndarray] = []
     stats: dict[str, list] = {k: [] for k in _STATS}

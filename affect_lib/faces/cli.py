@@ -62,8 +62,12 @@ def parse_target(text: str) -> np.ndarray:
 
 
 def load_source(spec: str, size: int):  # noqa: ANN201 (a Face)
-    """The face named by ``--image``, aligned at ``size`` px, with rig landmarks."""
-    from affect_lib.faces import mesh
+    """The face named by ``--image``, aligned at ``size`` px, with rig landmarks.
+
+    In an image file the largest face BlazeFace finds is cut out first (a square of 1.5 × its box), so that it
+    fills the face mesh's input; an image without a detection goes to the mesh whole.
+    """
+    from affect_lib.faces import detect, mesh
     from affect_lib.faces.images import load_face
 
     if spec == "astronaut":
@@ -73,9 +77,17 @@ def load_source(spec: str, size: int):  # noqa: ANN201 (a Face)
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"--image {spec}: no such file (or use 'astronaut' or 'lfw:N')")
-    from skimage import io
+    from skimage import io, util
 
-    return mesh.fit_face(io.imread(path)[..., :3], size=size)
+    try:
+        image = io.imread(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--image {spec}: not a readable image ({err})") from err
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = util.img_as_ubyte(image[..., :3])  # 16-bit and float files too
+    face = detect.largest_face(image)
+    return mesh.fit_face(detect.square_around(image, face) if face is not None else image, size=size)
 
 
 def _generator(face, checkpoint: str | None):  # noqa: ANN001, ANN202

@@ -67,25 +67,31 @@ RIG_MESH_POINTS: dict[str, tuple[int, ...]] = {
 of the canonical mediapipe mesh)."""
 
 
-def mesh_model_path() -> Path:
-    """``face_landmark.tflite`` of the installed ``mediapipe`` wheel (found through its metadata)."""
+def mediapipe_model_path(file: str) -> Path:
+    """The model ``file`` (a path inside the wheel) of the installed ``mediapipe`` wheel, found through its metadata."""
     try:
         dist = importlib.metadata.distribution("mediapipe")
     except importlib.metadata.PackageNotFoundError as err:
         raise FileNotFoundError(f"the mediapipe model files are not installed: {INSTALL_HINT}") from err
-    path = Path(str(dist.locate_file(MESH_FILE)))
+    path = Path(str(dist.locate_file(file)))
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: {INSTALL_HINT}")
     return path
 
 
+def mesh_model_path() -> Path:
+    """``face_landmark.tflite`` of the installed ``mediapipe`` wheel."""
+    return mediapipe_model_path(MESH_FILE)
+
+
 @cache
-def _interpreter():  # noqa: ANN202 (an ai_edge_litert Interpreter)
+def tflite_interpreter(file: str = MESH_FILE):  # noqa: ANN201 (an ai_edge_litert Interpreter)
+    """An allocated ``ai_edge_litert`` interpreter of the wheel's model ``file`` (one per file and process)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as err:
-        raise ImportError(f"running the face mesh needs ai-edge-litert: {INSTALL_HINT}") from err
-    interpreter = Interpreter(model_path=str(mesh_model_path()))
+        raise ImportError(f"running {Path(file).name} needs ai-edge-litert: {INSTALL_HINT}") from err
+    interpreter = Interpreter(model_path=str(mediapipe_model_path(file)))
     interpreter.allocate_tensors()
     return interpreter
 
@@ -97,7 +103,7 @@ def face_mesh(image: np.ndarray) -> tuple[np.ndarray, float]:
         raise ValueError(f"image must be a finite (H, W, 3) RGB array in [0, 1], got shape {image.shape}")
     h, w = image.shape[:2]
     x = transform.resize(image.clip(0, 1), (MESH_INPUT, MESH_INPUT), order=1, anti_aliasing=True)
-    it = _interpreter()
+    it = tflite_interpreter()
     it.set_tensor(it.get_input_details()[0]["index"], x[None].astype(np.float32))
     it.invoke()
     points, score = (it.get_tensor(d["index"]) for d in it.get_output_details())
