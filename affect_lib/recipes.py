@@ -494,6 +494,7 @@ class GanimationData:
         target_noise: half-width of the U(−a, a) noise on the target AUs (0.1).
         min_confidence: OpenFace rows below this confidence are skipped (not in the official pipeline, which
             keeps every row; 0 keeps all successful rows).
+        rig_pool: training faces the rig renders for chapter 21's run (:class:`~affect_lib.faces.pairs.RigPairs`).
     """
 
     image_size: int = 128
@@ -501,6 +502,7 @@ class GanimationData:
     flip: bool = True
     target_noise: float = 0.1
     min_confidence: float = 0.5
+    rig_pool: int = 4096
 
 
 @dataclass(frozen=True)
@@ -508,7 +510,8 @@ class GanimationTrain:
     """GANimation's optimisation: WGAN-GP, Adam(lr, betas) for G and D, G every ``n_critic`` D steps,
     ``epochs_const`` epochs at ``lr`` then ``epochs_decay`` of linear decay
     (:func:`affect_lib.faces.ganimation.lr_factor`); ``weights``: ``"official"`` or ``"replicate"``
-    (:class:`~affect_lib.faces.ganimation.LossWeights`)."""
+    (:class:`~affect_lib.faces.ganimation.LossWeights`); ``rig_steps``: critic steps of chapter 21's run on rig
+    pairs, which has no epochs."""
 
     epochs_const: int = 20
     epochs_decay: int = 10
@@ -517,6 +520,7 @@ class GanimationTrain:
     betas: tuple[float, float] = (0.5, 0.999)
     n_critic: int = 5
     weights: str = "official"
+    rig_steps: int = 100_000
 
     @property
     def epochs(self) -> int:
@@ -580,17 +584,21 @@ GANIMATION_LAYERS: dict[str, dict[str, Any]] = {
         "model.layout": "official",
     },
     "paper": {},
-    # a tiny run of the whole pipeline on a handful of images (CPU, seconds)
+    # chapter 21's CPU run (300 critic steps on 256 rig faces, about a minute on 2 cores) and a two-epoch run of
+    # the whole pipeline on a small face folder
     "quick": {
         "data.image_size": 32,
-        "model.ngf": 8,
-        "model.n_res": 1,
-        "model.ndf": 8,
+        "data.rig_pool": 256,
+        "model.ngf": 16,
+        "model.n_res": 2,
+        "model.ndf": 16,
         "model.n_layers": 3,
-        "train.batch_size": 4,
+        "train.batch_size": 16,
+        "train.lr": 5e-4,
         "train.epochs_const": 1,
         "train.epochs_decay": 1,
         "train.n_critic": 2,
+        "train.rig_steps": 300,
     },
 }
 """GANimation's layers: the model (the paper's sizes), then the profile. The paper profile is the official

@@ -33,8 +33,12 @@ def folder(tmp_path_factory):
     return root
 
 
+TINY = {"model.ngf": 8, "model.n_res": 1, "model.ndf": 8, "train.batch_size": 4, "train.lr": 1e-4}
+"""Smaller than the quick profile (chapter 21's run), so that the tests take seconds."""
+
+
 def _quick(**overrides):
-    return recipes.ganimation("quick").replace(**overrides)
+    return recipes.ganimation("quick").replace(**(TINY | overrides))
 
 
 def _weights(path):
@@ -149,6 +153,7 @@ def test_run_folders_are_never_overwritten(folder, tmp_path):
 def test_command_line(folder, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["train", "ganimation", "--data-dir", str(folder), "--profile", "quick", "--out", str(out)]
+    argv += [f"--set={key}={value}" for key, value in TINY.items()]
     assert cli.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
     assert cli.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 2
