@@ -12,19 +12,30 @@ Forms of the same model (same initial weights, same inputs), timed in turn in on
 
 The outputs are equal (checkpointing exactly, channels-last to float rounding; tested). bf16 autocast is
 measured on one grouped 3D convolution: on a CPU without bf16 arithmetic it is slower, and it is left to GPUs.
-Then: how step time and peak memory grow with frames and resolution.
+Then: where the step's time goes (torch.profiler, released vs the fastest form), and how step time and peak
+memory grow with frames and resolution. Times are measured in this process, forms alternating; peak memory in a
+fresh process per form and size (:func:`measure.step_peak_memory`). ``AFFECT_BENCH_SMOKE=1`` shrinks every
+size, for a smoke test of the script (write it elsewhere with ``AFFECT_BENCH_RESULTS``).
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 
 import matplotlib
 import torch
 import torch.nn.functional as F
-from measure import growth_exponent, interleaved, load, ratio
+from measure import (
+    growth_exponent,
+    interleaved,
+    load,
+    operator_profile,
+    operator_table,
+    ratio,
+    results_dir,
+    step_peak_memory,
+)
 
 from affect_lib.models.cfn_sr import cfn_sr, use_channels_last, use_checkpointing
 
@@ -33,22 +44,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 SIZE_ENV = "AFFECT_BENCH_CFN_SR"
 """``FRAMESxSIZE`` (e.g. ``16x112``) replaces the paper's 30 x 224² clip of the main table (an overloaded host)."""
+SMOKE = os.environ.get("AFFECT_BENCH_SMOKE") == "1"
+"""Smoke test of the script: 4 x 32² clips unless ``AFFECT_BENCH_CFN_SR`` says otherwise, tiny growth points."""
 BATCH, REPEATS = 2, 5
-FRAMES, SIZE = (int(v) for v in os.environ.get(SIZE_ENV, "30x224").split("x"))
-GROWTH_FRAMES, GROWTH_SIZES, GROWTH_REPEATS = (4, 8, 16), (32, 64, 112), 2
-FIGURE = Path(__file__).resolve().parent / "results" / "audiovisual_growth.png"
-MEMORY_NOTE = (
-    " Peak memory is the growth of the resident set during a step, which cannot see what the heap serves "
-    "from memory it kept from the warm-up step: at this size these values (and the memory exponents) unde"
-    "rstate the activations and do not measure the checkpointing saving; a fresh process per form (ru_max"
-    "rss) is needed."
+FRAMES, SIZE = (int(v) for v in os.environ.get(SIZE_ENV, "4x32" if SMOKE else "30x224").split("x"))
+GROWTH_FRAMES, GROWTH_SIZES, GROWTH_REPEATS = (
+    ((4, 8), (32, 48), 5) if SMOKE else ((4, 8, 16), (32, 64, 112), 5)
 )
+GROWTH_AT = (4, 32) if SMOKE else (8, 64)
+"""The frames of the resolution axis and the resolution of the frames axis."""
+GB = 2**30
+FIGURE = "audiovisual_growth.png"
+MEMORY_NOTE = (
+    "Peak memory: the peak resident growth of one training step above the state it starts from (weights, "
+    "Adam state, the previous step's gradients and the inputs), measured in a fresh process per form and "
+    "size after one warm-up step, the freed heap handed back to the system first (``measure.step_peak_memory``"
+    "; Linux ``VmHWM``)."
+)
+FORMS = ("released", "channels-last", "channels-last + checkpointing")
 RATIOS: dict[str, float] = {}
 """Speed-ups measured by :func:`main` (read by ``run.py`` for the summary chart)."""
 
 
-def _forms(frames: int, size: int, batch: int = BATCH) -> dict:
-    """Training-step closures of the three forms (see the module docstring) on one set of inputs."""
+def _forms(frames: int, size: int, batch: int = BATCH, names: tuple[str, ...] = FORMS) -> dict:
+    """Training-step closures of the forms ``names`` (see the module docstring) on one set of inputs."""
     torch.manual_seed(0)
     base = cfn_sr().train()
     g = torch.Generator().manual_seed(1)
@@ -59,9 +78,9 @@ def _forms(frames: int, size: int, batch: int = BATCH) -> dict:
     target = torch.randint(0, 8, (batch,), generator=g)
     clip_tchw = frames_hwc.permute(0, 1, 4, 2, 3).contiguous()  # the released loader's (N, T, C, H, W) tensor
     models = {
-        "released": (copy.deepcopy(base), clip_tchw.permute(0, 2, 1, 3, 4)),
-        "channels-last": (use_channels_last(copy.deepcopy(base)), frames_hwc.permute(0, 4, 1, 2, 3)),
-        "channels-last + checkpointing": (
+        "released": lambda: (copy.deepcopy(base), clip_tchw.permute(0, 2, 1, 3, 4)),
+        "channels-last": lambda: (use_channels_last(copy.deepcopy(base)), frames_hwc.permute(0, 4, 1, 2, 3)),
+        "channels-last + checkpointing": lambda: (
             use_checkpointing(use_channels_last(copy.deepcopy(base))),
             frames_hwc.permute(0, 4, 1, 2, 3),
         ),
@@ -77,7 +96,18 @@ def _forms(frames: int, size: int, batch: int = BATCH) -> dict:
 
         return step
 
-    return {name: trainer(*mv) for name, mv in models.items()}
+    return {name: trainer(*models[name]()) for name in names}
+
+
+def memory_step(form: str, frames: int, size: int, batch: int):
+    """The training step of one form at one clip size: built in the fresh process of
+    :func:`measure.step_peak_memory`."""
+    return _forms(frames, size, batch, names=(form,))[form]
+
+
+def _peak_gb(form: str, frames: int, size: int, batch: int = BATCH) -> float:
+    """Peak step memory (GB) of one form at one size, measured in a fresh process."""
+    return step_peak_memory(__file__, "memory_step", form=form, frames=frames, size=size, batch=batch) / GB
 
 
 def _bf16_conv_ratio() -> float:
@@ -95,58 +125,89 @@ def _bf16_conv_ratio() -> float:
 
         return call
 
-    runs = interleaved({"fp32": run(False), "bf16": run(True)}, 3, memory=False)
+    runs = interleaved({"fp32": run(False), "bf16": run(True)}, REPEATS)
     return ratio(runs["bf16"], runs["fp32"])[0]
 
 
-def _growth() -> list[str]:
-    """Released vs the fastest form against frames (at 112²) and resolution (at 8 frames); writes FIGURE."""
-    fast = "channels-last + checkpointing"
-    axes_def = {"frames": [(t, 64) for t in GROWTH_FRAMES], "resolution": [(8, s) for s in GROWTH_SIZES]}
-    results = {}
+def _growth() -> tuple[list[str], float]:
+    """Every form against frames (at ``GROWTH_AT``'s resolution) and resolution (at its frames); writes the
+    figure. Returns the table rows and the widest spread of a timed point."""
+    axes_def = {
+        "frames": [(t, GROWTH_AT[1]) for t in GROWTH_FRAMES],
+        "resolution": [(GROWTH_AT[0], s) for s in GROWTH_SIZES],
+    }
+    results, widest = {}, 0.0
     for axis, points in axes_def.items():
-        curves = {"released": ([], []), fast: ([], [])}
+        curves = {k: ([], []) for k in FORMS}
         for frames, size in points:
-            forms = _forms(frames, size)
-            runs = interleaved({k: forms[k] for k in curves}, GROWTH_REPEATS)
+            runs = interleaved(_forms(frames, size), GROWTH_REPEATS)
+            widest = max(widest, max((max(r.seconds) - min(r.seconds)) / r.median for r in runs.values()))
             for k, (secs, peaks) in curves.items():
                 secs.append(runs[k].median)
-                peaks.append(runs[k].peak_gb)
+                peaks.append(_peak_gb(k, frames, size))
         results[axis] = curves
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), constrained_layout=True)
     rows = [
-        "| axis | form | " + "sizes | s/step | peak GB | exponent (time / memory) |",
+        "| axis | form | sizes | s/step | peak step GB | exponent (time / memory) |",
         "|---|---|---|---|---|---|",
     ]
     for col, (axis, curves) in enumerate(results.items()):
         xs = [p[0] if axis == "frames" else p[1] ** 2 for p in axes_def[axis]]
         for k, (secs, peaks) in curves.items():
-            e_t, e_m = growth_exponent(xs, secs), growth_exponent(xs, [max(p, 1e-3) for p in peaks])
+            e_t, e_m = growth_exponent(xs, secs), growth_exponent(xs, peaks)
             axes[2 * col].loglog(xs, secs, "o-", label=f"{k}, slope {e_t:.2f}")
-            axes[2 * col + 1].loglog(xs, [max(p, 1e-3) for p in peaks], "o-", label=f"{k}, slope {e_m:.2f}")
+            axes[2 * col + 1].loglog(xs, peaks, "o-", label=f"{k}, slope {e_m:.2f}")
             sizes = ", ".join(f"{f}x{s}²" for f, s in axes_def[axis])
             rows.append(
                 f"| {axis} | {k} | {sizes} | {', '.join(f'{s:.3g}' for s in secs)} | "
-                f"{', '.join(f'{p:.2f}' for p in peaks)} | {e_t:.2f} / {e_m:.2f} |"
+                f"{', '.join(f'{p:.3g}' for p in peaks)} | {e_t:.2f} / {e_m:.2f} |"
             )
-        unit = "frames (at 64²)" if axis == "frames" else "pixels per frame (8 frames)"
+        unit = (
+            f"frames (at {GROWTH_AT[1]}²)"
+            if axis == "frames"
+            else f"pixels per frame ({GROWTH_AT[0]} frames)"
+        )
         axes[2 * col].set(xlabel=unit, ylabel="s per step", title=f"CFN-SR time vs {axis}")
-        axes[2 * col + 1].set(xlabel=unit, ylabel="peak RSS growth (GB)", title=f"CFN-SR memory vs {axis}")
+        axes[2 * col + 1].set(xlabel=unit, ylabel="peak step memory (GB)", title=f"CFN-SR memory vs {axis}")
     for ax in axes:
         ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.3)
-    fig.savefig(FIGURE, dpi=110)
+    fig.savefig(results_dir() / FIGURE, dpi=110)
     plt.close(fig)
-    return rows
+    return rows, widest
+
+
+def _seconds(ops: list[tuple[str, int, float]], word: str) -> float:
+    """Self CPU seconds of the profiled operators whose name contains ``word``."""
+    return sum(t for key, _, t in ops if word in key)
+
+
+def _limit_note(ops: dict[str, list[tuple[str, int, float]]], best: str) -> str:
+    """Where the two profiled steps spend their operator time, and the bound the convolutions set."""
+    total = {k: sum(t for _, _, t in v) for k, v in ops.items()}
+    conv = {k: _seconds(v, "convolution") for k, v in ops.items()}
+    norm = {k: _seconds(v, "batch_norm") for k, v in ops.items()}
+    rel = "released"
+    return (
+        f"The 3D convolutions (``aten::mkldnn_convolution`` forward, ``aten::convolution_backward``, oneDNN) "
+        f"take {conv[rel]:.2f} s ({100 * conv[rel] / total[rel]:.0f}%) of the released step's operator time "
+        f"and {conv[best]:.2f} s ({100 * conv[best] / total[best]:.0f}%) of the {best} step's, so the layout "
+        f"makes them {conv[rel] / conv[best]:.1f}x faster; the BatchNorms (forward and backward) take "
+        f"{norm[rel]:.2f} s and {norm[best]:.2f} s, everything else {total[rel] - conv[rel] - norm[rel]:.2f} s "
+        f"and {total[best] - conv[best] - norm[best]:.2f} s. With every operator but the convolutions free, "
+        f"the {best} step would be at most {total[rel] / conv[best]:.1f}x faster than the released one."
+    )
 
 
 def main() -> str:
     before = load()
-    runs = interleaved(_forms(FRAMES, SIZE), REPEATS)
+    forms = _forms(FRAMES, SIZE)
+    runs = interleaved(forms, REPEATS)
     rel = runs["released"]
+    peaks = {name: _peak_gb(name, FRAMES, SIZE) for name in FORMS}
     rows = [
         "| form | s/step, median (range) | CPU s/step | speed-up vs released (range) | CPU-time ratio | "
-        "peak RSS growth (GB) | memory vs released |",
+        "peak step GB | memory vs released |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in runs.items():
@@ -156,28 +217,47 @@ def main() -> str:
             RATIOS[f"CFN-SR {name}"] = wall
         rows.append(
             f"| {name} | {r.median:.2f} ({r.spread()}) | {sorted(r.cpu)[len(r.cpu) // 2]:.2f} | "
-            f"{wall:.2f}x ({lo:.2f}-{hi:.2f}) | {cpu:.2f}x | {r.peak_gb:.2f} | {r.peak_gb / rel.peak_gb:.2f} |"
+            f"{wall:.2f}x ({lo:.2f}-{hi:.2f}) | {cpu:.2f}x | {peaks[name]:.3f} | "
+            f"{peaks[name] / peaks['released']:.2f} |"
         )
+    best = min((n for n in FORMS if n != "released"), key=lambda n: runs[n].median)
+    ops = {k: operator_profile(forms[k]) for k in ("released", best)}
     bf16 = _bf16_conv_ratio()
+    growth_rows, growth_spread = _growth()
     rows += [
         "",
         f"CFN-SR (the paper's 26.30M-parameter model) on clips of {FRAMES} frames of {SIZE}² "
         f"({'the paper size' if (FRAMES, SIZE) == (30, 224) else 'reduced from 30 x 224² by `' + SIZE_ENV + '`'})"
         f" and a 13 x 212 MFCC, batch {BATCH}, Adam, "
-        f"{torch.get_num_threads()} torch threads; medians of {REPEATS} rounds after a warm-up, the forms in turn "
-        "in each round, a speed-up is the median of the per-round ratios. Peak memory: median growth of the "
-        "resident set during a step (the weights, gradients and Adam state exist before it)." + MEMORY_NOTE,
+        f"{torch.get_num_threads()} torch threads; times are medians of {REPEATS} rounds after a warm-up round, "
+        "the forms in turn in each round (range of the rounds in brackets), a speed-up is the median of the "
+        "per-round ratios. " + MEMORY_NOTE,
+        "",
+        "Where the step's time goes (torch.profiler, one step at the size above; self CPU time per operator):",
+        "",
+    ]
+    for k, title in (("released", "released"), (best, f"{best} (fastest book form)")):
+        rows += [
+            f"| {title}: operator | calls | self s | share |",
+            "|---|---:|---:|---:|",
+            *operator_table(ops[k]),
+        ]
+        rows.append("")
+    rows += [
+        _limit_note(ops, best),
         "",
         f"bf16 autocast: one grouped 3x3x3 convolution (256 channels, 8 x 28²) forward + backward takes "
-        f"{bf16:.1f}x the float32 time on this CPU (no bf16 arithmetic units), so the CPU forms stay float32; "
-        "bf16 is for GPUs (``tools/gpu_perf.py``).",
+        f"{bf16:.1f}x the float32 time on this CPU (median of {REPEATS}; no bf16 arithmetic units), so the CPU "
+        "forms stay float32; bf16 is for GPUs (``tools/gpu_perf.py``).",
         "",
-        f"How cost grows (batch {BATCH}, median of {GROWTH_REPEATS}; exponents fitted on log-log axes; the "
-        "resolution exponent is per pixel, so 1.0 means linear in H x W):",
+        f"How cost grows (batch {BATCH}; times are medians of {GROWTH_REPEATS} rounds after a warm-up, the forms "
+        f"in turn, the widest range of a point {100 * growth_spread:.0f}% of its median; peak step memory as "
+        "above, one fresh process per point; exponents fitted on log-log axes; the resolution exponent is per "
+        "pixel, so 1.0 means linear in H x W):",
         "",
-        *_growth(),
+        *growth_rows,
         "",
-        f"![CFN-SR step time and peak memory against frames and resolution](../../benchmarks/results/{FIGURE.name})",
+        f"![CFN-SR step time and peak memory against frames and resolution](../../benchmarks/results/{FIGURE})",
         "",
         f"Host load: before, {before}; after, {load()}.",
     ]

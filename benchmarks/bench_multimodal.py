@@ -10,16 +10,28 @@ Three forms of the same model, the same weights and inputs, timed in turn in one
 
 All three compute the same function with the same dropout semantics; the tests check the fused form against the
 released pattern given the same draws. Also: a torch.profiler breakdown of the unaligned step, and how step
-time and peak memory grow with the audio/vision length (50 to 1,000 steps).
+time and peak memory grow with the audio/vision length (50 to 1,000 steps). Times are measured in this process,
+forms alternating; peak memory in a fresh process per form and size (:func:`measure.step_peak_memory`).
+``AFFECT_BENCH_SMOKE=1`` shrinks every size, for a smoke test of the script (write it elsewhere with
+``AFFECT_BENCH_RESULTS``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import matplotlib
 import torch
-from measure import growth_exponent, interleaved, load, ratio
+from measure import (
+    growth_exponent,
+    interleaved,
+    load,
+    operator_profile,
+    operator_table,
+    ratio,
+    results_dir,
+    step_peak_memory,
+)
 
 from affect_lib.models import fused_attention
 from affect_lib.models.lmr_cbt import lmr_cbt
@@ -29,15 +41,27 @@ from affect_lib.models.released_pattern import released_attention_pattern
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-BATCH = 16
-SHAPES = {"aligned 50/50/50": ((50, 50, 50), 10), "unaligned 50/500/500": ((50, 500, 500), 5)}
+SMOKE = os.environ.get("AFFECT_BENCH_SMOKE") == "1"
+"""Smoke test of the script: batch 2, short sequences (the numbers mean nothing)."""
+BATCH = 2 if SMOKE else 16
+SHAPES = (
+    {"aligned 20/20/20": ((20, 20, 20), 5), "unaligned 20/100/100": ((20, 100, 100), 5)}
+    if SMOKE
+    else {"aligned 50/50/50": ((50, 50, 50), 10), "unaligned 50/500/500": ((50, 500, 500), 5)}
+)
 DIMS = (300, 74, 35)
-GROWTH_BATCH, GROWTH_LENGTHS, GROWTH_REPEATS = 2, (50, 100, 200, 500, 1000), 3
-FIGURE = Path(__file__).resolve().parent / "results" / "multimodal_growth.png"
+GROWTH_BATCH, GROWTH_REPEATS = 2, 5
+GROWTH_LENGTHS = (50, 100, 200) if SMOKE else (50, 100, 200, 500, 1000)
+GROWTH_FIT = [n for n in GROWTH_LENGTHS if n >= 200] if not SMOKE else list(GROWTH_LENGTHS)
+"""The lengths the exponents are fitted over (where the attention dominates the fixed cost)."""
+MULT_REPEATS = 5
+GB = 2**30
+FIGURE = "multimodal_growth.png"
 MEMORY_NOTE = (
-    " Peak memory is the growth of the resident set, which cannot see allocations the heap serves from memory"
-    " it already holds: values near 0 (printed as e-06) mean below what the sampler resolves, and a memory"
-    " exponent fitted through them is not meaningful."
+    "Peak memory: the peak resident growth of one training step above the state it starts from (weights, "
+    "Adam state, the previous step's gradients and the inputs), measured in a fresh process per form and "
+    "size after one warm-up step, the freed heap handed back to the system first (``measure.step_peak_memory``"
+    "; Linux ``VmHWM``)."
 )
 RATIOS: dict[str, float] = {}
 """Speed-ups measured by :func:`main` (read by ``run.py`` for the summary chart)."""
@@ -57,6 +81,23 @@ def _trainer(model: torch.nn.Module, lengths: tuple[int, int, int], batch: int):
         opt.step()
 
     return step
+
+
+def memory_step(form: str, lengths: list[int], batch: int):
+    """The training step of one form (``released``, ``book`` or ``fused``) of the paper's LMR-CBT at the given
+    (text, audio, vision) lengths: built in the fresh process of :func:`measure.step_peak_memory`."""
+    torch.manual_seed(0)
+    return _forms(_trainer(lmr_cbt().train(), tuple(lengths), batch))[form]
+
+
+def _peak_gb(form: str, lengths: tuple[int, int, int], batch: int) -> float:
+    """Peak step memory (GB) of one form at one size, measured in a fresh process."""
+    return step_peak_memory(__file__, "memory_step", form=form, lengths=list(lengths), batch=batch) / GB
+
+
+def _widest(runs) -> float:
+    """The largest (max - min) / median over the given :class:`measure.Runs`, as a fraction."""
+    return max((max(r.seconds) - min(r.seconds)) / r.median for r in runs)
 
 
 def _forms(step):
@@ -86,33 +127,21 @@ def _max_output_difference(lengths: tuple[int, int, int]) -> float:
     return float((a - b).abs().max())
 
 
-def _profile(step, rows: int = 6) -> list[str]:
-    """The ``rows`` operators with the most self CPU time in one call of ``step``, as Markdown table rows."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    total = sum(e.self_cpu_time_total for e in events)
-    out = [
-        f"| {e.key} | {e.count} | {e.self_cpu_time_total / 1e6:.3f} | {100 * e.self_cpu_time_total / total:.0f}% |"
-        for e in events[:rows]
-    ]
-    return out + [f"| all operators | {sum(e.count for e in events)} | {total / 1e6:.3f} | 100% |"]
-
-
-def _growth() -> list[str]:
-    """Step time and peak memory against the audio/vision length, released pattern vs fused; writes FIGURE."""
+def _growth() -> tuple[list[str], float]:
+    """Step time and peak memory against the audio/vision length, released pattern vs fused; writes the
+    figure. Returns the table rows and the widest spread of a timed point."""
     torch.manual_seed(0)
     model = lmr_cbt().train()
     curves = {"released": ([], []), "fused": ([], [])}
+    widest = 0.0
     for t in GROWTH_LENGTHS:
         forms = _forms(_trainer(model, (50, t, t), GROWTH_BATCH))
         runs = interleaved({k: forms[k] for k in curves}, GROWTH_REPEATS)
+        widest = max(widest, _widest(runs.values()))
         for k, (secs, peaks) in curves.items():
             secs.append(runs[k].median)
-            peaks.append(runs[k].peak_gb)
-    fit = [n for n in GROWTH_LENGTHS if n >= 200]
+            peaks.append(_peak_gb(k, (50, t, t), GROWTH_BATCH))
+    fit = GROWTH_FIT
     exps = {
         k: (growth_exponent(fit, s[-len(fit) :]), growth_exponent(fit, m[-len(fit) :]))
         for k, (s, m) in curves.items()
@@ -121,68 +150,70 @@ def _growth() -> list[str]:
     for k, (secs, peaks) in curves.items():
         label = {"released": "released pattern", "fused": "book (fused)"}[k]
         axes[0].loglog(GROWTH_LENGTHS, secs, "o-", label=f"{label}, slope {exps[k][0]:.2f}")
-        axes[1].loglog(
-            GROWTH_LENGTHS, [max(p, 1e-3) for p in peaks], "o-", label=f"{label}, slope {exps[k][1]:.2f}"
-        )
+        axes[1].loglog(GROWTH_LENGTHS, peaks, "o-", label=f"{label}, slope {exps[k][1]:.2f}")
     axes[0].set(xlabel="audio / vision steps", ylabel="s per training step", title="LMR-CBT step time")
-    axes[1].set(xlabel="audio / vision steps", ylabel="peak RSS growth (GB)", title="LMR-CBT peak memory")
+    axes[1].set(xlabel="audio / vision steps", ylabel="peak step memory (GB)", title="LMR-CBT peak memory")
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-    fig.savefig(FIGURE, dpi=110)
+    fig.savefig(results_dir() / FIGURE, dpi=110)
     plt.close(fig)
     rows = [
         "| audio/vision steps | "
         + " | ".join(str(t) for t in GROWTH_LENGTHS)
-        + " | growth exponent (200-1000) |",
+        + f" | growth exponent ({fit[0]}-{fit[-1]}) |",
         "|---|" + "---:|" * (len(GROWTH_LENGTHS) + 1),
     ]
     for k, (secs, peaks) in curves.items():
         rows.append(f"| {k}: s/step | " + " | ".join(f"{s:.3g}" for s in secs) + f" | {exps[k][0]:.2f} |")
         rows.append(f"| {k}: peak GB | " + " | ".join(f"{p:.3g}" for p in peaks) + f" | {exps[k][1]:.2f} |")
-    return rows
+    return rows, widest
 
 
 def main() -> str:
     before = load()
     rows = [
         "| setting | released pattern s/step (range) | book default s/step | book fused s/step (range) | "
-        "fused vs released | default vs released | peak GB released / fused |",
+        "fused vs released | default vs released | peak step GB released / default / fused |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     profiles = {}
     torch.manual_seed(0)
     model = lmr_cbt().train()
+    (_, (_, aligned_repeats)), (unaligned, (unaligned_lengths, unaligned_repeats)) = SHAPES.items()
     for label, (lengths, repeats) in SHAPES.items():
-        step = _trainer(model, lengths, BATCH)
-        forms = _forms(step)
+        forms = _forms(_trainer(model, lengths, BATCH))
         runs = interleaved(forms, repeats)
         rel, book, fused = runs["released"], runs["book"], runs["fused"]
         r_fused, lo, hi = ratio(rel, fused)
         r_book = ratio(rel, book)[0]
         RATIOS[f"LMR-CBT {label.split()[0]}"] = r_fused
+        peaks = " / ".join(f"{_peak_gb(k, lengths, BATCH):.3f}" for k in forms)
         rows.append(
-            f"| {label} | {rel.median:.3f} ({rel.spread()}) | {book.median:.3f} | {fused.median:.3f} "
-            f"({fused.spread()}) | **{r_fused:.2f}x** ({lo:.2f}-{hi:.2f}) | {r_book:.2f}x | "
-            f"{rel.peak_gb:.2f} / {fused.peak_gb:.2f} |"
+            f"| {label} | {rel.median:.3f} ({rel.spread()}) | {book.median:.3f} ({book.spread()}) | "
+            f"{fused.median:.3f} ({fused.spread()}) | **{r_fused:.2f}x** ({lo:.2f}-{hi:.2f}) | {r_book:.2f}x | "
+            f"{peaks} |"
         )
-        if lengths[1] > 50:
-            profiles = {k: _profile(forms[k]) for k in ("released", "fused")}
+        if label == unaligned:
+            profiles = {k: operator_table(operator_profile(forms[k])) for k in ("released", "fused")}
     torch.manual_seed(0)
-    mult_model = mult().train()
-    mult_forms = _forms(_trainer(mult_model, SHAPES["unaligned 50/500/500"][0], BATCH))
-    mult_runs = interleaved({k: mult_forms[k] for k in ("book", "fused")}, 3)
+    mult_forms = _forms(_trainer(mult().train(), unaligned_lengths, BATCH))
+    mult_runs = interleaved({k: mult_forms[k] for k in ("book", "fused")}, MULT_REPEATS)
     diff = {label: _max_output_difference(lengths) for label, (lengths, _) in SHAPES.items()}
+    growth_rows, growth_spread = _growth()
     rows += [
         "",
         f"Batch {BATCH}, MOSEI dims, the paper's LMR-CBT (d 40, 8 heads, 5 layers), training mode with every "
-        f"dropout, {torch.get_num_threads()} torch threads. Medians over {SHAPES['aligned 50/50/50'][1]} (aligned) "
-        f"and {SHAPES['unaligned 50/500/500'][1]} (unaligned) rounds after a warm-up, the three forms in turn in "
-        "each round; a speed-up is the median of the per-round ratios (range in brackets). Peak memory: median "
-        "resident-set growth during a step. Evaluation-mode outputs, released pattern vs fused: max difference "
+        f"dropout, {torch.get_num_threads()} torch threads. Times: medians over {aligned_repeats} (aligned) "
+        f"and {unaligned_repeats} (unaligned) rounds after a warm-up round, the three forms in turn in each round "
+        "(range of the rounds in brackets); a speed-up is the median of the per-round ratios (their range in "
+        "brackets). "
+        + MEMORY_NOTE
+        + " Evaluation-mode outputs, released pattern vs fused: max difference "
         + ", ".join(f"{v:.1e} ({k.split()[0]})" for k, v in diff.items())
-        + ". MulT (the paper's comparison, d 30, 5 heads, 1.07M parameters), unaligned, median of 3: book default "
-        f"{mult_runs['book'].median:.2f} s, book fused {mult_runs['fused'].median:.2f} s/step.",
+        + f". MulT (the paper's comparison, d 30, 5 heads, 1.07M parameters), unaligned, median of {MULT_REPEATS}"
+        f": book default {mult_runs['book'].median:.2f} s ({mult_runs['book'].spread()}), book fused "
+        f"{mult_runs['fused'].median:.2f} s/step ({mult_runs['fused'].spread()}).",
         "",
         "Where the unaligned step's time goes (torch.profiler, one step; self CPU time per operator):",
         "",
@@ -195,13 +226,15 @@ def main() -> str:
         "(``_FusedAttention``) replaces all of them; what remains is the small (N T, 40) linear algebra, "
         "LayerNorm and the LSTM, which the released code runs identically.",
         "",
-        f"How cost grows with the audio/vision length (text 50 steps, batch {GROWTH_BATCH}, median of "
-        f"{GROWTH_REPEATS}): the released pattern's attention is quadratic in time and memory, the fused form "
-        "stores no T x T tensor, so its memory grows linearly." + MEMORY_NOTE,
+        f"How cost grows with the audio/vision length (text 50 steps, batch {GROWTH_BATCH}; times are medians "
+        f"of {GROWTH_REPEATS} rounds after a warm-up, the two forms in turn, the widest range of a point "
+        f"{100 * growth_spread:.0f}% of its median; peak step memory as above, one fresh process per point): the "
+        "released pattern's attention stores T x T tensors, quadratic in time and memory; the fused form stores "
+        "none, so its memory should grow linearly.",
         "",
-        *_growth(),
+        *growth_rows,
         "",
-        f"![LMR-CBT step time and peak memory against sequence length](../../benchmarks/results/{FIGURE.name})",
+        f"![LMR-CBT step time and peak memory against sequence length](../../benchmarks/results/{FIGURE})",
         "",
         f"Host load: before, {before}; after, {load()}.",
     ]

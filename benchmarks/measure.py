@@ -1,80 +1,115 @@
-"""Timing helpers shared by the benchmarks: interleaved repeats in one process, peak memory, load, growth fits.
+"""Helpers shared by the benchmarks: interleaved timing in one process, step memory in a fresh one, load, fits.
 
 A ratio against a peer is measured by running the two (or more) variants in turn, repeat after repeat, in the
 same process, so that a burst of load on the shared host slows both: the reported ratio is the median of the
-per-repeat ratios, and its spread is their range. Peak memory is the resident-set growth during one call,
-sampled every millisecond by a background thread (torch releases the GIL inside its kernels). Process CPU time
-is recorded beside the wall clock, as a load-independent cross-check of each ratio.
+per-repeat ratios, and its spread is their range. Process CPU time is recorded beside the wall clock, as a
+load-independent cross-check of each ratio.
+
+Peak memory cannot be read in that process: the heap serves a step from memory it kept from earlier steps, so
+the resident set hardly moves. :func:`step_peak_memory` runs one form at one size in a fresh process instead:
+it builds the step, runs it once (weights, gradients, optimiser state, thread pools now exist), hands the freed
+heap back to the system (``malloc_trim``), resets the kernel's resident high-water mark (``VmHWM``, via
+``/proc/self/clear_refs``), runs one more step and reads the mark again. The result is the step's peak resident
+growth above the state it starts from. (``ru_maxrss`` is not used: a child started by ``fork``/``exec`` inherits
+the parent's high-water mark, and it cannot be reset after the warm-up step.)
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import importlib.util
+import json
 import os
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
+RESULTS_ENV = "AFFECT_BENCH_RESULTS"
+"""Folder for the tables and figures instead of ``benchmarks/results`` (smoke runs that must not replace them)."""
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process now."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE
+def results_dir() -> Path:
+    """Where the benchmarks write: ``$AFFECT_BENCH_RESULTS`` if set, else ``benchmarks/results`` (created)."""
+    path = Path(os.environ.get(RESULTS_ENV) or Path(__file__).resolve().parent / "results")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-class PeakRSS:
-    """Context manager: ``peak`` is the largest RSS growth (bytes) over the block, sampled every ``interval`` s."""
+def _status_kib(field_name: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (``VmHWM``, ``VmRSS``), in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no field {field_name}")
 
-    def __init__(self, interval: float = 0.001) -> None:
-        self.interval, self.peak = interval, 0
-        self._stop = threading.Event()
 
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes() - self.base)
-            time.sleep(self.interval)
+def _measure_child(path: str, builder: str, kwargs: dict, warmup: int, threads: int) -> dict[str, int]:
+    """In the child: build ``builder(**kwargs)`` from the file ``path``, run the step; peak growth in bytes."""
+    import torch
 
-    def __enter__(self) -> PeakRSS:
-        self.base = rss_bytes()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
+    torch.set_num_threads(threads)
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    step = getattr(module, builder)(**kwargs)
+    for _ in range(warmup):
+        step()
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := VmRSS (Linux >= 4.0)
+    base = _status_kib("VmHWM")
+    step()
+    return {"peak_bytes": (_status_kib("VmHWM") - base) * 1024, "base_bytes": base * 1024}
 
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes() - self.base)
+
+def step_peak_memory(
+    path: str | Path, builder: str, warmup: int = 1, threads: int | None = None, **kwargs
+) -> int:
+    """Peak resident growth (bytes) of one call of the step that ``builder(**kwargs)`` in the Python file
+    ``path`` returns (a ``Callable[[], object]``), above the state the step starts from, measured in a fresh
+    process after ``warmup`` calls (see the module docstring). ``kwargs`` must be JSON values; ``threads``
+    (default: this process's torch threads) is the child's ``torch.set_num_threads``."""
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
+    args = json.dumps(
+        {"path": str(path), "builder": builder, "kwargs": kwargs, "warmup": warmup, "threads": threads}
+    )
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory child for {builder}{kwargs} in {path} failed:\n{done.stderr[-3000:]}")
+    return int(json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"])
 
 
 @dataclass
 class Runs:
-    """Seconds and peak RSS growth (bytes) of each repeat of one variant."""
+    """Wall-clock and process CPU seconds of each repeat of one variant."""
 
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
-    peaks: list[int] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
-
-    @property
-    def peak_gb(self) -> float:
-        return statistics.median(self.peaks) / 2**30
 
     def spread(self) -> str:
         """``min-max`` of the repeats, in seconds."""
         return f"{min(self.seconds):.3g}-{max(self.seconds):.3g}"
 
 
-def interleaved(
-    variants: dict[str, Callable[[], object]], repeats: int, warmup: int = 1, memory: bool = True
-) -> dict[str, Runs]:
+def interleaved(variants: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, Runs]:
     """Run each variant ``warmup`` times, then ``repeats`` rounds of every variant in turn (the order rotates
     each round); returns the timings of the rounds after the warm-up."""
     names = list(variants)
@@ -84,16 +119,10 @@ def interleaved(
     runs = {name: Runs() for name in names}
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            peak = PeakRSS() if memory else None
             start, cpu = time.perf_counter(), time.process_time()
-            if peak:
-                with peak:
-                    variants[name]()
-            else:
-                variants[name]()
+            variants[name]()
             runs[name].seconds.append(time.perf_counter() - start)
             runs[name].cpu.append(time.process_time() - cpu)
-            runs[name].peaks.append(peak.peak if peak else 0)
     return runs
 
 
@@ -116,3 +145,39 @@ def load() -> str:
     """The host's 1-, 5- and 15-minute load averages and core count, for the record."""
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def quiet_warning() -> str | None:
+    """The line a results file carries when the 1-minute load average exceeds the core count, else None."""
+    one, cores = os.getloadavg()[0], os.cpu_count()
+    if one <= cores:
+        return None
+    return f"**Warning: measured under load {one:.2f} on {cores} cores: not a quiet machine.**"
+
+
+def operator_profile(step: Callable[[], object]) -> list[tuple[str, int, float]]:
+    """(operator, calls, self CPU seconds) of every operator in one call of ``step`` (torch.profiler), the most
+    expensive first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [(e.key, e.count, e.self_cpu_time_total / 1e6) for e in events]
+
+
+def operator_table(ops: list[tuple[str, int, float]], rows: int = 6) -> list[str]:
+    """Markdown rows of an :func:`operator_profile`: the first ``rows`` operators with their calls, self seconds
+    and share, then the total over all operators."""
+    total = sum(t for _, _, t in ops)
+    out = [f"| {key} | {n} | {t:.3f} | {100 * t / total:.0f}% |" for key, n, t in ops[:rows]]
+    return out + [f"| all operators | {sum(n for _, n, _ in ops)} | {total:.3f} | 100% |"]
+
+
+if __name__ == "__main__":  # the child of step_peak_memory: one JSON argument, one JSON line out
+    spec = json.loads(sys.argv[1])
+    print(
+        json.dumps(
+            _measure_child(spec["path"], spec["builder"], spec["kwargs"], spec["warmup"], spec["threads"])
+        )
+    )

@@ -5,7 +5,10 @@ same process* and returns a Markdown table of ratios. The tables go to ``benchma
 machine they were measured on and its load, and the performance appendix of the book includes them. A module
 that also fills a ``RATIOS`` dict (label -> speed-up) gets it saved as ``results/<name>.json``; the speed-ups
 of all saved files are drawn at a glance in ``results/speedups.png`` (``results/speedups.md``). The run lowers
-its own priority (``nice`` 10): the host is shared.
+its own priority (``nice`` 10): the host is shared. Each table records the load before and after its benchmark,
+and one started while the 1-minute load exceeds the core count carries a warning line. ``AFFECT_BENCH_RESULTS``
+names another output folder (smoke runs); ``AFFECT_BENCH_SMOKE=1`` shrinks the sizes of the benchmarks that
+read it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+
+from measure import quiet_warning, results_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -46,19 +51,25 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {unknown}; available: {sorted(available)}", file=sys.stderr)
         return 2
-    out_dir = HERE / "results"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = results_dir()
     os.nice(10)
     where = machine()
     for name in names or list(available):
         spec = importlib.util.spec_from_file_location(f"bench_{name}", available[name])
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        warning = quiet_warning()
+        load_before = "load average {:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
         start = time.perf_counter()
         table = module.main()
         seconds = time.perf_counter() - start
         load = "load average {:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
-        text = f"{table.rstrip()}\n\n*Machine: {where}; {load} at the end. The benchmark took {seconds:.0f} s.*\n"
+        text = (
+            f"{table.rstrip()}\n\n*Machine: {where}; {load_before} at the start, {load} at the end. The benchmark "
+            f"took {seconds:.0f} s.*\n"
+        )
+        if warning:
+            text = f"{warning}\n\n{text}"
         (out_dir / f"{name}.md").write_text(text)
         if getattr(module, "RATIOS", None):
             (out_dir / f"{name}.json").write_text(json.dumps(module.RATIOS, indent=1) + "\n")
@@ -81,11 +92,31 @@ def summary(out_dir: Path) -> None:
 
     labels = list(ratios)
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.2), constrained_layout=True)
-    ax.barh(labels, [ratios[k] for k in labels], color="tab:blue")
+    # bars start at 1 (no change), so that a slow-down points left on the log axis
+    ax.barh(
+        labels,
+        [ratios[k] - 1 for k in labels],
+        left=1,
+        color=["tab:blue" if ratios[k] >= 1 else "tab:red" for k in labels],
+    )
     ax.axvline(1.0, color="k", lw=0.8)
     for i, k in enumerate(labels):
-        ax.text(ratios[k], i, f" {ratios[k]:.2f}x", va="center", fontsize=8)
+        ax.text(
+            ratios[k],
+            i,
+            f" {ratios[k]:.2f}x ",
+            va="center",
+            ha="left" if ratios[k] >= 1 else "right",
+            fontsize=8,
+        )
     ax.set_xscale("log")
+    ticks = [
+        t
+        for t in (0.25, 0.5, 1, 2, 4, 8, 16, 32)
+        if min(ratios.values()) / 2 <= t <= 2 * max(ratios.values())
+    ]
+    ax.set_xticks(ticks, [f"{t:g}x" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("speed-up over the released pattern, same process")
     ax.invert_yaxis()
     fig.savefig(out_dir / "speedups.png", dpi=110)
