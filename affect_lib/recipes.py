@@ -556,6 +556,12 @@ class GanimationRecipe:
         args = dict(self.model_args)
         return {"ngf": args["ngf"], "n_res": args["n_res"], "layout": args["layout"]}
 
+    def loss_weights(self) -> Any:
+        """The :class:`~affect_lib.faces.ganimation.LossWeights` named by ``train.weights``."""
+        from affect_lib.faces.ganimation import LossWeights
+
+        return LossWeights() if self.train.weights == "official" else LossWeights.replicate()
+
     def critic_kwargs(self) -> dict[str, Any]:
         """Arguments of :class:`~affect_lib.faces.ganimation.Critic`."""
         args = dict(self.model_args)

@@ -116,7 +116,8 @@ print(f"D: critic map {tuple(score.shape)}, AU regression {tuple(au_pred.shape)}
 # attention terms (`gan.LossWeights.replicate()`). The run below uses the official weights.
 
 # %%
-weights = gan.LossWeights()
+recipe = recipes.ganimation(cfg.profile)  # sizes, schedule and weights, shared with `affect-lib train ganimation`
+weights = recipe.loss_weights()
 print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
 
 # %% [markdown]
@@ -130,7 +131,6 @@ print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
 # job).
 
 # %%
-recipe = recipes.ganimation(cfg.profile)  # sizes and schedule, shared with `affect-lib train ganimation`
 size, n_pool, steps = recipe.data.image_size, recipe.data.rig_pool, recipe.train.rig_steps
 batch, lr, n_critic = recipe.train.batch_size, recipe.train.lr, recipe.train.n_critic
 rig = FaceRig.default(size)

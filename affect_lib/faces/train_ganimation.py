@@ -200,7 +200,7 @@ def train(
     seed_everything(seed)
     G = gan.Generator(**recipe.generator_kwargs()).to(device)
     D = gan.Critic(**recipe.critic_kwargs()).to(device)
-    weights = gan.LossWeights() if t.weights == "official" else gan.LossWeights.replicate()
+    weights = recipe.loss_weights()
     trainer = gan.Trainer(G, D, weights, lr=t.lr, n_critic=t.n_critic, betas=tuple(t.betas))
     history: list[dict[str, float]] = []
     start = 0
