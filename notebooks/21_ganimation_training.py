@@ -116,7 +116,8 @@ print(f"D: critic map {tuple(score.shape)}, AU regression {tuple(au_pred.shape)}
 # attention terms (`gan.LossWeights.replicate()`). The run below uses the official weights.
 
 # %%
-recipe = recipes.ganimation(cfg.profile)  # sizes, schedule and weights, shared with `affect-lib train ganimation`
+# sizes, schedule and weights, shared with `affect-lib train ganimation`
+recipe = recipes.ganimation(cfg.profile)
 weights = recipe.loss_weights()
 print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
 
@@ -223,10 +224,12 @@ gain_paired_changed = stats.paired_difference(
 )
 print(
     f"ground-truth L1 on held-out pairs, trained on the truth: generator "
-    f"{truth_paired['generator'].mean():.4f}, unchanged input {truth_paired['unchanged'].mean():.4f}"
+    f"{truth_paired['generator'].mean():.4f}, "
+    f"unchanged input {truth_paired['unchanged'].mean():.4f}"
 )
 print(
-    f"... on the pixels that should change: generator {truth_paired['generator_changed'].mean():.4f}, "
+    f"... on the pixels that should change: "
+    f"generator {truth_paired['generator_changed'].mean():.4f}, "
     f"unchanged input {truth_paired['unchanged_changed'].mean():.4f}"
 )
 print(f"unchanged - generator, paired over pairs: {gain_paired.format(4)}")
@@ -283,8 +286,9 @@ tiles = []
 with torch.no_grad():
     exact = rig(torch.tensor(protos, dtype=torch.float32)) * 2 - 1
     for img in source:
-        edits, _, masks = G(img[None].expand(len(targets), -1, -1, -1), targets.to(cfg.device))
-        control = G_paired.eval()(img[None].expand(len(targets), -1, -1, -1), targets.to(cfg.device))[0]
+        batch_in = img[None].expand(len(targets), -1, -1, -1)
+        edits, _, masks = G(batch_in, targets.to(cfg.device))
+        control = G_paired.eval()(batch_in, targets.to(cfg.device))[0]
         blank = torch.ones_like(img)[None]
         tiles += [
             img[None],
@@ -301,7 +305,8 @@ fig, ax = plt.subplots(figsize=(7, 7.2))
 ax.imshow(grid.permute(1, 2, 0).numpy())
 rows = ["GANimation", "control", "exact", "mask"] * 2
 ax.set_yticks([1 + (size + 1) * r + size / 2 for r in range(len(rows))], rows, fontsize=10)
-ax.set_xticks([1 + (size + 1) * c + size / 2 for c in range(8)], ["input", *facs.EXPRESSIONS], fontsize=9)
+columns = ["input", *facs.EXPRESSIONS]
+ax.set_xticks([1 + (size + 1) * c + size / 2 for c in range(8)], columns, fontsize=9)
 ax.tick_params(length=0)
 for spine in ax.spines.values():
     spine.set_visible(False)

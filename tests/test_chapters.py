@@ -34,6 +34,24 @@ def test_every_chapter_has_a_committed_pair_with_a_parameters_cell():
         assert any(c.outputs for c in code), f"{name}.ipynb was committed without outputs: run make outputs"
 
 
+# The book's code column is 796 px at 1280 px (about 103 monospace characters): tools/check_html.py fails a page
+# whose code overflows it, at the end of CI; this catches the same fault in seconds.
+CODE_COLUMN = 100
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_code_fits_the_book_column(name):
+    nb = nbformat.read(chapters.chapter_source(name), as_version=4)
+    wide = [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if len(line) > CODE_COLUMN
+    ]
+    assert not wide, f"{name}: code lines wider than {CODE_COLUMN} characters: {wide}"
+
+
 def test_unknown_chapter_lists_the_known_ones():
     with pytest.raises(FileNotFoundError, match="00_orientation"):
         chapters.chapter_source("no_such_chapter")
