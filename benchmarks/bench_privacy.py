@@ -1,18 +1,18 @@
 """Benchmark of Part I: the Wasserstein accountant against opacus's RDP and PRV accountants, the vectorised
 absolute moments against a per-coordinate loop, and the accountant's cost relative to the DP-SGD step of chapter 13.
 
-Every time is the median over repeats (after one warm-up call), so a busy shared machine moves it less than a
-minimum or a single run would."""
+Each comparison runs ours and the peer in turn, round after round in the same process (:func:`measure.interleaved`,
+one warm-up round, then ``REPEATS`` rounds): a time is the median over the rounds with its range, and a ratio is the
+median of the per-round ratios with their range."""
 
 from __future__ import annotations
 
 import math
-import statistics
-import time
 import warnings
 
 import numpy as np
 import torch
+from measure import Runs, interleaved, ratio
 from opacus.accountants import PRVAccountant
 from opacus.accountants import RDPAccountant as OpacusRDP
 from scipy import special
@@ -20,17 +20,7 @@ from scipy import special
 from affect_lib.privacy import WassersteinAccountant, log_abs_moment_normal
 
 SIGMA, Q, DELTA, ORDER = 1.0, 0.01, 1e-5, 16.0
-
-
-def _timed(fn, repeat: int = 5) -> float:
-    """Median wall time of ``repeat`` calls after one warm-up call, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+REPEATS = 5
 
 
 def _wdp_schedule(diffs: np.ndarray, steps: int) -> float:
@@ -55,8 +45,9 @@ def _moments_loop(means: np.ndarray, var: float, order: float) -> list[float]:
     return [lead * float(special.hyp1f1(-order / 2, 0.5, -(m * m) / (2 * var))) for m in means]
 
 
-def _dpsgd_step_seconds() -> float:
-    """One opacus DP-SGD step of the digits MLP with batch 64 (per-example gradients, clipping, noise)."""
+def _dpsgd_steps():
+    """Ten opacus DP-SGD steps of the digits MLP with batch 64 (per-example gradients, clipping, noise), as a
+    callable, and the number of steps it takes."""
     from opacus import PrivacyEngine
 
     from affect_lib.privacy.dpsgd import load_digits_tensors, make_digits_model
@@ -76,74 +67,109 @@ def _dpsgd_step_seconds() -> float:
         )
         batches = [b for b in loader][:10]
 
-        def run() -> None:
+    def run() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             for xb, yb in batches:
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(model(xb), yb).backward()
                 opt.step()
 
-        return _timed(run) / len(batches)
+    return run, len(batches)
+
+
+def _cell(runs: Runs, per: int = 1) -> str:
+    """Median time per unit of ``runs`` with its range over the rounds, in ms."""
+    lo, hi = min(runs.seconds) / per, max(runs.seconds) / per
+    return f"{runs.median / per * 1e3:.3g} ms ({lo * 1e3:.3g}-{hi * 1e3:.3g})"
 
 
 def main() -> str:
     rng = np.random.default_rng(0)
-    rows = []
     steps = 1000
     pool = rng.normal(size=(8, 28, 4810)) * 0.05  # 28 pairs per step, digits-MLP dimension
-    t_wdp = _timed(lambda: _wdp_schedule(pool, steps), 1) / steps
-    t_rdp = _timed(lambda: _opacus_schedule(OpacusRDP, steps), 1) / steps
-    t_prv = _timed(lambda: _opacus_schedule(PRVAccountant, steps), 1) / steps
-    rows.append(
-        (
-            "per-step cost, 1000 steps, 28 pairs x 4810 dims (incl. one get_epsilon)",
-            "WassersteinAccountant",
-            t_wdp,
-            "opacus RDPAccountant",
-            t_rdp,
-        )
+    dpsgd, n_dpsgd = _dpsgd_steps()
+    acc = interleaved(
+        {
+            "wdp": lambda: _wdp_schedule(pool, steps),
+            "rdp": lambda: _opacus_schedule(OpacusRDP, steps),
+            "prv": lambda: _opacus_schedule(PRVAccountant, steps),
+            "dpsgd": dpsgd,
+        },
+        REPEATS,
     )
-    rows.append(("same schedule", "WassersteinAccountant", t_wdp, "opacus PRVAccountant", t_prv))
-    t_step = _dpsgd_step_seconds()
-    rows.append(
-        (
-            "accountant vs chapter 13's DP-SGD step (digits MLP, Poisson batches of 64)",
-            "WassersteinAccountant step",
-            t_wdp,
-            "opacus DP-SGD step",
-            t_step,
+    # the DP-SGD variant runs n_dpsgd steps per round, the accountants `steps`: per-step ratios
+    per_step = {"wdp": steps, "rdp": steps, "prv": steps, "dpsgd": n_dpsgd}
+    rows = []
+    for case, a, b in (
+        ("per-step cost, 1000 steps, 28 pairs x 4810 dims (incl. one get_epsilon)", "wdp", "rdp"),
+        ("same schedule", "wdp", "prv"),
+        ("accountant vs chapter 13's DP-SGD step (digits MLP, Poisson batches of 64)", "wdp", "dpsgd"),
+    ):
+        r, lo, hi = ratio(acc[a], acc[b])
+        scale = per_step[b] / per_step[a]
+        rows.append(
+            (
+                case,
+                a,
+                _cell(acc[a], per_step[a]),
+                b,
+                _cell(acc[b], per_step[b]),
+                r * scale,
+                lo * scale,
+                hi * scale,
+            )
         )
-    )
     n = 2000
     means = rng.exponential(2.0, n)
     for order in (16.0, 16.5):
-        t_vec = _timed(lambda o=order: log_abs_moment_normal(means, 1.0, o))
-        t_loop = _timed(lambda o=order: _moments_loop(means, 1.0, o), 1)
+        mom = interleaved(
+            {
+                "vectorised (log space)": lambda o=order: log_abs_moment_normal(means, 1.0, o),
+                "per-coordinate loop": lambda o=order: _moments_loop(means, 1.0, o),
+            },
+            REPEATS,
+        )
+        vec, loop = mom["vectorised (log space)"], mom["per-coordinate loop"]
+        r, lo, hi = ratio(vec, loop)
         rows.append(
             (
                 f"absolute moments of {n} coordinates, order {order:g}",
                 "vectorised (log space)",
-                t_vec,
+                _cell(vec),
                 "per-coordinate loop",
-                t_loop,
+                _cell(loop),
+                r,
+                lo,
+                hi,
             )
         )
+    names = {
+        "wdp": "WassersteinAccountant",
+        "rdp": "opacus RDPAccountant",
+        "prv": "opacus PRVAccountant",
+        "dpsgd": "opacus DP-SGD step",
+    }
     diffs = rng.normal(size=(4, 1, 100_000))
-    t_big = _timed(lambda: _wdp_schedule(diffs, 10_000), 1)
+    big = interleaved({"big": lambda: _wdp_schedule(diffs, 10_000)}, 3, warmup=0)["big"]
     lines = [
-        "| case | ours | time | peer | time | ours / peer |",
+        f"Times: median per step (or call) over {REPEATS} interleaved rounds after a warm-up round, with their "
+        "range; ratio: median of the per-round ratios, with their range.",
+        "",
+        "| case | ours | time (range) | peer | time (range) | ours / peer (range) |",
         "|---|---|---|---|---|---|",
         *(
-            f"| {case} | {a} | {ta * 1e3:.3g} ms | {b} | {tb * 1e3:.3g} ms | {ta / tb:.3g} |"
-            for case, a, ta, b, tb in rows
+            f"| {case} | {names.get(a, a)} | {ta} | {names.get(b, b)} | {tb} | {r:.3g} ({lo:.3g}-{hi:.3g}) |"
+            for case, a, ta, b, tb, r, lo, hi in rows
         ),
     ]
-    share = t_wdp / t_step
+    share, share_lo, share_hi = rows[2][5:]
     lines += [
         "",
-        f"- Goal: accountant per step < 5% of the DP-SGD step: measured {share:.1%} "
-        f"({'met' if share < 0.05 else 'not met'}).",
+        f"- Goal: accountant per step < 5% of the DP-SGD step: measured {share:.1%} (range {share_lo:.1%}-"
+        f"{share_hi:.1%}; {'met' if share_hi < 0.05 else 'not met'}: met when every round is below 5%).",
         f"- Goal: 10^4 steps with one 10^5-dimensional gradient difference each in < 10 s: measured "
-        f"{t_big:.2f} s ({'met' if t_big < 10 else 'not met'}).",
+        f"{big.median:.2f} s (median of 3, range {big.spread()} s; {'met' if max(big.seconds) < 10 else 'not met'}: met when every run is).",
         "- The opacus accountants' per-step cost is a list append plus one final get_epsilon; the Wasserstein "
         "accountant must read the gradients of every step (norms, then moments).",
     ]
