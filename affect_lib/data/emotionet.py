@@ -12,14 +12,17 @@ Expected layout of the data folder (that of the official GANimation code and don
       aus/<id>.csv          one ``FaceLandmarkImg -aus`` CSV per image (OpenFace's ``processed/`` folder works too)
       train_ids.csv         optional: one image name per line (with or without the extension) for training,
       test_ids.csv          optional: the same for testing; without train_ids.csv, training takes every
-                            image that test_ids.csv does not list
+                            image that test_ids.csv does not list (the two files may not share an image)
 
 The AUs are looked for in that order (the first one present is used; ``au_source=`` names a file or folder instead).
 From an OpenFace CSV the 17 intensity columns ``AU01_r`` ... ``AU45_r`` are read by name in
 :data:`~affect_lib.faces.facs.AU_CODES` order (OpenFace pads its headers with spaces, e.g. ``" AU01_r"``; they are
 stripped). Rows with ``success`` 0 or ``confidence`` below ``min_confidence`` are skipped and counted
-(:attr:`FaceAUs.skipped`); of several faces in one image the most confident valid row is kept. Intensities are
-divided by 5 and clipped to [0, 1] (GANimation's conditioning range).
+(:attr:`FaceAUs.skipped`); of several faces in one image the most confident valid row is kept. Intensities must
+lie on OpenFace's 0-5 scale, up to :data:`AU_TOLERANCE` (a value beyond it is refused, naming the file and the
+entry); they are divided by 5 and clipped to [0, 1] (GANimation's conditioning range). A table whose intensities
+are all at most 1 is probably on the 0-1 scale already (and would be divided by 5 again): it is read as it is, with
+a warning naming the file.
 
 Each item is ``(image, aus, target)``: the image (3, S, S) in [-1, 1], its AUs (17,) in [0, 1], and the target AUs
 of GANimation's recipe: the AUs of a random item of the split (drawn uniformly, the item itself included, as the
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,8 @@ NAME_COLUMNS = ("filename", "file", "image", "name", "id", "face")
 """Columns that may name the image of a row in a single AU CSV (OpenFace's own ``face`` is a face index)."""
 AU_SOURCES = ("aus_openface.pkl", "aus_openface.csv", "aus", "processed")
 SPLITS = ("train", "test", "all")
+AU_TOLERANCE = 0.05
+"""How far an intensity may lie outside 0-5 (OpenFace slightly exceeds its range) before it is refused."""
 
 
 @dataclass
@@ -173,6 +179,27 @@ def _table_from_folder(folder: Path, ids: list[str], min_confidence: float) -> _
     return table
 
 
+def _check_scale(table: _Table) -> None:
+    """Refuse intensities off the 0-5 scale beyond :data:`AU_TOLERANCE`; warn when the whole table is <= 1."""
+    for key, vector in table.aus.items():
+        off = np.flatnonzero((vector < -AU_TOLERANCE) | (vector > AU_MAX + AU_TOLERANCE))
+        if off.size:
+            column, value = AU_COLUMNS[off[0]], vector[off[0]]
+            raise ValueError(
+                f"{table.source}: entry {key!r} has {column} = {value:g}, outside 0-{AU_MAX:g} (OpenFace's "
+                f"intensity scale, tolerance {AU_TOLERANCE:g}); {off.size} value(s) of this entry are off the scale"
+            )
+    if table.aus:
+        top = max(float(v.max()) for v in table.aus.values())
+        if top <= 1.0:
+            warnings.warn(
+                f"{table.source}: every AU intensity is at most 1.0 (max {top:g}): the table looks already on "
+                f"the 0-1 scale and would be divided by {AU_MAX:g} again; FaceAUs expects OpenFace's 0-{AU_MAX:g} "
+                "intensities",
+                stacklevel=3,
+            )
+
+
 def _read_ids(path: Path) -> list[str]:
     try:
         lines = path.read_text().splitlines()
@@ -204,8 +231,11 @@ class FaceAUs(Dataset):
 
     Raises:
         FileNotFoundError: no ``imgs/`` folder, no AU source, or a missing split file.
-        ValueError: an image without AUs, a CSV without the AU columns, a non-finite value, a bad split file (each
-            naming the file and the field).
+        ValueError: an image without AUs, a CSV without the AU columns, a non-finite value or one off the 0-5
+            scale, a bad split file, split files that share an image (each naming the file and the field).
+
+    Warns:
+        UserWarning: every intensity of the AU table is at most 1 (likely on the 0-1 scale already).
     """
 
     def __init__(
@@ -245,6 +275,7 @@ class FaceAUs(Dataset):
             raise FileNotFoundError(f"{imgs}: no {'/'.join(IMAGE_EXTS)} images")
         ids = self._split_ids(split, files)
         table = self._table(au_source, ids, min_confidence)
+        _check_scale(table)
         self.skipped = {**table.skipped, "no_aus": 0}
         keep = []
         for key in ids:
@@ -279,6 +310,17 @@ class FaceAUs(Dataset):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: the {split} split needs this file (one image name per line)")
         ids = list(dict.fromkeys(_read_ids(path)))
+        other = self.root / ("test_ids.csv" if split == "train" else "train_ids.csv")
+        if other.is_file():
+            train_path, test_path = (path, other) if split == "train" else (other, path)
+            train = ids if split == "train" else list(dict.fromkeys(_read_ids(other)))
+            test = set(ids if split == "test" else _read_ids(other))
+            shared = [k for k in train if k in test]
+            if shared:
+                raise ValueError(
+                    f"{train_path} and {test_path} share {len(shared)} image(s), e.g. "
+                    f"{', '.join(map(repr, shared[:3]))}: an image may be in only one split"
+                )
         absent = [k for k in ids if k not in files]
         if absent:
             raise ValueError(f"{path}: {len(absent)} listed image(s) are not in imgs/, e.g. {absent[0]!r}")

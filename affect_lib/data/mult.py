@@ -125,8 +125,10 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def restricted_load(path: str | os.PathLike[str]) -> Any:
+def restricted_load(path: str | os.PathLike[str], *, what: str = "pickle") -> Any:
     """Unpickle ``path`` admitting only numpy arrays and plain containers.
+
+    ``what`` names the file in the errors (e.g. ``"MulT pickle"``, ``"AU pickle"``); every error names ``path``.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -135,9 +137,9 @@ def restricted_load(path: str | os.PathLike[str]) -> Any:
     """
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"MulT pickle {path} is a folder, not a file: point to the .pkl file itself")
+        raise ValueError(f"{what} {path} is a folder, not a file: point to the .pkl file itself")
     if not path.is_file():
-        raise FileNotFoundError(f"MulT pickle not found: {path}")
+        raise FileNotFoundError(f"{what} not found: {path}")
     try:
         with path.open("rb") as fh:  # streamed: the file's bytes are never held beside the arrays
             return _NumpyOnlyUnpickler(fh).load()
@@ -248,7 +250,7 @@ def load_mult_pickle(
         raise ValueError(f"cannot tell the dataset from the file name {path.name!r}: pass dataset=...")
     spec = dataset_spec(dataset)
     aligned = aligned if aligned is not None else named_aligned
-    raw = restricted_load(path)
+    raw = restricted_load(path, what="MulT pickle")
     if not isinstance(raw, dict) or any(s not in raw for s in SPLITS):
         found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
         raise ValueError(f"{path}: expected a dict with splits {SPLITS}, found {found}")

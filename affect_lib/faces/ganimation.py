@@ -366,7 +366,7 @@ class Trainer:
 
 def lr_factor(epoch: int, epochs_const: int, epochs_decay: int) -> float:
     """GANimation's learning-rate factor for 0-based ``epoch``: 1 for the first ``epochs_const`` epochs, then
-    ``1 − (epoch − epochs_const) / epochs_decay``, reaching 0 when the schedule ends.
+    ``1 − (epoch − epochs_const) / epochs_decay``, so the last epoch runs at 1 / epochs_decay (never at 0).
 
     This is the official schedule: it lowers the rate by lr/``nepochs_decay`` after every 1-based epoch above
     ``nepochs_no_decay``, so with 20 + 10 epochs epoch 21 still runs at the full rate and epoch 30 at 0.1 of it.

@@ -25,7 +25,8 @@ The run folder ``OUT`` (default ``runs/PROFILE/ganimation-faces``) holds:
 
 An existing run is never replaced: a folder holding this run needs ``--resume`` (which continues after the last
 complete epoch and gives the weights an uninterrupted run would have had; only files of an epoch that had not
-completed are written again), a folder holding another run or other files is refused, naming what differs.
+completed are written again), a folder holding another run or other files is refused, naming what differs, and
+``--resume`` on a folder that holds no run (missing, or without ``run.json``) is refused rather than starting one.
 ``--epochs N`` stops after epoch N of the schedule without changing the schedule, so a later ``--resume`` (with a
 larger N, or none) continues the same run.
 """
@@ -88,6 +89,7 @@ def check_run_folder(out: Path, fp: dict[str, Any], *, resume: bool) -> bool:
 
     Raises:
         FileExistsError: any of those.
+        FileNotFoundError: ``resume`` but ``out`` holds no run (it does not exist, or has no ``run.json``).
     """
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file, not a folder: choose another --out")
@@ -96,6 +98,11 @@ def check_run_folder(out: Path, fp: dict[str, Any], *, resume: bool) -> bool:
         if out.is_dir() and any(out.iterdir()):
             raise FileExistsError(
                 f"--out {out} is not empty and holds no run.json: choose a new or empty folder"
+            )
+        if resume:
+            raise FileNotFoundError(
+                f"--resume: {out} holds no run (no run.json{'' if out.is_dir() else '; the folder does not exist'})"
+                " to continue: check --out, or drop --resume to start a new run there"
             )
         return False
     try:
@@ -172,7 +179,8 @@ def train(
         The per-epoch records of the whole run so far (those of earlier sessions included).
 
     Raises:
-        FileNotFoundError, FileExistsError, ValueError: bad data, a refused run folder, bad settings;
+        FileNotFoundError, FileExistsError, ValueError: bad data, a refused run folder (``resume`` needs one that
+            holds this run), bad settings;
         :class:`affect_lib.train.TrainingDiverged`: a non-finite loss (the folder keeps the last good epoch).
     """
     from tqdm.auto import tqdm
@@ -271,7 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profile", default="paper", choices=("quick", "paper"), help="default: paper")
     p.add_argument("--out", default=None, help="run folder (default: runs/PROFILE/ganimation-faces)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (it must hold one) after its last epoch",
+    )
     p.add_argument("--epochs", type=_positive_int, default=None, help="stop after epoch N of the schedule")
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--lr", type=_positive_float, default=None)

@@ -2,6 +2,7 @@
 target AUs' noise and reproducibility, and the errors (each naming the file and field)."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ OPENFACE_AUS = "01 02 04 05 06 07 09 10 12 14 15 17 20 23 25 26 45".split()
 # hand-written intensities (0-5 scale) by column name, and the expected vectors in GANimation order (/5, clipped)
 INTENSITIES = {
     "a": {"AU12_r": 3.5, "AU06_r": 2.0},
-    "b": {"AU01_r": 5.0, "AU45_r": 1.25, "AU26_r": 6.0},  # 6 > 5: clipped to 1
+    "b": {"AU01_r": 5.0, "AU45_r": 1.25, "AU26_r": 5.03},  # OpenFace's slight excess over 5: clipped to 1
     "c": {"AU04_r": 0.5, "AU15_r": 4.0},
 }
 EXPECTED = {
@@ -130,7 +131,10 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
             return (print, ("pwned",))
 
     (tmp_path / "aus_openface.pkl").write_bytes(pickle.dumps({"x1": Evil()}))
-    with pytest.raises(ValueError, match="builtins.print"):
+    with pytest.raises(
+        ValueError,
+        match=r"aus_openface\.pkl is not a plain data pickle: refusing to load global builtins\.print",
+    ):
         FaceAUs(tmp_path, image_size=32)
 
 
@@ -213,3 +217,55 @@ def test_errors_name_the_file_and_field(tmp_path):
     (tmp_path / "test_ids.csv").write_text("a\nzz.jpg\n")
     with pytest.raises(ValueError, match=r"test_ids\.csv: 1 listed image\(s\) are not in imgs/, e\.g\. 'zz'"):
         FaceAUs(tmp_path, "test", image_size=32)
+
+
+def test_train_ids_that_overlap_test_ids_are_refused(tmp_path):
+    _write_images(tmp_path, ["x1", "x2", "x3", "x4"], ext=".jpg")
+    table = {f"x{i}": np.full(17, float(i)) for i in range(1, 5)}
+    (tmp_path / "aus_openface.pkl").write_bytes(pickle.dumps(table, protocol=2))
+    (tmp_path / "train_ids.csv").write_text("x1.jpg\nx2.jpg\nx3\n")
+    (tmp_path / "test_ids.csv").write_text("x2\nx3.jpg\n")
+    for split in ("train", "test"):
+        with pytest.raises(
+            ValueError, match=r"train_ids\.csv and .*test_ids\.csv share 2 image\(s\), e\.g\. 'x2', 'x3'"
+        ):
+            FaceAUs(tmp_path, split, image_size=32)
+    (tmp_path / "train_ids.csv").write_text("x1\nx4\n")
+    assert FaceAUs(tmp_path, "train", image_size=32).ids == ["x1", "x4"]
+    assert FaceAUs(tmp_path, "all", image_size=32).ids == ["x1", "x2", "x3", "x4"]
+
+
+def test_au_values_off_the_0_5_scale_are_refused_not_clipped(tmp_path):
+    _write_images(tmp_path, ["x1", "x2"])
+    path = tmp_path / "aus_openface.pkl"
+    table = {"x1": np.full(17, 2.0), "x2": np.full(17, 3.0)}
+    for bad in (5.2, -0.3, 25.0):
+        table["x2"][4] = bad
+        path.write_bytes(pickle.dumps(table))
+        with pytest.raises(
+            ValueError, match=rf"aus_openface\.pkl: entry 'x2' has AU06_r = {bad:g}, outside 0-5"
+        ):
+            FaceAUs(tmp_path, image_size=32)
+    table["x2"][4], table["x2"][5] = 5.04, -0.04  # OpenFace's slight excess: accepted and clipped
+    path.write_bytes(pickle.dumps(table))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = FaceAUs(tmp_path, image_size=32)
+    assert (
+        ds.aus[1, 4].item() == 1.0
+        and ds.aus[1, 5].item() == 0.0
+        and ds.aus[1, 0].item() == pytest.approx(0.6)
+    )
+    # a CSV row names the file and the image too
+    _write_csv(tmp_path / "aus_openface.csv", [["x1.png"] + _row({"AU12_r": 7.5})], ["filename"] + _header())
+    with pytest.raises(ValueError, match=r"aus_openface\.csv: entry 'x1' has AU12_r = 7\.5, outside 0-5"):
+        FaceAUs(tmp_path, "all", image_size=32, au_source=tmp_path / "aus_openface.csv", skip_missing=True)
+
+
+def test_a_table_already_on_the_0_1_scale_is_warned_about(tmp_path):
+    _write_images(tmp_path, ["x1", "x2"])
+    path = tmp_path / "aus_openface.pkl"
+    path.write_bytes(pickle.dumps({"x1": np.full(17, 0.2), "x2": np.full(17, 1.0)}))
+    with pytest.warns(UserWarning, match=r"aus_openface\.pkl: .*at most 1\.0.*0-1 scale"):
+        ds = FaceAUs(tmp_path, image_size=32)
+    assert ds.aus.max().item() == pytest.approx(0.2)  # still divided by 5, as documented

@@ -234,5 +234,20 @@ def test_inconsistent_counts_lengths_and_values(tmp_path):
 
 def test_a_folder_in_place_of_the_pickle_is_named(tmp_path):
     (tmp_path / "mosi_data.pkl").mkdir()
-    with pytest.raises(ValueError, match="is a folder, not a file"):
+    with pytest.raises(ValueError, match=r"MulT pickle .*mosi_data\.pkl is a folder, not a file"):
         load_mult_pickle(tmp_path / "mosi_data.pkl")
+    with pytest.raises(FileNotFoundError, match=r"MulT pickle not found: .*mosei_senti_data\.pkl"):
+        load_mult_pickle(tmp_path / "mosei_senti_data.pkl")
+
+
+def test_restricted_load_errors_name_the_file_not_a_mult_pickle(tmp_path):
+    # restricted_load also reads other pickles (EmotioNet's aus_openface.pkl): its errors name that file
+    (tmp_path / "aus_openface.pkl").mkdir()
+    with pytest.raises(ValueError, match=r"^pickle .*aus_openface\.pkl is a folder") as err:
+        restricted_load(tmp_path / "aus_openface.pkl")
+    assert "MulT" not in str(err.value)
+    with pytest.raises(FileNotFoundError, match=r"^AU pickle not found: .*other\.pkl") as err:
+        restricted_load(tmp_path / "other.pkl", what="AU pickle")
+    assert "MulT" not in str(err.value)
+    with pytest.raises(ValueError, match=r"x\.pkl is not a plain data pickle: refusing to load global"):
+        restricted_load(dump(tmp_path / "x.pkl", _SystemCall()))

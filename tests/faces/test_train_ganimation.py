@@ -55,6 +55,10 @@ def test_lr_schedule_is_the_official_one():
     assert [gan.lr_factor(e, 20, 10) for e in range(30)] == pytest.approx(official)
     with pytest.raises(ValueError, match="outside the schedule"):
         gan.lr_factor(30, 20, 10)
+    # the last epoch runs at 1/epochs_decay of the rate, never at 0, and the docstring says so
+    assert gan.lr_factor(29, 20, 10) == pytest.approx(0.1) and min(official) > 0
+    doc = " ".join(gan.lr_factor.__doc__.split())
+    assert "reaching 0" not in doc and "1 / epochs_decay" in doc
 
 
 def test_paper_recipe_is_the_official_setup():
@@ -150,6 +154,15 @@ def test_run_folders_are_never_overwritten(folder, tmp_path):
         tg.train(recipes.ganimation("paper"), folder, tmp_path / "paper", progress=False)
 
 
+def test_resume_needs_an_existing_run(folder, tmp_path):
+    for out in (tmp_path / "missing", tmp_path / "empty"):
+        if out.name == "empty":
+            out.mkdir()
+        with pytest.raises(FileNotFoundError, match=rf"--resume: {out} holds no run \(no run\.json"):
+            tg.train(_quick(), folder, out, epochs=1, seed=0, resume=True, progress=False)
+    assert not (tmp_path / "missing").exists() and not any((tmp_path / "empty").iterdir())
+
+
 def test_command_line(folder, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["train", "ganimation", "--data-dir", str(folder), "--profile", "quick", "--out", str(out)]
@@ -158,6 +171,12 @@ def test_command_line(folder, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
     assert cli.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 2
     assert "pass --resume" in capsys.readouterr().err
+    gone = tmp_path / "gone"
+    assert (
+        cli.main([*argv, "--out", str(gone), "--resume", "--epochs", "1", "--no-progress", "--seed", "0"])
+        == 2
+    )
+    assert f"--resume: {gone} holds no run" in capsys.readouterr().err and not gone.exists()
     assert cli.main(["train", "ganimation", "--print-recipe", "--set", "model.ngf=16"]) == 0
     assert json.loads(capsys.readouterr().out)["model_args"]["ngf"] == 16
     assert (
