@@ -30,11 +30,13 @@ RECORD_ENV = "AFFECT_RECORD_MEASURED"
 
 @dataclass(frozen=True)
 class Expected:
-    """One committed expectation: ``value`` ± ``tol`` (absolute, in the result's units) and why that tolerance."""
+    """One committed expectation: ``value`` ± ``tol`` (absolute, in the result's units), why that tolerance, and
+    (optional) the values the calibration runs over seeds gave, which a chapter may print as the seed spread."""
 
     value: float
     tol: float
     basis: str = ""
+    seeds: tuple[float, ...] = ()
 
     def holds(self, measured: float) -> bool:
         return math.isfinite(measured) and abs(measured - self.value) <= self.tol
@@ -64,7 +66,12 @@ def load_expected(chapter: str, path: str | os.PathLike[str] | None = None) -> d
         value, tol = entry["value"], entry["tol"]
         if not all(isinstance(v, int | float) and math.isfinite(v) for v in (value, tol)) or tol < 0:
             raise ValueError(f"{file}: values[{name!r}] needs a finite value and a tolerance >= 0")
-        out[name] = Expected(float(value), float(tol), str(entry.get("basis", "")))
+        seeds = entry.get("seeds", [])
+        if not isinstance(seeds, list) or not all(
+            isinstance(v, int | float) and math.isfinite(v) for v in seeds
+        ):
+            raise ValueError(f"{file}: values[{name!r}]['seeds'] must be a list of finite numbers")
+        out[name] = Expected(float(value), float(tol), str(entry.get("basis", "")), tuple(map(float, seeds)))
     return out
 
 

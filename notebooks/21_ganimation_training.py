@@ -49,7 +49,7 @@ from affect_lib import expected, recipes, stats
 from affect_lib.claims import claims_table
 from affect_lib.faces import facs
 from affect_lib.faces import ganimation as gan
-from affect_lib.faces.pairs import RigPairs, fit_paired, ground_truth_l1
+from affect_lib.faces.pairs import FixedSource, RigPairs, fit_paired, ground_truth_l1
 from affect_lib.faces.rig import FaceRig
 
 cfg = affect_lib.setup(profile, seed, device, data_dir, dataset=None)  # Part II reads no data
@@ -127,7 +127,8 @@ print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
 # Real training needs EmotioNet faces with OpenFace AUs. Offline, `RigPairs.render` renders a pool of faces with
 # known AUs: random prototypes (basic and compound) at random intensities, plus noise. A training pair is a face
 # with its AUs and the AUs of another face as the target, as in GANimation; training never sees the target's image.
-# A second pool, drawn from another seed, holds the test pairs: their targets were never trained on. The quick
+# A second pool, drawn from another seed, holds the test faces: continuous draws of their own, so that apart from
+# the neutral faces (all AUs zero, which render identically in both pools) no test target was trained on. The quick
 # profile trains at 32 pixels with a narrow network; the paper profile at 128 pixels with the paper's sizes (a GPU
 # job).
 
@@ -190,9 +191,8 @@ plt.show()
 
 # %%
 truth = ground_truth_l1(G, test_pairs, n_pairs=200, seed=cfg.seed)
-gain = stats.paired_difference(
-    truth["unchanged"], truth["generator"]
-)  # > 0: the generator is closer
+# > 0: the generator is closer
+gain = stats.paired_difference(truth["unchanged"], truth["generator"])
 gain_changed = stats.paired_difference(truth["unchanged_changed"], truth["generator_changed"])
 beats = stats.verdict_greater(gain)
 print(
@@ -208,10 +208,11 @@ print(f"unchanged - generator, paired over pairs: {gain.format(4)}")
 # %% [markdown]
 # ## The control: the same generator trained on the truth
 #
-# Is the budget too small for this architecture, or is the objective the obstacle? The rig can answer what real
-# data cannot: `fit_paired` trains a fresh generator of the same size, for the same number of generator steps at the
-# same batch, on the L1 distance between its edit and the exact render. That loss is not available to GANimation on
-# real faces (nobody photographs one face at every AU vector); here it is the control.
+# Can this architecture learn the edits within this budget at all? The rig can answer what real data cannot:
+# `fit_paired` trains a fresh generator of the same size, from the same initial weights, for the same number of
+# generator steps at the same batch and learning rate, on the L1 distance between its edit and the exact render.
+# That loss is not available to GANimation on real faces (nobody photographs one face at every AU vector); here it
+# is the control.
 
 # %%
 torch.manual_seed(cfg.seed)
@@ -235,6 +236,26 @@ print(
 print(f"unchanged - generator, paired over pairs: {gain_paired.format(4)}")
 
 # %% [markdown]
+# The control has an easier task than GANimation's on real faces: every rig face is the same identity, so the exact
+# render depends on the target AUs alone. A second control shows how much of its score needs the input at all: the
+# same generator and training, fed one neutral face (`FixedSource`) in place of every input, so that it can only
+# render from the AUs.
+
+# %%
+neutral = (rig(torch.zeros(1, facs.N_AUS)) * 2 - 1).to(cfg.device)
+torch.manual_seed(cfg.seed)
+G_render = FixedSource(gan.Generator(**recipe.generator_kwargs()).to(cfg.device), neutral)
+_ = fit_paired(G_render, train_pairs, steps // n_critic, batch, lr=lr, seed=cfg.seed)
+truth_render = ground_truth_l1(G_render, test_pairs, n_pairs=200, seed=cfg.seed)
+uses_input = stats.paired_difference(truth_render["generator"], truth_paired["generator"])
+print(
+    "ground-truth L1, fed a neutral face instead of the input: "
+    f"{truth_render['generator'].mean():.4f} "
+    f"(control {truth_paired['generator'].mean():.4f})"
+)
+print(f"render-only - control, paired over pairs: {uses_input.format(4)}")
+
+# %% [markdown]
 # The critic gives its own reading of the same pairs: the AU error it regresses from the generator's edits, and from
 # the *true* renders of the same targets. A critic that finds the fakes closer to the targets than the truth has
 # been fooled, and its AU error says nothing about the edits.
@@ -245,17 +266,22 @@ with torch.no_grad():
     real, _, target, exact = test_pairs.batch(200, g)
     G.eval()
     fake = G(real.to(cfg.device), target.to(cfg.device))[0]
-    critic_on_fake = gan.au_loss(D(fake)[1], target.to(cfg.device)).item()
-    critic_on_truth = gan.au_loss(D(exact.to(cfg.device))[1], target.to(cfg.device)).item()
+    # per pair: the critic's AU mean squared error to the target
+    critic_fake = ((D(fake)[1] - target.to(cfg.device)) ** 2).mean(1).cpu().numpy()
+    critic_truth = ((D(exact.to(cfg.device))[1] - target.to(cfg.device)) ** 2).mean(1).cpu().numpy()
+critic_on_fake, critic_on_truth = float(critic_fake.mean()), float(critic_truth.mean())
+# > 0: the edits read further from the targets
+critic_gap = stats.paired_difference(critic_fake, critic_truth)
 print(
     f"critic AU MSE to the targets: edits {critic_on_fake:.4f}, on the exact renders "
-    f"{critic_on_truth:.4f}"
+    f"{critic_on_truth:.4f}; edits - exact renders {critic_gap.format(4)}"
 )
 
 # %% [markdown]
 # The training is float-chaotic, so these numbers are not checked digit by digit; they are compared with committed
 # values whose tolerances come from runs over seeds and CPU kernels (`notebooks/expected/21_ganimation_training.json`).
-# The parameter counts, shapes and run sizes above are exact.
+# The parameter counts, shapes and run sizes above are exact. The calibration runs also give the spread over
+# training seeds, which the intervals over test pairs below do not contain.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -269,6 +295,13 @@ print(
         },
     )
 )
+calibration = expected.load_expected("21_ganimation_training")
+seed_range = {
+    key: (min(calibration[key].seeds), max(calibration[key].seeds), len(calibration[key].seeds))
+    for key in ("ground-truth L1, generator", "ground-truth L1, trained on the truth")
+}
+for key, (lo, hi, n) in seed_range.items():
+    print(f"{key} over {n} training seeds (calibration): {lo:.4f} to {hi:.4f}")
 
 # %% [markdown]
 # ## Samples
@@ -353,7 +386,10 @@ claims_table(
             "GANimation edits towards any AU target",
             "ground-truth L1 on 200 held-out pairs: generator "
             f"{truth['generator'].mean():.4f}, unchanged "
-            f"{truth['unchanged'].mean():.4f}; unchanged − generator {gain.format(4)}",
+            f"{truth['unchanged'].mean():.4f}; unchanged − generator {gain.format(4)}; "
+            "generator over {2} training seeds {0:.4f} to {1:.4f}".format(
+                *seed_range["ground-truth L1, generator"]
+            ),
             beats,
         ),
         (
@@ -366,17 +402,28 @@ claims_table(
         ),
         (
             "... a generator of the same size trained on the exact pairs (control)",
-            "(not in the paper: the budget suffices for the architecture)",
+            "(not in the paper: this budget can learn the task for this architecture)",
             f"generator {truth_paired['generator'].mean():.4f}, unchanged "
             f"{truth_paired['unchanged'].mean():.4f}; unchanged − generator "
-            f"{gain_paired.format(4)}; on the changed pixels {gain_paired_changed.format(4)}",
+            f"{gain_paired.format(4)}; on the changed pixels {gain_paired_changed.format(4)}; over "
+            "{2} training seeds {0:.4f} to {1:.4f}".format(
+                *seed_range["ground-truth L1, trained on the truth"]
+            ),
             stats.verdict_greater(gain_paired),
+        ),
+        (
+            "... and the control uses its input image",
+            "(not in the paper: what the control's win shows)",
+            f"fed a neutral face instead: {truth_render['generator'].mean():.4f} vs the control "
+            f"{truth_paired['generator'].mean():.4f}; render-only − control {uses_input.format(4)}",
+            stats.verdict_greater(uses_input),
         ),
         (
             "the critic's AU error measures the edits",
             "AU loss on edited faces falls",
-            f"critic AU MSE: edits {critic_on_fake:.4f}, exact renders {critic_on_truth:.4f}",
-            "no" if critic_on_fake < critic_on_truth else "n/a",
+            f"critic AU MSE: edits {critic_on_fake:.4f}, exact renders {critic_on_truth:.4f}; "
+            f"edits − exact {critic_gap.format(4)}",
+            stats.verdict_greater(critic_gap),
         ),
         (
             "the cycle loss keeps identity",
@@ -385,28 +432,43 @@ claims_table(
             "n/a",
         ),
     ],
-    rule=stats.VERDICT_RULE + " Here the ground-truth rows pair the 200 held-out"
-    " test pairs of one trained generator (the paired interval"
-    " of unchanged − generator); single-run loss curves get n/a.",
+    rule=stats.VERDICT_RULE + " Here the ground-truth and critic rows pair the 200"
+    " held-out test pairs of one trained generator (the paired interval of the"
+    " difference shown): the pairs are drawn with replacement from 256 test faces,"
+    " so they are not independent, and the interval holds the test pairs' spread,"
+    " not the training seeds'; the training-seed range is printed beside it."
+    " The critic row reads *yes* when the edits, further from the truth than the"
+    " unchanged input, also read further from their targets than the exact renders."
+    " Single-run loss curves get n/a.",
 )
 
 # %% [markdown]
-# **What the table says.** The second row is GANimation's answer: *no* means its edits are further from the
-# truth than the unchanged input is. The fourth row is the control: the same architecture, as many generator steps
-# at the same batch, trained on the exact answer. Where the control reads *yes* and GANimation *no*, neither the
-# network's size nor this chapter's budget is what stops GANimation; its objective is. Its losses never compare an
-# edit with a correct image: the AU term is read by a critic that is itself learning, and the generator can lower it
-# by painting patterns the critic misreads (the critic's AU error on the edits is then *below* its error on the true
-# renders), while the cycle term only asks that a second edit undo the first. The official recipe trains for 30
-# epochs on 200,000 faces; whether the unpaired objective reaches the unchanged input's error with that much more
-# training is a question for the paper profile, not for a 300-step run.
+# **What the table says.** The second row is GANimation's answer at this budget: *no* means its edits are further
+# from the truth than the unchanged input is. The fourth row is the control: the same architecture and initial
+# weights, as many generator steps at the same batch and learning rate, trained on the exact answer. Where the
+# control reads *yes* and GANimation *no*, the network's size is not what stops GANimation within 150 generator
+# steps; the supervised loss simply gets there faster. This does **not** show that GANimation's objective cannot get
+# there. Its losses never compare an edit with a correct image (the AU term is read by a critic that is itself
+# learning, and the generator can lower it by painting patterns the critic misreads, the critic row; the cycle term
+# only asks that a second edit undo the first), so it learns more slowly. But in longer runs outside this chapter
+# its error kept falling: an independent review's runs of this quick setup (raise `rig_steps` in
+# `recipes.ganimation` to repeat them) scored about 0.060 after 300 generator
+# steps, 0.040 after 600 and 0.026 after 1,200. That is still above the unchanged input's 0.0118, but not a
+# plateau. Two further limits hold the control to a narrow reading. The fifth row: fed one neutral face in place of
+# every input, the control scores as well or better, so on the rig (one identity) it has learned to *render* from
+# the AUs, not to edit its input; GANimation's losses cannot reduce to that task on real faces. And the control's
+# win depends on the learning rate of this quick recipe (5 × 10⁻⁴): the same review found it does not beat the
+# unchanged input in 150 steps at the official 10⁻⁴. What the rows support is the narrow statement: at this
+# budget, supervision on the exact pairs beats the unchanged input and the unpaired objective does not. Whether the
+# official 30 epochs on 200,000 faces reach it is a question for the paper profile.
 #
 # ## What changed after the review (issue 14)
 #
 # - "The generator learns to hit target AUs" rested on the co-trained critic's AU error; the generator is now
 #   judged against the rig's exact renders on held-out pairs, and the critic's reading of the true renders is shown
-#   beside its reading of the edits. A control trained on the exact pairs (`fit_paired`) separates the objective
-#   from the budget.
+#   beside its reading of the edits, with paired intervals. A control trained on the exact pairs (`fit_paired`)
+#   shows what the architecture can learn in the budget, and a render-only control (`FixedSource`) shows that on
+#   the rig it need not use its input.
 # - `LossWeights` applies the official batch division of the AU error and sums the TV term as the official code;
 #   the pair sampler and the training loop moved into the library (`RigPairs`, `Trainer.fit`).
 # - The critic objective is a display equation; the donydchen critic keys (`dis_top`, `aus_top`) are mapped.

@@ -31,10 +31,21 @@ def test_outside_tolerance_missing_and_unexpected_names_fail(tmp_path):
     assert not expected.check("demo", {"acc": float("nan"), "f1": 0.5}, path=path).ok
 
 
+def test_seed_values_are_read_when_given(tmp_path):
+    path = _write(
+        tmp_path, {"acc": {"value": 0.62, "tol": 0.05, "seeds": [0.6, 0.64]}, "f1": {"value": 1, "tol": 0}}
+    )
+    got = expected.load_expected("demo", path)
+    assert got["acc"].seeds == (0.6, 0.64) and got["f1"].seeds == ()
+
+
 def test_malformed_files_name_the_file_and_field(tmp_path):
     bad = _write(tmp_path, {"acc": {"value": 0.62}})
     with pytest.raises(ValueError, match=r"demo.json.*acc.*tol"):
         expected.load_expected("demo", bad)
+    seeds = _write(tmp_path, {"acc": {"value": 0.62, "tol": 0.05, "seeds": [0.6, "x"]}})
+    with pytest.raises(ValueError, match=r"acc.*seeds"):
+        expected.load_expected("demo", seeds)
     with pytest.raises(FileNotFoundError, match="no expected values"):
         expected.load_expected("demo", tmp_path / "none.json")
 

@@ -64,6 +64,23 @@ class RigPairs:
         return self.images[i], self.aus[i], self.aus[j], self.images[j]
 
 
+class FixedSource(torch.nn.Module):
+    """``generator`` fed one fixed ``source`` image (1, 3, S, S) in place of every input: a control that can only
+    render from the target AUs, never edit its input. On the rig, where every face is the same identity, it tells
+    how much of a generator's score needs the input image at all."""
+
+    def __init__(self, generator: torch.nn.Module, source: torch.Tensor) -> None:
+        super().__init__()
+        if source.dim() != 4 or source.shape[0] != 1:
+            raise ValueError(f"source must be one image (1, 3, S, S), got shape {tuple(source.shape)}")
+        self.generator = generator
+        self.register_buffer("source", source)
+
+    def forward(self, image: torch.Tensor, aus: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``generator(source, aus)`` for a batch of ``aus`` (B, 17); ``image`` (B, 3, S, S) only sets B."""
+        return self.generator(self.source.expand(len(image), -1, -1, -1), aus)
+
+
 @torch.no_grad()
 def ground_truth_l1(
     generator: torch.nn.Module,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from affect_lib.faces import facs
-from affect_lib.faces.pairs import RigPairs, ground_truth_l1, sample_aus
+from affect_lib.faces.pairs import FixedSource, RigPairs, ground_truth_l1, sample_aus
 from affect_lib.faces.rig import FaceRig
 
 
@@ -81,3 +81,42 @@ def test_fit_paired_learns_the_edits_from_the_truth(pairs):
     assert after < 0.5 * before  # an L1 toward the exact render (a wrong sign or target would not halve it)
     with pytest.raises(ValueError, match="positive"):
         fit_paired(g, pairs, steps=0, batch=16)
+
+
+def test_ground_truth_score_is_in_unit_image_units_on_the_changed_pixels():
+    # two flat faces in GANimation's [-1, 1]: -0.5 and 0.5 (0.25 and 0.75 in [0, 1] units), so every pixel of a
+    # cross pair differs by 0.5 in [0, 1] units and a generator that outputs 0 is off by 0.25 everywhere
+    images = torch.tensor([-0.5, 0.5]).view(2, 1, 1, 1).expand(2, 3, 8, 8).clone()
+    flat = RigPairs(images, torch.eye(2, 17))
+
+    class Zero(_Identity):
+        def forward(self, image, aus):
+            return torch.zeros_like(image), None, None
+
+    scores = ground_truth_l1(Zero(flat), flat, n_pairs=400)
+    cross = scores["unchanged"] > 0
+    assert 100 < cross.sum() < 300  # i != j about half the time
+    np.testing.assert_allclose(scores["unchanged"][cross], 0.5)
+    np.testing.assert_allclose(scores["generator"], 0.25)
+    # only cross pairs have changed pixels, and the mask is all of them
+    assert len(scores["unchanged_changed"]) == cross.sum()
+    np.testing.assert_allclose(scores["unchanged_changed"], 0.5)
+    np.testing.assert_allclose(scores["generator_changed"], 0.25)
+
+
+def test_fixed_source_renders_from_the_aus_only(pairs):
+    from affect_lib.faces import ganimation as gan
+
+    torch.manual_seed(0)
+    g = gan.Generator(ngf=8, n_res=1).eval()
+    fixed = FixedSource(g, pairs.images[:1])
+    aus = pairs.aus[:3]
+    with torch.no_grad():
+        a = fixed(pairs.images[3:6], aus)[0]
+        b = fixed(torch.zeros(3, 3, 32, 32), aus)[0]  # the input image is ignored
+        c = g(pairs.images[:1].expand(3, -1, -1, -1), aus)[0]
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a, c)
+    assert list(fixed.parameters()) == list(g.parameters())  # fit_paired trains the wrapped generator
+    with pytest.raises(ValueError, match="one image"):
+        FixedSource(g, pairs.images[:2])
