@@ -11,7 +11,8 @@ Forms of the same model (same initial weights, same inputs), timed in turn in on
   every bottleneck recomputed in the backward pass instead of stored).
 
 The outputs are equal (checkpointing exactly, channels-last to float rounding; tested). bf16 autocast is
-measured on one grouped 3D convolution: on a CPU without bf16 arithmetic it is slower, and it is left to GPUs.
+measured on one grouped 3D convolution, and a whole bf16 training step of the paper's model is tried in a child
+process (4 frames of 64²), whose outcome (time, or the way it failed) is printed: the CPU forms stay float32.
 Then: where the step's time goes (torch.profiler, released vs the fastest form), and how step time and peak
 memory grow with frames and resolution. Times are measured in this process, forms alternating; peak memory in a
 fresh process per form and size (:func:`measure.step_peak_memory`). ``AFFECT_BENCH_SMOKE=1`` shrinks every
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 
 import matplotlib
 import torch
@@ -127,6 +130,41 @@ def _bf16_conv_ratio() -> float:
 
     runs = interleaved({"fp32": run(False), "bf16": run(True)}, REPEATS)
     return ratio(runs["bf16"], runs["fp32"])[0]
+
+
+BF16_PROBE = """
+import time, torch, torch.nn.functional as F
+from affect_lib.models.cfn_sr import cfn_sr, use_channels_last
+torch.set_num_threads({threads})
+torch.manual_seed(0)
+model = use_channels_last(cfn_sr()).train()
+video, mfcc = torch.randn(2, 4, 64, 64, 3).permute(0, 4, 1, 2, 3), torch.randn(2, 13, 212)
+for bf16 in (False, True, False, True):
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(video, mfcc)
+    F.cross_entropy(logits.float(), torch.tensor([1, 2])).backward()
+    print("bf16" if bf16 else "fp32", time.perf_counter() - start, flush=True)
+"""
+
+
+def _bf16_step_probe(timeout: float = 120.0) -> str:
+    """One CFN-SR training step (paper model, 4 x 64², batch 2) in float32 and under CPU bf16 autocast, twice
+    each, in a child process: how it went, in words (the times of the second round, or how it failed)."""
+    code = BF16_PROBE.format(threads=torch.get_num_threads())
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"did not finish within {timeout:.0f} s"
+    times = dict(line.split() for line in done.stdout.splitlines() if line.startswith(("fp32", "bf16")))
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:120]
+        return (
+            f"failed (exit code {done.returncode}, after {len(done.stdout.splitlines())} of 4 steps: {last})"
+        )
+    return f"took {float(times['bf16']):.2f} s against {float(times['fp32']):.2f} s in float32"
 
 
 def _growth() -> tuple[list[str], float]:
@@ -247,8 +285,10 @@ def main() -> str:
         _limit_note(ops, best),
         "",
         f"bf16 autocast: one grouped 3x3x3 convolution (256 channels, 8 x 28²) forward + backward takes "
-        f"{bf16:.1f}x the float32 time on this CPU (median of {REPEATS}; no bf16 arithmetic units), so the CPU "
-        "forms stay float32; bf16 is for GPUs (``tools/gpu_perf.py``).",
+        f"{bf16:.1f}x the float32 time on this CPU (median of {REPEATS}; oneDNN reports "
+        f"{'native' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'no'} bf16 arithmetic). A whole "
+        f"training step of the paper's model under CPU bf16 autocast (4 x 64², batch 2, a child process) "
+        f"{_bf16_step_probe()}. The CPU forms stay float32; bf16 is for GPUs (``tools/gpu_perf.py``).",
         "",
         f"How cost grows (batch {BATCH}; times are medians of {GROWTH_REPEATS} rounds after a warm-up, the forms "
         f"in turn, the widest range of a point {100 * growth_spread:.0f}% of its median; peak step memory as "

@@ -167,9 +167,9 @@ def main() -> str:
     lines += [
         "",
         f"- Goal: accountant per step < 5% of the DP-SGD step: measured {share:.1%} (range {share_lo:.1%}-"
-        f"{share_hi:.1%}; {'met' if share_hi < 0.05 else 'not met'}: met when every round is below 5%).",
+        f"{share_hi:.1%}; {'met' if share_hi < 0.05 else 'not met'}; the rule: met only if every round is below 5%).",
         f"- Goal: 10^4 steps with one 10^5-dimensional gradient difference each in < 10 s: measured "
-        f"{big.median:.2f} s (median of 3, range {big.spread()} s; {'met' if max(big.seconds) < 10 else 'not met'}: met when every run is).",
+        f"{big.median:.2f} s (median of 3, range {big.spread()} s; {'met' if max(big.seconds) < 10 else 'not met'}; the rule: met only if every run is).",
         "- The opacus accountants' per-step cost is a list append plus one final get_epsilon; the Wasserstein "
         "accountant must read the gradients of every step (norms, then moments).",
     ]
