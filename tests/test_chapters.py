@@ -40,7 +40,7 @@ CODE_COLUMN = 100
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
-def test_chapter_code_fits_the_book_column(name):
+def test_chapter_code_and_printed_output_fit_the_book_column(name):
     nb = nbformat.read(chapters.chapter_source(name), as_version=4)
     wide = [
         line
@@ -50,6 +50,16 @@ def test_chapter_code_fits_the_book_column(name):
         if len(line) > CODE_COLUMN
     ]
     assert not wide, f"{name}: code lines wider than {CODE_COLUMN} characters: {wide}"
+    printed = [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+        for line in out["text"].splitlines()
+        if len(line) > CODE_COLUMN
+    ]
+    assert not printed, f"{name}: printed lines wider than {CODE_COLUMN} characters: {printed}"
 
 
 def test_unknown_chapter_lists_the_known_ones():
