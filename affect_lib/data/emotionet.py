@@ -313,9 +313,8 @@ class FaceAUs(Dataset):
         other = self.root / ("test_ids.csv" if split == "train" else "train_ids.csv")
         if other.is_file():
             train_path, test_path = (path, other) if split == "train" else (other, path)
-            train = ids if split == "train" else list(dict.fromkeys(_read_ids(other)))
-            test = set(ids if split == "test" else _read_ids(other))
-            shared = [k for k in train if k in test]
+            listed = set(_read_ids(other))
+            shared = [k for k in ids if k in listed]
             if shared:
                 raise ValueError(
                     f"{train_path} and {test_path} share {len(shared)} image(s), e.g. "

@@ -106,10 +106,17 @@ def test_one_csv_with_a_filename_column_in_another_column_order(tmp_path):
     assert ds.skipped["no_success"] == 1
 
 
-def test_official_pickle_and_split_files(tmp_path):
-    _write_images(tmp_path, ["x1", "x2", "x3", "x4"], ext=".jpg")
+def _official_folder(root) -> dict:
+    """Four .jpg images x1-x4 and the official AU pickle (protocol 2), every AU of x<i> at intensity i; returns
+    the pickled table."""
+    _write_images(root, ["x1", "x2", "x3", "x4"], ext=".jpg")
     table = {f"x{i}": np.full(17, float(i)) for i in range(1, 5)}
-    (tmp_path / "aus_openface.pkl").write_bytes(pickle.dumps(table, protocol=2))
+    (root / "aus_openface.pkl").write_bytes(pickle.dumps(table, protocol=2))
+    return table
+
+
+def test_official_pickle_and_split_files(tmp_path):
+    table = _official_folder(tmp_path)
     (tmp_path / "train_ids.csv").write_text("x1.jpg\nx3.jpg\nx4.jpg\n")
     (tmp_path / "test_ids.csv").write_text("x2\n")
     train, test = FaceAUs(tmp_path, "train", image_size=32), FaceAUs(tmp_path, "test", image_size=32)
@@ -220,9 +227,7 @@ def test_errors_name_the_file_and_field(tmp_path):
 
 
 def test_train_ids_that_overlap_test_ids_are_refused(tmp_path):
-    _write_images(tmp_path, ["x1", "x2", "x3", "x4"], ext=".jpg")
-    table = {f"x{i}": np.full(17, float(i)) for i in range(1, 5)}
-    (tmp_path / "aus_openface.pkl").write_bytes(pickle.dumps(table, protocol=2))
+    _official_folder(tmp_path)
     (tmp_path / "train_ids.csv").write_text("x1.jpg\nx2.jpg\nx3\n")
     (tmp_path / "test_ids.csv").write_text("x2\nx3.jpg\n")
     for split in ("train", "test"):
