@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ DISPLAY = {"yes": "✓ yes", "no": "✗ **no**", "inconclusive": "? inconclusive
 """How each verdict is shown in a table."""
 
 _FROM_BOOL = {True: "yes", False: "no", None: "n/a"}
+_SHOWN: dict[str, list[tuple[str, str]]] = {}
+"""The (claim, verdict) rows of the last table each chapter showed in this process (for :func:`verdicts`)."""
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -92,4 +95,22 @@ def claims_table(
         "rows": [{"claim": c, "paper": p, "measured": m, "verdict": v} for c, p, m, v in clean],
     }
     (CLAIMS_DIR / f"{chapter}.json").write_text(json.dumps(data, indent=1) + "\n")
+    _SHOWN[chapter] = [(c, v) for c, _, _, v in clean]
     return Markdown("\n".join(lines))
+
+
+def verdicts(chapter: str, width: int = 96) -> str:
+    """The verdicts of the claims table ``chapter`` showed last, one claim a line, without the measured values.
+
+    A chapter prints this in a cell that nbval checks exactly, so a verdict that moves (on another CPU's kernels,
+    or after a change) fails the test even where every number stays inside its tolerance. Lines are wrapped to
+    ``width`` characters.
+    """
+    if chapter not in _SHOWN:
+        raise ValueError(f"no claims table of chapter {chapter!r} was shown in this process")
+    out = [f"verdicts of {chapter} (identical on every CPU):"]
+    for claim, verdict in _SHOWN[chapter]:
+        out += textwrap.wrap(
+            f"{verdict:>12s}  {claim}", width, subsequent_indent=" " * 14, break_on_hyphens=False
+        )
+    return "\n".join(out)

@@ -6,9 +6,14 @@ each with the value and tolerance committed in ``notebooks/expected/<chapter>.js
 that does not depend on the measured value as long as it lies within the tolerance::
 
     {"values": {"CFN-SR accuracy, mean of 3 seeds": {"value": 0.62, "tol": 0.06,
-                 "basis": "max deviation 0.021 over seeds x {native, avx2, baseline} kernels"}}}
+                 "basis": "max deviation 0.021 over seeds x {native, avx2, baseline} kernels",
+                 "constant": 0.167,
+                 "kernels": {"native": [0.61, 0.64, 0.6], "avx2": [...], "baseline": [...]}}}}
 
 A result outside its tolerance prints ``✗`` with the measured value, which nbval reports as a changed output.
+``constant`` is the score a constant predictor (or chance) gets on the same test items: a band that contains it is
+refused when the file is read, so that no check can be passed by a model that learnt nothing. ``kernels`` keeps
+the calibration runs' per-seed values under each kernel set the tolerance was measured on.
 Setting ``$AFFECT_RECORD_MEASURED`` to a folder also writes the measured values to ``<folder>/<chapter>.json``, so
 that the spread over machines and instruction sets can be measured (``tools/expected_spread.py``).
 """
@@ -19,7 +24,7 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from affect_lib.stats import Summary
@@ -30,13 +35,16 @@ RECORD_ENV = "AFFECT_RECORD_MEASURED"
 
 @dataclass(frozen=True)
 class Expected:
-    """One committed expectation: ``value`` ± ``tol`` (absolute, in the result's units), why that tolerance, and
-    (optional) the values the calibration runs over seeds gave, which a chapter may print as the seed spread."""
+    """One committed expectation: ``value`` ± ``tol`` (absolute, in the result's units), why that tolerance,
+    (optional) the values the calibration runs over seeds gave, which a chapter may print as the seed spread, the
+    constant predictor's score that the band must exclude, and the calibration's per-seed values per kernel set."""
 
     value: float
     tol: float
     basis: str = ""
     seeds: tuple[float, ...] = ()
+    constant: float | None = None
+    kernels: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     def holds(self, measured: float) -> bool:
         return math.isfinite(measured) and abs(measured - self.value) <= self.tol
@@ -71,7 +79,29 @@ def load_expected(chapter: str, path: str | os.PathLike[str] | None = None) -> d
             isinstance(v, int | float) and math.isfinite(v) for v in seeds
         ):
             raise ValueError(f"{file}: values[{name!r}]['seeds'] must be a list of finite numbers")
-        out[name] = Expected(float(value), float(tol), str(entry.get("basis", "")), tuple(map(float, seeds)))
+        constant = entry.get("constant")
+        if constant is not None:
+            if not isinstance(constant, int | float) or not math.isfinite(constant):
+                raise ValueError(f"{file}: values[{name!r}]['constant'] must be a finite number")
+            if abs(value - constant) <= tol:
+                raise ValueError(
+                    f"{file}: values[{name!r}]: the band {value:.4g} ± {tol:.4g} contains the constant "
+                    f"predictor's {constant:.4g}, so the check could not fail on a model that learnt nothing"
+                )
+        kernels = entry.get("kernels", {})
+        if not isinstance(kernels, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, int | float) and math.isfinite(x) for x in v)
+            for v in kernels.values()
+        ):
+            raise ValueError(f"{file}: values[{name!r}]['kernels'] must map kernel names to lists of numbers")
+        out[name] = Expected(
+            float(value),
+            float(tol),
+            str(entry.get("basis", "")),
+            tuple(map(float, seeds)),
+            None if constant is None else float(constant),
+            {k: tuple(map(float, v)) for k, v in kernels.items()},
+        )
     return out
 
 
@@ -90,17 +120,25 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _record(chapter: str, measured: Mapping[str, float | Summary], record_dir: str) -> None:
-    """Append ``{name: {"value", "se"}}`` to ``<record_dir>/<chapter>.json`` (``se``: standard error, seed means)."""
+def _record(
+    chapter: str,
+    measured: Mapping[str, float | Summary],
+    record_dir: str,
+    constants: Mapping[str, float],
+) -> None:
+    """Append ``{name: {"value", "se", "seeds"}}`` to ``<record_dir>/<chapter>.json`` (``se``: the standard error
+    of a seed mean; ``seeds``: the per-seed values)."""
     Path(record_dir).mkdir(parents=True, exist_ok=True)
     out = Path(record_dir) / f"{chapter}.json"
     previous = json.loads(out.read_text()) if out.exists() else {}
     for name, v in measured.items():
         if isinstance(v, Summary):
             se = v.std / math.sqrt(v.n) if v.n > 1 else None
-            previous[name] = {"value": v.mean, "se": se}
+            previous[name] = {"value": v.mean, "se": se, "seeds": list(v.values)}
         else:
-            previous[name] = {"value": float(v), "se": None}
+            previous[name] = {"value": float(v), "se": None, "seeds": []}
+        if name in constants:
+            previous[name]["constant"] = float(constants[name])
     out.write_text(json.dumps(previous, indent=1, sort_keys=True) + "\n")
 
 
@@ -109,6 +147,7 @@ def check(
     measured: Mapping[str, float | Summary],
     *,
     path: str | os.PathLike[str] | None = None,
+    constants: Mapping[str, float] | None = None,
 ) -> CheckReport:
     """Compare ``measured`` (name → number, or a seed :class:`~affect_lib.stats.Summary` whose mean is compared)
     with the committed expectations of ``chapter``.
@@ -118,11 +157,14 @@ def check(
 
         ✓ CFN-SR accuracy, mean of 3 seeds: within 0.62 ± 0.06
 
-    Lines do not contain the measured value unless the check fails (``✗ … measured 0.41``).
+    Lines do not contain the measured value unless the check fails (``✗ … measured 0.41``). ``constants`` (name →
+    the score of a constant predictor on the same test items, computed by the chapter) must equal the committed
+    ``constant`` of each entry to 10⁻⁶; the committed band is known to exclude it (:func:`load_expected`).
     """
+    constants = dict(constants or {})
     record_dir = os.environ.get(RECORD_ENV)
     if record_dir:
-        _record(chapter, measured, record_dir)
+        _record(chapter, measured, record_dir, constants)
     expected = load_expected(chapter, path)
     measured = {k: v.mean if isinstance(v, Summary) else float(v) for k, v in measured.items()}
     lines, ok = [], True
@@ -131,6 +173,12 @@ def check(
         if exp is None:
             lines.append(
                 f"✗ {name}: no expected value in {expected_file(chapter).name} (measured {_fmt(value)})"
+            )
+            ok = False
+        elif name in constants and (exp.constant is None or abs(constants[name] - exp.constant) > 1e-6):
+            lines.append(
+                f"✗ {name}: the constant predictor scores {_fmt(constants[name])}, committed "
+                f"{exp.constant if exp.constant is None else _fmt(exp.constant)}"
             )
             ok = False
         elif exp.holds(float(value)):

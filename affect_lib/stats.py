@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -36,7 +36,8 @@ VERDICT_RULE = (
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean, sample standard deviation and a two-sided t-interval of ``n`` values (in the values' units)."""
+    """Mean, sample standard deviation and a two-sided t-interval of ``n`` values (in the values' units);
+    ``values`` keeps the summarised values themselves where they are known (not compared)."""
 
     n: int
     mean: float
@@ -44,6 +45,7 @@ class Summary:
     low: float
     high: float
     confidence: float = CONFIDENCE
+    values: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def half_width(self) -> float:
@@ -83,10 +85,12 @@ def summarize(values: Sequence[float] | np.ndarray, confidence: float = CONFIDEN
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     mean = float(x.mean())
     if x.size == 1:
-        return Summary(1, mean, math.nan, -math.inf, math.inf, confidence)
+        return Summary(1, mean, math.nan, -math.inf, math.inf, confidence, (mean,))
     std = float(x.std(ddof=1))
     half = float(_st.t.ppf(0.5 + confidence / 2, df=x.size - 1)) * std / math.sqrt(x.size)
-    return Summary(int(x.size), mean, std, mean - half, mean + half, confidence)
+    return Summary(
+        int(x.size), mean, std, mean - half, mean + half, confidence, tuple(map(float, x.tolist()))
+    )
 
 
 def paired_difference(

@@ -36,3 +36,19 @@ def test_number_writes_powers_of_ten_as_a_reader_does():
         and claims.number(623.2) == "623"
     )
     assert claims.number(float("inf")) == "∞"
+
+
+def test_verdicts_lists_each_claim_and_fails_on_a_moved_verdict(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "CLAIMS_DIR", tmp_path)
+    rows = [("A claim", "1", "1.02 [0.9, 1.1]", "yes"), ("Another claim", "2", "0.1", "inconclusive")]
+    claims.claims_table("99_verdicts", "quick", rows)
+    first = claims.verdicts("99_verdicts")
+    assert "yes  A claim" in first and "inconclusive  Another claim" in first
+    assert "1.02" not in first  # measured values stay out: only verdicts are compared exactly
+    claims.claims_table("99_verdicts", "quick", [rows[0], (*rows[1][:3], "no")])
+    assert claims.verdicts("99_verdicts") != first
+    long = [("word " * 40, "p", "m", "no")]
+    claims.claims_table("99_long", "quick", long)
+    assert max(map(len, claims.verdicts("99_long").splitlines())) <= 96
+    with pytest.raises(ValueError, match="no claims table"):
+        claims.verdicts("99_never_shown")

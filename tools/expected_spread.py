@@ -11,7 +11,9 @@ moves a float-chaotic training run like a new draw, so a seed mean moves by abou
 seeds estimate a standard error poorly, the larger of the entry's own and the pooled one of all entries that
 measure the same metric, the text after the last ": " of the name, is used), (b) 1.5 times the largest deviation
 of a run from that mean, and (c) the resolution floor ``--floor`` (default 1e-6), for values that are not seed
-means. Without ``--write`` it only prints the table.
+means. Without ``--write`` it only prints the table. Each entry also keeps the per-seed values of every run under
+``kernels`` (keyed by the run folder's name, e.g. ``native``, ``avx2``, ``baseline``) and the constant predictor's
+score that the chapter recorded (``constant``); a band that contains it is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from affect_lib.expected import expected_file  # noqa: E402
 
 
-def propose(runs: list[dict], floor: float) -> dict[str, dict]:
+def propose(runs: list[dict], floor: float, labels: list[str] | None = None) -> dict[str, dict]:
     """One entry per name measured in every run: value, tol and the basis of the tolerance."""
     names = sorted(set.intersection(*(set(r) for r in runs)))
     metric = {name: name.rsplit(": ", 1)[-1] for name in names}
@@ -53,11 +55,27 @@ def propose(runs: list[dict], floor: float) -> dict[str, dict]:
             )
             + f"; tol = max(4 SE, 1.5 x deviation, {floor:g})"
         )
-        out[name] = {
+        entry = {
             "value": round(mid, 6),
             "tol": float(f"{tol:.2g}") if tol > floor else floor,
             "basis": basis,
         }
+        constants = {r[name]["constant"] for r in runs if "constant" in r[name]}
+        if len(constants) > 1:
+            raise ValueError(f"{name}: the constant predictor differs between runs: {sorted(constants)}")
+        if constants:
+            entry["constant"] = constants.pop()
+            if abs(entry["value"] - entry["constant"]) <= entry["tol"]:
+                raise ValueError(
+                    f"{name}: the band {entry['value']:.4g} ± {entry['tol']:.2g} contains the constant "
+                    f"predictor's {entry['constant']:.4g}: the experiment cannot tell learning from none"
+                )
+        if labels is not None:
+            entry["kernels"] = {
+                label: [round(x, 6) for x in r[name].get("seeds", [])]
+                for label, r in zip(labels, runs, strict=True)
+            }
+        out[name] = entry
     return out
 
 
@@ -74,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if not f.exists():
             p.error(f"{f} does not exist: run the chapter with $AFFECT_RECORD_MEASURED={folder}")
         runs.append(json.loads(f.read_text()))
-    entries = propose(runs, args.floor)
+    entries = propose(runs, args.floor, [Path(folder).name for folder in args.runs])
     for name, e in entries.items():
         print(f"{name:60s} {e['value']:>12.6g} ± {e['tol']:<8.2g} {e['basis']}")
     if args.write:
