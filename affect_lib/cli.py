@@ -7,7 +7,7 @@ affect-lib chapter NAME [--profile paper] [--data-dir PATH]    execute one chapt
 affect-lib full [--data-root PATH]                             every chapter on the paper profile
 affect-lib list | record                                       list the chapters | write the run-record pages
 affect-lib rehearse                                            full-size dress rehearsal of the paper profile
-affect-lib convert-csd --dataset NAME --splits S.json --out DIR  SDK .csd files to a MulT pickle
+affect-lib convert-csd --dataset NAME --out DIR [--splits S.json]  SDK .csd files to a MulT pickle
 
 ``train`` resolves a recipe (:mod:`affect_lib.recipes`; ``--print-recipe`` shows it), checks the run folder before
 any work (a folder of another run is refused, naming the field that differs), trains with the shared trainer,
@@ -871,10 +871,26 @@ def convert_csd_command(args: argparse.Namespace) -> int:
         raise CommandError(
             "give --csd-dir FOLDER (the SDK's file names) or all of --text --audio --vision --labels"
         )
-    try:
-        splits = json.loads(Path(args.splits).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise CommandError(f"--splits {args.splits}: not a readable JSON file ({err})") from None
+    splits = None  # the SDK's standard folds (MOSI, MOSEI)
+    if args.splits is None and args.dataset == "iemocap":
+        raise CommandError(
+            "convert-csd --dataset iemocap needs --splits FILE: the SDK has no standard IEMOCAP folds"
+        )
+    if args.splits is not None:
+        try:
+            splits = json.loads(Path(args.splits).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise CommandError(f"--splits {args.splits}: not a readable JSON file ({err})") from None
+        if not isinstance(splits, dict) or sorted(splits) != ["test", "train", "valid"]:
+            found = sorted(splits) if isinstance(splits, dict) else type(splits).__name__
+            raise CommandError(
+                f"--splits {args.splits}: expected an object with the keys train, valid, test; got {found}"
+            )
+        for key, ids in splits.items():
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise CommandError(
+                    f"--splits {args.splits}: '{key}' must be a list of video or video[i] id strings"
+                )
     try:
         report = csd_to_mult(
             args.csd_dir or files,
@@ -889,8 +905,9 @@ def convert_csd_command(args: argparse.Namespace) -> int:
         raise CommandError(str(err)) from None
     sizes = " / ".join(f"{k} {n:,}" for k, n in report.sizes.items())
     print(
-        f"wrote {report.path}: {sizes}; {report.dropped_words} words without frames dropped, "
-        f"{report.empty_segments} segments without words left out; non-finite values {report.nonfinite}"
+        f"wrote {report.path}: {sizes}; words without frames zero-filled {report.zero_filled_words}, "
+        f"{report.empty_segments} segments with an empty modality left out, {len(report.missing_videos)} fold videos "
+        f"absent from the files skipped; non-finite values {report.nonfinite}"
     )
     return 0
 
@@ -949,7 +966,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--dataset", required=True, choices=("mosi", "mosei", "iemocap"))
     v.add_argument("--unaligned", action="store_true", help="raw frame sequences (*_data_noalign.pkl)")
     v.add_argument(
-        "--splits", required=True, help='JSON {"train": [video or video[i] ids], "valid": ..., "test": ...}'
+        "--splits",
+        default=None,
+        help='JSON {"train": [video or video[i] ids], "valid": ..., "test": ...}; default (MOSI, MOSEI): the SDK\'s '
+        "standard folds (affect_lib/data/std_folds.json), skipping fold videos absent from the files",
     )
     v.add_argument("--out", required=True, help="output folder (MulT file name) or .pkl path")
     v.add_argument("--csd-dir", default=None, help="folder with the SDK's standard .csd files (MOSI, MOSEI)")

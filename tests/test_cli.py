@@ -315,6 +315,37 @@ def test_convert_csd_writes_a_loadable_pickle_and_never_overwrites(tmp_path, cap
     assert "give --csd-dir FOLDER" in error(capsys)
 
 
+def test_convert_csd_defaults_to_the_sdks_standard_folds(tmp_path, capsys):
+    import h5py
+    import numpy as np
+
+    from affect_lib.data.csd import standard_folds
+
+    video = standard_folds("mosei")["valid"][0]
+    frames = np.array([[k / 10, (k + 1) / 10] for k in range(10)])
+    entries = {
+        "text": (np.array([[0.0, 0.5], [0.5, 1.0]]), np.ones((2, 300))),
+        "audio": (frames, np.ones((10, 74))),
+        "vision": (frames, np.ones((10, 35))),
+        "labels": (np.array([[0.0, 1.0]]), np.array([[0.5, 0, 0, 0, 0, 0, 0]])),
+    }
+    files = []
+    for key, (intervals, features) in entries.items():
+        with h5py.File(tmp_path / f"{key}.csd", "w") as h5:
+            group = h5.create_group(key).create_group("data").create_group(video)
+            group.create_dataset("intervals", data=intervals)
+            group.create_dataset("features", data=features)
+        files += [f"--{key}", str(tmp_path / f"{key}.csd")]
+    command = ["convert-csd", "--dataset", "mosei", "--out", "out", *files]
+    assert cli.main([*command, "--lengths", "4", "4", "4"]) == 0
+    assert "train 0 / valid 1 / test 0" in capsys.readouterr().out  # the video is in the standard valid fold
+    assert cli.main(["convert-csd", "--dataset", "iemocap", "--out", "i", *files]) == 2
+    assert "needs --splits FILE: the SDK has no standard IEMOCAP folds" in error(capsys)
+    (tmp_path / "bad.json").write_text(json.dumps({"train": [video], "valid": []}))
+    assert cli.main(["convert-csd", "--dataset", "mosei", "--splits", "bad.json", "--out", "b", *files]) == 2
+    assert "--splits bad.json: expected an object with the keys train, valid, test; got" in error(capsys)
+
+
 # ---- RAVDESS protocols, folds and the unimodal pretraining stage ---------------------------------------------
 @pytest.fixture(scope="module")
 def five_actors(tmp_path_factory):

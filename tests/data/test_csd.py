@@ -1,18 +1,20 @@
 """The .csd -> MulT converter on small computational sequences written with h5py in the SDK's layout.
 
 Every expected array is computed by hand from the frame grid below (which frames a word covers is written out, not
-derived with the converter's overlap rule).
+derived with the converter's overlap rule), or, word-aligned, made by CMU-MultimodalSDK's own ``align``
+(``csd_reference/``, see its README).
 """
 
 import json
 import pickle
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from affect_lib.data.csd import csd_to_mult, read_csd
-from affect_lib.data.mult import load_mult_pickle
+from affect_lib.data.csd import csd_to_mult, read_csd, standard_folds
+from affect_lib.data.mult import MODALITIES, load_mult_pickle
 
 RNG = np.random.default_rng(0)
 # video A: words (seconds) [0, .2], [.2, .5], [.5, .5] (zero length), [.6, 1], [1.2, 1.6]; labels [0, 1] and [1, 2]
@@ -94,14 +96,30 @@ def test_aligned_averages_the_frames_of_each_word(tmp_path):
     np.testing.assert_allclose(test["audio"][0, 3], AUDIO_A[12:16].sum(0) / 4, rtol=1e-5)
     np.testing.assert_allclose(test["vision"][0, 3], (VISION_A[6] + VISION_A[7]) / 2, rtol=1e-5)
     assert (test["text"][0, :3] == 0).all() and test["labels"][0, 0, 0] == -2.0
-    valid = raw["valid"]  # video B: the word [.5, 1] has no audio frame, so it is dropped from all three
-    np.testing.assert_allclose(valid["text"][0, 3], TEXT_B[0], rtol=1e-6)
-    assert (valid["text"][0, :3] == 0).all()
-    np.testing.assert_allclose(valid["audio"][0, 3], AUDIO_B.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(
-        valid["vision"][0, 3], (VISION_B[0] + VISION_B[1] + VISION_B[2]) / 3, rtol=1e-5
+    valid = raw[
+        "valid"
+    ]  # video B: the word [.5, 1] has no audio frame, so its audio step is zeros (the SDK's impute)
+    np.testing.assert_allclose(valid["text"][0, 2:], TEXT_B, rtol=1e-6)
+    assert (valid["text"][0, :2] == 0).all()
+    np.testing.assert_allclose(valid["audio"][0, 2], AUDIO_B.mean(0), rtol=1e-5)
+    assert (valid["audio"][0, 3] == 0).all()
+    # vision frames [0, .2], [.2, .4], [.4, .6] for the first word; [.4, .6], [.6, .8], [.8, 1] for the second
+    np.testing.assert_allclose(valid["vision"][0, 2], VISION_B[0:3].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(valid["vision"][0, 3], VISION_B[2:5].mean(0), rtol=1e-5)
+    assert report.zero_filled_words == {"audio": 1, "vision": 0} and report.dropped_words == 0
+    assert report.sizes == {"train": 1, "valid": 1, "test": 1}
+
+
+def test_frameless_words_can_be_dropped_from_all_three_and_counted(tmp_path):
+    report = csd_to_mult(
+        mosei_sources(tmp_path), "mosei", True, SPLITS, tmp_path, lengths=(4, 4, 4), drop_frameless_words=True
     )
-    assert report.dropped_words == 1 and report.sizes == {"train": 1, "valid": 1, "test": 1}
+    valid = pickle.loads(report.path.read_bytes())["valid"]  # video B: the word [.5, 1] (no audio) is dropped
+    np.testing.assert_allclose(valid["text"][0, 3], TEXT_B[0], rtol=1e-6)
+    assert (valid["text"][0, :3] == 0).all() and (valid["vision"][0, :3] == 0).all()
+    np.testing.assert_allclose(valid["audio"][0, 3], AUDIO_B.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(valid["vision"][0, 3], VISION_B[0:3].mean(0), rtol=1e-5)
+    assert report.dropped_words == 1 and report.zero_filled_words == {"audio": 0, "vision": 0}
 
 
 def test_truncation_keeps_the_last_steps(tmp_path):
@@ -258,6 +276,8 @@ def test_bad_split_lists_and_files(tmp_path):
         csd_to_mult(sources, "mosei", True, {"train": ["vidA"]}, tmp_path)
     with pytest.raises(ValueError, match=r"vidA\[0\] is in both 'train' and 'test'"):
         csd_to_mult(sources, "mosei", True, {"train": ["vidA"], "valid": [], "test": ["vidA[0]"]}, tmp_path)
+    with pytest.raises(ValueError, match=r"splits\['valid'\]\[1\] is 5, not a video or segment id string"):
+        csd_to_mult(sources, "mosei", True, {"train": [], "valid": ["vidB", 5], "test": []}, tmp_path)
     with pytest.raises(ValueError, match=r"labels\.csd: .*'vidA\[5\]', but vidA has 2 segments"):
         csd_to_mult(sources, "mosei", True, {"train": ["vidA[5]"], "valid": [], "test": []}, tmp_path)
     (tmp_path / "junk.csd").write_text("not hdf5")
@@ -279,3 +299,124 @@ def test_a_segment_without_words_is_left_out_and_counted(tmp_path):
     )
     assert report.empty_segments == 1 and report.sizes == {"train": 2, "valid": 1, "test": 0}
     assert load_mult_pickle(report.path)["train"].ids[:, 1].tolist() == ["0.0", "1.0"]
+
+
+# ---- word-aligned arrays against CMU-MultimodalSDK's own align (csd_reference/make_reference.py) ----------------
+REFERENCE = Path(__file__).parent / "csd_reference"
+CASES = ("straddle", "zero_length", "tracking_gap", "unsorted_labels")
+ROOTS = {"text": "glove_vectors", "audio": "COVAREP", "vision": "FACET 4.2", "labels": "All Labels"}
+
+
+def reference_case(folder, name):
+    """The case's inputs written as .csd files, and its arrays: ``(sources, reference npz)``."""
+    ref = np.load(REFERENCE / f"{name}.npz")
+    sources = {
+        key: write_csd(folder / f"{key}.csd", root, {name: (ref[f"{key}_intervals"], ref[f"{key}_features"])})
+        for key, root in ROOTS.items()
+    }
+    return sources, ref
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_word_aligned_arrays_are_the_sdks(tmp_path, name):
+    sources, ref = reference_case(tmp_path, name)
+    splits = {"train": [name], "valid": [], "test": []}
+    report = csd_to_mult(sources, "mosei", True, splits, tmp_path, lengths=tuple(ref["lengths"]))
+    train = pickle.loads(report.path.read_bytes())["train"]
+    for m in MODALITIES:
+        assert train[m].shape == ref[f"expected_{m}"].shape, m
+        np.testing.assert_allclose(train[m], ref[f"expected_{m}"], rtol=1e-6, atol=1e-6, err_msg=m)
+    np.testing.assert_array_equal(train["labels"][:, 0, 0], ref["expected_labels"][:, 0, 0])
+    rows = ref["labels_intervals"][ref["segments"]]  # the SDK's segment i is the file's row i
+    assert train["id"].tolist() == [[name, str(start), str(end)] for start, end in rows]
+
+
+def test_straddling_words_keep_their_whole_word_average_in_both_segments(tmp_path):
+    sources, ref = reference_case(tmp_path, "straddle")
+    report = csd_to_mult(
+        sources, "mosei", True, {"train": ["straddle"], "valid": [], "test": []}, tmp_path, lengths=(6, 6, 6)
+    )
+    audio = pickle.loads(report.path.read_bytes())["train"]["audio"]
+    whole = ref["audio_features"][3:7].mean(
+        0
+    )  # the word [.3, .7]: audio frames 3-6, across the boundary at .45
+    np.testing.assert_allclose(audio[0, -1], whole, rtol=1e-5)  # last step of [0, .45]
+    np.testing.assert_allclose(audio[1, -3], whole, rtol=1e-5)  # first of the three steps of [.45, 1.1]
+
+
+def test_zero_length_words_are_neither_steps_nor_frameless(tmp_path):
+    sources, _ = reference_case(tmp_path, "zero_length")
+    splits = {"train": ["zero_length"], "valid": [], "test": []}
+    report = csd_to_mult(sources, "mosei", True, splits, tmp_path, lengths=(6, 6, 6))
+    assert report.zero_filled_words == {"audio": 0, "vision": 0} and report.empty_segments == 0
+    text = pickle.loads(report.path.read_bytes())["train"]["text"]
+    assert [int(np.abs(seq).sum(1).astype(bool).sum()) for seq in text] == [2, 2]  # 6 words, 3 of length > 0
+
+
+def test_a_tracking_gap_is_zero_filled_or_dropped_on_request(tmp_path):
+    sources, ref = reference_case(tmp_path, "tracking_gap")
+    splits = {"train": ["tracking_gap"], "valid": [], "test": []}
+    report = csd_to_mult(sources, "mosei", True, splits, tmp_path, lengths=(6, 6, 6))
+    assert report.zero_filled_words == {"audio": 0, "vision": 1} and report.dropped_words == 0
+    dropped = csd_to_mult(
+        sources, "mosei", True, splits, tmp_path / "d.pkl", lengths=(6, 6, 6), drop_frameless_words=True
+    )
+    assert dropped.dropped_words == 1 and dropped.zero_filled_words == {"audio": 0, "vision": 0}
+    train = pickle.loads(dropped.path.read_bytes())["train"]
+    text = ref["text_features"].astype(np.float32)
+    np.testing.assert_array_equal(
+        train["text"][0, -2:], text[[0, 2]]
+    )  # the word [.4, .8] is gone from all three
+    assert (train["audio"][0, :-2] == 0).all() and (train["vision"][0, :-2] == 0).all()
+
+
+def test_segment_ids_count_label_rows_in_file_order(tmp_path):
+    sources, ref = reference_case(tmp_path, "unsorted_labels")
+    splits = {
+        "train": ["unsorted_labels[0]"],
+        "valid": ["unsorted_labels[2]"],
+        "test": ["unsorted_labels[1]"],
+    }
+    raw = pickle.loads(
+        csd_to_mult(sources, "mosei", True, splits, tmp_path, lengths=(6, 6, 6)).path.read_bytes()
+    )
+    for split, i in (("train", 0), ("valid", 2), ("test", 1)):
+        assert raw[split]["id"].tolist() == [["unsorted_labels", *map(str, ref["labels_intervals"][i])]]
+        assert raw[split]["labels"][0, 0, 0] == ref["labels_features"][i, 0]
+        np.testing.assert_allclose(raw[split]["audio"][0], ref["expected_audio"][i], rtol=1e-6, atol=1e-6)
+
+
+# ---- the SDK's standard folds ------------------------------------------------------------------------------
+def test_the_standard_folds_are_the_sdks_lists():
+    sizes = {name: {k: len(v) for k, v in standard_folds(name).items()} for name in ("mosi", "mosei")}
+    assert sizes == {
+        "mosi": {"train": 52, "valid": 10, "test": 31},
+        "mosei": {"train": 2249, "valid": 300, "test": 678},
+    }
+    for name in ("mosi", "mosei"):
+        folds = [set(v) for v in standard_folds(name).values()]
+        assert not (folds[0] & folds[1] or folds[0] & folds[2] or folds[1] & folds[2])
+    assert standard_folds("mosi")["train"][:2] == ["2iD-tVS8NPw", "8d-gEyoeBzc"]
+    assert standard_folds("mosei")["valid"][-1] == "Vuay0mVKkik"
+    with pytest.raises(ValueError, match="no standard folds for iemocap"):
+        standard_folds("iemocap")
+
+
+def test_without_splits_the_standard_folds_are_used_and_absent_videos_listed(tmp_path):
+    folds = standard_folds("mosei")
+    chosen = {"train": folds["train"][0], "valid": folds["valid"][0], "test": folds["test"][0]}
+    videos = [*chosen.values(), "not-in-a-fold"]
+    entries = {
+        "text": {v: (WORDS_A, TEXT_A) for v in videos},
+        "audio": {v: (AUDIO_IV, AUDIO_A) for v in videos},
+        "vision": {v: (VISION_IV, VISION_A) for v in videos},
+        "labels": {v: (np.array([[0.0, 1.0], [1.0, 2.0]]), LABELS_A) for v in videos},
+    }
+    sources = {k: write_csd(tmp_path / f"{k}.csd", ROOTS[k], entries[k]) for k in entries}
+    report = csd_to_mult(sources, "mosei", True, None, tmp_path, lengths=(4, 4, 4))
+    assert report.sizes == {"train": 2, "valid": 2, "test": 2}
+    assert len(report.missing_videos) == 2249 + 300 + 678 - 3 and chosen["test"] not in report.missing_videos
+    corpus = load_mult_pickle(report.path)
+    assert {split: corpus[split].ids[0, 0] for split in chosen} == chosen
+    with pytest.raises(ValueError, match="no standard folds for iemocap"):
+        csd_to_mult(sources, "iemocap", True, None, tmp_path / "i.pkl")
