@@ -12,12 +12,17 @@ as an uninterrupted one and ends with the same weights.
 
 Data parallelism: under ``torchrun`` (``WORLD_SIZE > 1``) :func:`init_distributed` starts a process group (gloo on
 CPU, nccl on GPU); the trainer then wraps the model in ``DistributedDataParallel`` and splits each batch of the
-training loader across the processes (``DistributedSampler``, per-process batch = batch size / world size), so the
-averaged gradient equals the single-process one. **Every rank takes the same decision at every epoch**: before
-each validation the BatchNorm running statistics (and any other buffer) are broadcast from rank 0, the validation
-and test sets are split across the ranks and the predictions are gathered, so every rank computes the metrics from
-the same tensors and selects the same epoch, steps the same schedule and stops at the same epoch. (With
-``SyncBatchNorm``, CUDA only, training batches are normalised with global statistics too.) Only rank 0 writes.
+training loader across the processes (``DistributedSampler``, per-process batch = batch size / world size), so a
+step sees as many samples as a single-process step and, for a loss averaged over samples, the averaged gradient is
+that of the mean loss over the samples the ranks drew together. It is not the single-process run's gradient: the
+distributed shuffle (seeded by ``seed`` and the epoch) draws other batches than the single-process loader, and
+BatchNorm without ``SyncBatchNorm`` normalises each rank's share with that share's statistics (without
+``drop_last`` the sampler also repeats a few samples so that every rank gets as many). **Every rank takes the same
+decision at every epoch**: before each validation the BatchNorm running statistics (and any other buffer) are
+broadcast from rank 0, the validation and test sets are split across the ranks and the predictions are gathered, so
+every rank computes the metrics from the same tensors and selects the same epoch, steps the same schedule and stops
+at the same epoch. (With ``SyncBatchNorm``, CUDA only, training batches are normalised with global statistics too.)
+Only rank 0 writes.
 
 Options for real hardware: ``amp`` (``"bf16"`` or ``"fp16"`` autocast, fp16 with a gradient scaler),
 ``deterministic=False`` (cuDNN autotuning; the book's chapters keep the default), ``max_steps`` (a step limit per

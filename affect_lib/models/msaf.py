@@ -193,7 +193,9 @@ def msaf(*, channels_last: bool = False, **kwargs: Any) -> MSAFNet:
     """MSAF on RAVDESS: ``msaf()`` is the paper's model, 25,940,724 parameters at 30 x 224² and a 13 x 212 MFCC.
 
     ``kwargs`` are :class:`MSAFNet`'s options (``block_channels``, ``reduction``, ``block_dropout``,
-    ``lowest_attention``, ``squared_dropout_mask``, ``stem_relu``; defaults as released) and
+    ``lowest_attention``, ``squared_dropout_mask``, ``stem_relu``; defaults as released except
+    ``squared_dropout_mask=False``, the corrected block dropout: ``True`` reproduces the release's mask applied
+    twice) and
     :func:`~affect_lib.models.cfn_sr.cfn_sr`'s sizes (any :class:`~affect_lib.models.cfn_sr.CFNSRConfig` field,
     e.g. ``frames=16``, ``n_classes=6``; the audio Transformer's fields are accepted and unused).
     """
