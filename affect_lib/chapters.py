@@ -70,6 +70,11 @@ def execute_chapter(
     The kernel gets :data:`KERNEL_ARGS` and :data:`KERNEL_ENV`; papermill's injected-parameters cell is tagged
     ``remove-cell`` (the re-run box states the profile). The record (runtime in seconds, the machine, the commit,
     the text of every nbval-checked output) is written to ``_build/records/<name>.<profile>.json``.
+
+    Raises:
+        ValueError: a cell stopped on bad input (a ``FileNotFoundError`` or ``ValueError``, such as a data folder
+            without the chapter's files), in one line naming the chapter, the error and the executed notebook
+            that holds its traceback; other errors propagate as papermill's.
     """
     import papermill
 
@@ -97,6 +102,14 @@ def execute_chapter(
             execution_timeout=timeout,
             extra_arguments=KERNEL_ARGS,
         )
+    except papermill.PapermillExecutionError as err:
+        if err.ename not in ("FileNotFoundError", "ValueError"):
+            raise
+        reason = (err.evalue.strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"chapter {name} ({profile}) stopped in cell {err.exec_count}: {err.ename}: {reason} "
+            f"(the executed notebook with the traceback: {tmp})"
+        ) from None
     finally:
         for key, value in saved.items():
             if value is None:

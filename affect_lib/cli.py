@@ -58,6 +58,20 @@ class CommandError(Exception):
         self.status = status
 
 
+def interrupted(checkpoint: Path, *, started: bool) -> CommandError:
+    """The one line of a training run stopped by SIGINT (Ctrl-C), exit status 130: where its last complete epoch
+    is (``checkpoint``) and how to continue (``started``: the run folder holds the run's ``run.json``)."""
+    if checkpoint.exists():
+        where = (
+            f"{checkpoint} holds the last complete epoch; the same command with --resume continues the run"
+        )
+    elif started:
+        where = "no epoch had completed; the same command with --resume starts the run again"
+    else:
+        where = "nothing was written"
+    return CommandError(f"interrupted: {where}", status=130)
+
+
 # ---- argument types ------------------------------------------------------------------------------------------
 def _int_at_least(low: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``low``, else a one-line error naming the value."""
@@ -101,6 +115,15 @@ def _setting(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     return key, tuple(value) if isinstance(value, list) else value
+
+
+def _add_manifest_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-manifest-check",
+        dest="manifest_check",
+        action="store_false",
+        help="accept a MulT file whose split sizes or dims differ from the released file's (another packaging)",
+    )
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -156,6 +179,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     intent.add_argument("--resume", action="store_true", help="continue the run in --out")
     intent.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--print-recipe", action="store_true", help="print the merged recipe and exit")
+    _add_manifest_argument(p)
     p.add_argument(
         "--protocol",
         default=None,
@@ -197,13 +221,46 @@ def resolve_recipe(args: argparse.Namespace) -> Any:
                 overrides[f"train.{key}"] = value
         overrides.update(_protocol_overrides(args, recipe))
         recipe = recipe.replace(**overrides) if overrides else recipe
+        _check_train_settings(recipe)
         if args.dataset == "ravdess":
             from affect_lib.protocols import check_fold
 
             check_fold(recipe.data.split, recipe.data.fold)
+            if args.protocol == "proper" and recipe.data.split != "proper":
+                print(
+                    f"note: --protocol proper on the {recipe.profile} profile runs its split with validation "
+                    f"actors, {recipe.data.split} (the fixed actors of proper need all 24); --set "
+                    "data.split=proper forces the fixed split",
+                    file=sys.stderr,
+                )
         return recipe
     except ValueError as err:
         raise CommandError(str(err)) from None
+
+
+def _check_train_settings(recipe: Any) -> None:
+    """Build the recipe's training configuration (and its pretraining stage's) now, so that a bad ``train`` value
+    (``--set train.lr=NaN``, ``train.epochs=0``) is refused by name before anything is written.
+
+    Raises:
+        ValueError: naming the field.
+    """
+    from affect_lib.recipes import train_config
+
+    try:
+        train_config(recipe)
+    except ValueError as err:
+        raise ValueError(f"recipe {recipe.name}: train.{err} (set by --set, --epochs or --lr)") from None
+    if recipe.train.init == "unimodal":
+        from affect_lib.pretrain import unimodal_recipe
+
+        try:
+            train_config(unimodal_recipe(recipe, "video_only"))
+        except ValueError as err:
+            raise ValueError(
+                f"recipe {recipe.name}: the unimodal pretraining stage's {err} (train.pretrain_epochs and "
+                "train.pretrain_lr, or train.epochs and train.lr when those are unset)"
+            ) from None
 
 
 def _protocol_overrides(args: argparse.Namespace, recipe: Any) -> dict[str, Any]:
@@ -262,8 +319,11 @@ def locate_data(recipe: Any, data_dir: str | None) -> Path | None:
         raise CommandError(f"{err} (looked for {wanted})") from None
 
 
-def load_data(recipe: Any, root: Path | None, *, workers: int = 0, pin_memory: bool = False) -> RunData:
-    """Loaders for ``recipe`` from ``root`` (``None``: the quick profile's stand-in, written by rank 0 alone)."""
+def load_data(
+    recipe: Any, root: Path | None, *, workers: int = 0, pin_memory: bool = False, manifest: bool = True
+) -> RunData:
+    """Loaders for ``recipe`` from ``root`` (``None``: the quick profile's stand-in, written by rank 0 alone); a
+    real MulT file is checked against the manifest of the released files unless ``manifest`` is false."""
     from affect_lib.recipes import MultData
     from affect_lib.runtime import cache_dir
     from affect_lib.train import barrier, world
@@ -271,13 +331,14 @@ def load_data(recipe: Any, root: Path | None, *, workers: int = 0, pin_memory: b
     rank = world()[0]
     try:
         if isinstance(recipe.data, MultData):
-            return _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier)
+            return _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier, manifest)
         return _ravdess_data(recipe, root, workers, pin_memory, rank, barrier)
     except (FileNotFoundError, ValueError) as err:
         raise CommandError(str(err)) from None
 
 
-def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> RunData:
+def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier, manifest) -> RunData:
+    from affect_lib.data.manifest import check_manifest
     from affect_lib.data.mult import load_mult_pickle, make_loaders
     from affect_lib.data.synthetic_mult import write_standin
 
@@ -291,17 +352,31 @@ def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier) -> R
         path, source = folder / recipe.data.file, "synthetic stand-in"
     else:
         path, source = root / recipe.data.file, str(root / recipe.data.file)
+    corpus = load_mult_pickle(path, dataset=recipe.dataset, aligned=recipe.aligned)
     # a real data folder is checked against the manifest (split sizes, dims); stand-ins carry a marker
-    corpus = load_mult_pickle(
-        path, dataset=recipe.dataset, aligned=recipe.aligned, check_manifest=root is not None
-    )
+    if root is not None and manifest and not corpus.standin:
+        try:
+            check_manifest(path, corpus.dataset, corpus.aligned, corpus.sizes(), corpus.dims, corpus.lengths)
+        except ValueError as err:
+            # the library's advice (check_manifest=False) is for Python callers
+            found = str(err).split("; a different packaging?")[0]
+            raise CommandError(
+                f"{found}; to train on another packaging of {corpus.dataset} on purpose, pass "
+                "--no-manifest-check (its numbers will not compare with the papers')"
+            ) from None
+    empty = [name for name, n in corpus.sizes().items() if n == 0]
+    if empty:
+        raise CommandError(
+            f"{path}: split {empty[0]!r} holds no sample (sizes {corpus.sizes()}): training needs samples in "
+            "train, valid and test; rebuild the file with every split filled (affect-lib convert-csd --splits)"
+        )
     t = recipe.train
     loaders = make_loaders(
         corpus, t.batch_size, eval_batch_size=t.eval_batch_size, num_workers=workers, pin_memory=pin_memory
     )
-    return RunData(
-        loaders, corpus.dims, {"source": source, "sizes": corpus.sizes(), "lengths": corpus.lengths}
-    )
+    summary = {"source": source, "sizes": corpus.sizes(), "lengths": corpus.lengths}
+    cleaned = {"nan_or_inf": corpus.zeroed, "audio_minus_inf": corpus.audio_minus_inf}
+    return RunData(loaders, corpus.dims, {**summary, "zeroed": cleaned})
 
 
 def _ravdess_data(recipe, root, workers, pin_memory, rank, barrier) -> RunData:
@@ -320,7 +395,8 @@ def _ravdess_data(recipe, root, workers, pin_memory, rank, barrier) -> RunData:
         source = str(root)
     d, t = recipe.data, recipe.train
     clips = list_clips(root)
-    fold = protocol_fold(d.split, d.fold, [parse_ravdess_name(c).actor for c in clips])
+    actors = [parse_ravdess_name(c).actor for c in clips]
+    fold = protocol_fold(d.split, d.fold, actors, real=recipe.profile == "paper")
     loaders, split = ravdess_loaders(
         clips,
         d.preprocess_config(),
@@ -354,13 +430,35 @@ def loss_and_metrics(recipe: Any) -> tuple[Callable, Callable]:
 
 
 # ---- run folders ---------------------------------------------------------------------------------------------
+def data_files(recipe: Any, root: Path) -> list[Path]:
+    """The files of ``root`` that the recipe reads: the MulT pickle, or the RAVDESS clips (and their OpenFace CSVs
+    with ``crop="landmarks"``), checked by name (:func:`affect_lib.data.ravdess.list_clips`)."""
+    from affect_lib.recipes import MultData
+
+    if isinstance(recipe.data, MultData):
+        return [root / recipe.data.file]
+    from affect_lib.data.av_preprocess import find_landmark_csv
+    from affect_lib.data.ravdess import list_clips
+
+    clips = list_clips(root)
+    if recipe.data.preprocess_config().crop != "landmarks":
+        return clips
+    return [*clips, *filter(None, map(find_landmark_csv, clips))]
+
+
 def fingerprint(
-    recipe: Any, args: argparse.Namespace, seeds: Sequence[int], world_size: int
+    recipe: Any, args: argparse.Namespace, seeds: Sequence[int], world_size: int, root: Path | None
 ) -> dict[str, Any]:
     """What makes two runs the same run: the recipe (its hash, epochs aside: a run may be extended), model,
-    dataset, alignment, batch size, world size, seeds, step limit and precision."""
+    dataset, alignment, batch size, world size, seeds, step limit, precision, and the data: its folder and a
+    SHA-256 of its files (``None`` for the quick profile's stand-in)."""
     from affect_lib.recipes import recipe_hash
+    from affect_lib.runtime import data_digest
 
+    try:
+        digest = data_digest(data_files(recipe, root)) if root is not None else None
+    except (OSError, ValueError) as err:
+        raise CommandError(str(err)) from None
     return {
         "model": recipe.model,
         "dataset": recipe.dataset,
@@ -373,6 +471,8 @@ def fingerprint(
         "amp": args.amp,
         "recipe": recipe_hash(recipe.replace(**{"train.epochs": 1})),
         "fold": "all" if getattr(args, "fold", None) == "all" else None,  # one fold: in the recipe
+        "data_dir": str(root.resolve()) if root is not None else None,
+        "data_sha256": digest,
     }
 
 
@@ -383,38 +483,6 @@ def default_out(recipe: Any) -> Path:
         / recipe.profile
         / recipe.name.removesuffix(f"-{recipe.profile}").replace(f"-{recipe.profile}+", "+")
     )
-
-
-def check_run_folder(out: Path, fp: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
-    """Refuse, before any work and without touching a file, a folder that holds another run (naming the field
-    that differs), this run without ``--resume``/``--overwrite``, a file, or a non-empty folder of other files."""
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} is a file, not a folder: choose another --out")
-    run_file = out / "run.json"
-    if run_file.exists():
-        try:
-            saved = json.loads(run_file.read_text())["fingerprint"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise CommandError(
-                f"{run_file} is unreadable ({type(err).__name__}); choose another --out or pass --overwrite"
-            ) from None
-        if overwrite:
-            return
-        for key, value in fp.items():
-            if saved.get(key) != value:
-                raise CommandError(
-                    f"run folder {out} holds another run: its {key} is {saved.get(key)!r}, this run's is "
-                    f"{value!r}; choose another --out, or pass --overwrite to replace it (nothing was changed)"
-                )
-        if not resume:
-            raise CommandError(
-                f"run folder {out} already holds this run: pass --resume to continue it or --overwrite to "
-                "start afresh (nothing was changed)"
-            )
-    elif out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise CommandError(
-            f"--out {out} is not empty and holds no run.json: choose a new or empty folder (nothing was changed)"
-        )
 
 
 def prepare_run_folder(out: Path, run: dict[str, Any], *, overwrite: bool) -> None:
@@ -507,6 +575,12 @@ def train_command(args: argparse.Namespace) -> int:
         raise CommandError("--unaligned applies to the MulT corpora only, not to ravdess")
     if args.seed is not None and args.seeds is not None:
         raise CommandError("pass --seed or --seeds, not both")
+    repeated = sorted({s for s in args.seeds or () if args.seeds.count(s) > 1})
+    if repeated:
+        raise CommandError(
+            f"--seeds {' '.join(map(str, args.seeds))}: seed {', '.join(map(str, repeated))} is given more than "
+            "once, and a seed gives the same run every time: pass distinct seeds (e.g. --seeds 0 1 2)"
+        )
     recipe = resolve_recipe(args)
     if args.print_recipe:
         print(recipes.describe(recipe))
@@ -537,7 +611,11 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_size: int) -> int:
+    """Check the data and the run folder, then train every fold (one, or ``--fold all``) and write the summary;
+    nothing is written before the data of the first fold have passed their checks."""
     from affect_lib import recipes
+    from affect_lib.protocols import N_FOLDS
+    from affect_lib.runtime import check_run_folder
     from affect_lib.train import atomic_write_text, barrier
 
     if recipe.train.batch_size % world_size:
@@ -547,26 +625,42 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
         )
     seeds = args.seeds if args.seeds is not None else [1337 if args.seed is None else args.seed]
     out = Path(args.out) if args.out is not None else default_out(recipe)
-    fp = fingerprint(recipe, args, seeds, world_size)
-    check_run_folder(out, fp, resume=args.resume, overwrite=args.overwrite)
     root = locate_data(recipe, args.data_dir)
-    barrier()  # every rank has checked the folder before rank 0 writes into it
+    fp = fingerprint(recipe, args, seeds, world_size, root)
+    try:
+        check_run_folder(out, fp, resume=args.resume, overwrite=args.overwrite)
+    except (FileExistsError, FileNotFoundError) as err:
+        raise CommandError(str(err)) from None
+    every_fold = getattr(args, "fold", None) == "all"
+    fold_recipes = (
+        [recipe.replace(**{"data.fold": i}) for i in range(N_FOLDS[recipe.data.split])]
+        if every_fold
+        else [recipe]
+    )
+    loader_options = {
+        "workers": args.workers,
+        "pin_memory": device.type == "cuda",
+        "manifest": args.manifest_check,
+    }
+    data = load_data(fold_recipes[0], root, **loader_options)
+    barrier()  # every rank has checked the folder and the data before rank 0 writes into it
     if rank == 0:
         print(
             f"recipe {recipe.name} ({recipes.recipe_hash(recipe)}):\n{recipes.describe(recipe)}", flush=True
         )
         prepare_run_folder(out, {"fingerprint": fp, "recipe": recipe.to_dict()}, overwrite=args.overwrite)
     barrier()
-    if getattr(args, "fold", None) != "all":
-        result = _train_fold(args, recipe, out, root, device, rank, world_size, seeds)
+    if not every_fold:
+        result = _train_fold(args, recipe, out, data, device, rank, world_size, seeds)
     else:  # every fold of the protocol in OUT/fold_<i>, then the k-fold aggregate
-        from affect_lib.protocols import N_FOLDS
-
-        folds = {}
-        for i in range(N_FOLDS[recipe.data.split]):
-            fold_recipe, fold_out = recipe.replace(**{"data.fold": i}), out / f"fold_{i}"
-            folds[i] = _train_fold(args, fold_recipe, fold_out, root, device, rank, world_size, seeds)
-        result = _fold_summary(folds)
+        results = {}
+        for i, fold_recipe in enumerate(fold_recipes):
+            if i:
+                data = load_data(fold_recipe, root, **loader_options)
+            results[i] = _train_fold(
+                args, fold_recipe, out / f"fold_{i}", data, device, rank, world_size, seeds
+            )
+        result = _fold_summary(results)
         if rank == 0:
             atomic_write_text(out / "metrics.json", json.dumps(result, indent=1) + "\n")
     if rank == 0:
@@ -578,27 +672,21 @@ def _train_fold(
     args: argparse.Namespace,
     recipe: Any,
     out: Path,
-    root: Path | None,
+    data: RunData,
     device: Any,
     rank: int,
     world_size: int,
     seeds: Sequence[int],
 ) -> dict[str, Any]:
-    """Train ``recipe`` (one fold) once per seed into ``out`` (``out/seed_<s>`` for several); returns its
-    summary (the seeds' mean ± std for several)."""
+    """Train ``recipe`` (one fold) on ``data`` once per seed into ``out`` (``out/seed_<s>`` for several); returns
+    its summary (the seeds' mean ± std for several)."""
     import torch
 
     from affect_lib import __version__, recipes
     from affect_lib.pretrain import initialise
     from affect_lib.runtime import seed_everything
-    from affect_lib.train import Trainer, TrainingDiverged, atomic_save, atomic_write_text
+    from affect_lib.train import CHECKPOINT_NAME, Trainer, TrainingDiverged, atomic_save, atomic_write_text
 
-    data = load_data(recipe, root, workers=args.workers, pin_memory=device.type == "cuda")
-    for split, loader in data.loaders.items():
-        if len(loader.dataset) == 0:
-            raise CommandError(
-                f"the {split} split of {data.summary['source']} is empty ({data.summary['sizes']})"
-            )
     loss_fn, metrics_fn = loss_and_metrics(recipe)
     runs = {}
     for seed in seeds:
@@ -641,6 +729,8 @@ def _train_fold(
             ) from None
         except ValueError as err:
             raise CommandError(str(err)) from None
+        except KeyboardInterrupt:
+            raise interrupted(config.checkpoint_dir / CHECKPOINT_NAME, started=True) from None
         summary = {
             "recipe": recipe.name,
             "recipe_hash": recipes.recipe_hash(recipe),
@@ -761,14 +851,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - one clear line for any unreadable file
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:100]
-        raise CommandError(
-            f"checkpoint {path} was refused ({reason}); it is truncated, corrupt or not a plain-data checkpoint, "
-            "and nothing in it was run"
-        ) from None
+        raise refused_checkpoint(f"checkpoint {path}", err) from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise CommandError(f"{path} is not a model.pt written by affect-lib train (no format {FORMAT!r})")
     return saved
+
+
+def refused_checkpoint(what: str, err: Exception) -> CommandError:
+    """The one line for a file that ``torch.load(..., weights_only=True)`` refused: the first sentence of the
+    reason only (torch's message goes on to advise ``weights_only=False``, which would run the file's code)."""
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:100]
+    return CommandError(
+        f"{what} was refused ({reason}); it is truncated, corrupt or not a plain-data checkpoint, and nothing in "
+        "it was run"
+    )
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -783,7 +879,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         raise CommandError(f"{args.checkpoint}: {err}") from None
-    data = load_data(recipe, locate_data(recipe, args.data_dir))
+    data = load_data(recipe, locate_data(recipe, args.data_dir), manifest=args.manifest_check)
     model = recipes.build_model(recipe, **({"dims": data.dims} if data.dims is not None else {}))
     try:
         model.load_state_dict(saved["state_dict"])
@@ -943,6 +1039,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the data folder (default: the recipe's stand-in or $AFFECT_DATA_DIR)",
     )
     e.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    _add_manifest_argument(e)
     e.add_argument("--device", default="auto")
     e.set_defaults(func=evaluate_command)
 
@@ -1018,6 +1115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.status
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

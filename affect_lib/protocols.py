@@ -14,13 +14,24 @@ split         folds  fold i
 
 A split without validation actors selects its epoch on the test fold (:func:`selects_on_test`), which is what the
 released code does; the reported number is then the best test epoch, not a held-out estimate.
+
+The fold rules count the sorted actors, so a corpus with a missing actor is refused rather than re-split (every
+later fold would shift), as ``proper`` refuses a corpus without one of its fixed actors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from affect_lib.data.ravdess import ActorSplit, msaf_folds, proper_folds, proper_split, released_folds
+from affect_lib.data.ravdess import (
+    N_ACTORS,
+    ActorSplit,
+    check_no_missing_actors,
+    msaf_folds,
+    proper_folds,
+    proper_split,
+    released_folds,
+)
 
 N_FOLDS = {"proper": 1, "folds3": 3, "released": 5, "msaf": 6}
 """Folds of each named split (independent of the corpus's actors)."""
@@ -28,16 +39,21 @@ PROPER_SPLITS = ("proper", "folds3")
 """The splits with validation actors (the epoch is selected on them, never on the test fold)."""
 
 
-def protocol_folds(split: str, actors: Iterable[int]) -> list[ActorSplit]:
+def protocol_folds(split: str, actors: Iterable[int], *, real: bool = False) -> list[ActorSplit]:
     """Every fold of the named ``split`` over the corpus's ``actors`` (see the module table).
 
+    ``real``: the corpus is the real RAVDESS, so the released and msaf folds need all its 24 actors (a stand-in's
+    actors need only run from 1 without a gap).
+
     Raises:
-        ValueError: an unknown split name, or actors the split cannot use (named by the rule).
+        ValueError: an unknown split name, or actors the split cannot use (named by the rule), such as a missing
+            actor under a fold rule.
     """
     check_fold(split, 0)
     actors = list(actors)
     if split == "proper":
         return [proper_split(actors)]
+    check_no_missing_actors(actors, split, N_ACTORS if real and split != "folds3" else None)
     if split == "folds3":
         return proper_folds(actors, 3)
     return released_folds(actors) if split == "released" else msaf_folds(actors)
@@ -54,10 +70,10 @@ def check_fold(split: str, fold: int) -> None:
         )
 
 
-def protocol_fold(split: str, fold: int, actors: Iterable[int]) -> ActorSplit:
-    """Fold ``fold`` (0-based) of the named ``split`` (:func:`check_fold` first)."""
+def protocol_fold(split: str, fold: int, actors: Iterable[int], *, real: bool = False) -> ActorSplit:
+    """Fold ``fold`` (0-based) of the named ``split`` (:func:`check_fold` first; ``real`` as :func:`protocol_folds`)."""
     check_fold(split, fold)
-    return protocol_folds(split, actors)[fold]
+    return protocol_folds(split, actors, real=real)[fold]
 
 
 def selects_on_test(split: ActorSplit) -> bool:

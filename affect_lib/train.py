@@ -534,19 +534,24 @@ def _config_fingerprint(config: TrainConfig) -> dict[str, Any]:
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` to a per-process temporary name beside ``path``, then rename: ``path`` is either the old
-    file or the complete new one, never half written."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    file or the complete new one, never half written (an interruption, Ctrl-C included, removes the temporary)."""
+    _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` through a per-process temporary file and a rename (see :func:`atomic_save`)."""
+    _atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def _atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except BaseException:  # KeyboardInterrupt (SIGINT) too: no half-written temporary is left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def barrier() -> None:

@@ -170,3 +170,32 @@ def test_executed_page_has_no_progress_bars_hides_the_injected_cell_and_records_
     assert record["machine"]["cores"] >= 1 and record["finished"] and record["output"].endswith("out.ipynb")
     saved = json.loads((tmp_path / "records" / "00_orientation.quick.json").read_text())
     assert saved["machine"] == record["machine"]
+
+
+def test_a_chapter_stopped_by_bad_input_is_one_line(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    from affect_lib import cli
+
+    def stops(source, out, **kwargs):
+        nbformat.write(nbformat.v4.new_notebook(), out)
+        raise papermill.PapermillExecutionError(
+            3, 3, "cfg = affect_lib.setup(...)", ename, f"data_dir {tmp_path} for RAVDESS lacks Actor_*\n", []
+        )
+
+    monkeypatch.setattr(papermill, "execute_notebook", stops)
+    monkeypatch.setattr(chapters, "RECORD_DIR", tmp_path / "records")
+    argv = ["chapter", "40_audiovisual_cfn_sr", "--profile", "paper", "--data-dir", str(tmp_path)]
+    ename = (
+        "FileNotFoundError"  # an empty data folder: one line naming the chapter, the error and the traceback
+    )
+    assert cli.main([*argv, "--output", str(tmp_path / "out.ipynb")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: chapter 40_audiovisual_cfn_sr (paper) stopped in cell 3: FileNotFoundError: data_dir {tmp_path} "
+        "for RAVDESS lacks Actor_* (the executed notebook with the traceback: "
+    )
+    assert not (tmp_path / "out.ipynb").exists() and not (tmp_path / "records").exists()
+    ename = "RuntimeError"  # a fault of the chapter itself keeps papermill's traceback
+    with pytest.raises(papermill.PapermillExecutionError):
+        cli.main([*argv, "--output", str(tmp_path / "out.ipynb")])

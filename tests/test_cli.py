@@ -277,7 +277,11 @@ def test_a_real_data_folder_is_checked_against_the_manifest(tmp_path, capsys):
     _mosi_pickle(tmp_path / "real" / "mosi_data.pkl")
     args = ["late_fusion", "--dataset", "mosi", "--profile", "quick", *FAST]
     assert train(*args, "--data-dir", str(tmp_path / "real"), "--out", "a") == 2
-    assert "mosi_data.pkl: split 'train' has 8 samples, the released mosi_data.pkl has 1,284" in error(capsys)
+    line = error(capsys)
+    assert "mosi_data.pkl: split 'train' has 8 samples, the released mosi_data.pkl has 1,284" in line
+    assert "pass --no-manifest-check" in line and "check_manifest=False" not in line  # what a CLI user can do
+    assert not (tmp_path / "a").exists()
+    assert train(*args, "--data-dir", str(tmp_path / "real"), "--out", "a", "--no-manifest-check") == 0
     _mosi_pickle(tmp_path / "standin" / "mosi_data.pkl", marker=True)  # a marked stand-in is exempt
     assert train(*args, "--data-dir", str(tmp_path / "standin"), "--out", "b") == 0
 
@@ -477,3 +481,199 @@ def test_protocol_fold_and_init_options_are_checked_before_any_work(capsys):
     with pytest.raises(SystemExit):
         train("cfn_sr", "--dataset", "ravdess", "--fold", "-1")
     assert "--fold: must be a non-negative integer" in error(capsys)
+
+
+# ---- nothing silently wrong: data that changed, data without values, interruptions, refused settings ----------
+def _rewrite(path, change):
+    """Apply ``change`` to the raw dict of the pickle at ``path`` and write it back."""
+    import pickle
+
+    raw = pickle.loads(path.read_bytes())
+    change(raw)
+    path.write_bytes(pickle.dumps(raw, protocol=4))
+
+
+def test_resume_on_other_data_is_refused_naming_the_field(tmp_path, capsys):
+    a = _mosi_pickle(tmp_path / "a" / "mosi_data.pkl", marker=True)
+    b = _mosi_pickle(tmp_path / "b" / "mosi_data.pkl", marker=True)  # the same bytes in another folder
+    args = ["late_fusion", "--dataset", "mosi", "--profile", "quick", "--max-steps", "2", "--out", "run"]
+    assert train(*args, "--epochs", "1", "--data-dir", str(a.parent)) == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert train(*args, "--epochs", "2", "--data-dir", str(b.parent), "--resume") == 2
+    assert f"its data_dir is {str(a.parent.resolve())!r}, this run's is {str(b.parent.resolve())!r}" in error(
+        capsys
+    )
+
+    def negate(raw):
+        for split in ("train", "valid", "test"):
+            raw[split]["labels"] = -raw[split]["labels"]
+
+    _rewrite(a, negate)  # the same folder, other content
+    assert train(*args, "--epochs", "2", "--data-dir", str(a.parent), "--resume") == 2
+    assert "its data_sha256 is '" in error(capsys)
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
+    # --resume where no run is: refused, as train ganimation refuses it (one rule for both)
+    assert train(*args, "--data-dir", str(b.parent), "--resume", "--out", "new") == 2
+    assert "--resume: new holds no run" in error(capsys) and not (tmp_path / "new").exists()
+
+
+@pytest.mark.filterwarnings("ignore:.*set NaN or infinite feature values to 0")
+def test_a_modality_without_values_is_refused_and_partial_cleaning_is_recorded(tmp_path, capsys):
+    import numpy as np
+
+    path = tmp_path / "data" / "mosi_data.pkl"
+    args = ["late_fusion", "--dataset", "mosi", "--profile", "quick", *FAST, "--data-dir", str(path.parent)]
+
+    def fill(split, key, value, where=np.s_[:]):
+        def change(raw):
+            raw[split][key][where] = value
+
+        return change
+
+    cases = [
+        (
+            fill("train", "audio", -np.inf),
+            "mosi_data.pkl['train']: every 'audio' value (480) is NaN or infinite",
+        ),
+        (
+            fill("valid", "text", np.nan),
+            "mosi_data.pkl['valid']: every 'text' value (14,400) is NaN or infinite",
+        ),
+    ]
+    for change, words in cases:
+        _rewrite(_mosi_pickle(path, marker=True), change)
+        assert train(*args, "--out", "run") == 2
+        assert words in error(capsys) and not (tmp_path / "run").exists()
+    _mosi_pickle(path, marker=True)
+    _rewrite(path, fill("train", "audio", -np.inf, np.s_[0, :3]))  # 3 frames x 5 features
+    _rewrite(path, fill("test", "vision", np.nan, np.s_[1, 0, :2]))
+    assert train(*args, "--out", "run") == 0
+    zeroed = json.loads((tmp_path / "run" / "metrics.json").read_text())["zeroed"]
+    assert zeroed == {"nan_or_inf": {"text": 0, "audio": 0, "vision": 2}, "audio_minus_inf": 15}
+
+
+def test_an_empty_split_names_the_file_and_the_split(tmp_path, capsys):
+    path = _mosi_pickle(tmp_path / "data" / "mosi_data.pkl", sizes=(0, 4, 4), marker=True)
+    assert (
+        train("late_fusion", "--dataset", "mosi", *FAST, "--data-dir", str(path.parent), "--out", "run") == 2
+    )
+    assert f"{path}: split 'train' holds no sample" in error(capsys) and not (tmp_path / "run").exists()
+
+
+def test_refused_settings_and_seeds_write_nothing(tmp_path, capsys):
+    base = ["late_fusion", "--dataset", "mosi", "--max-steps", "2", "--out", "run"]
+    cases = [
+        (
+            ["--set", "train.lr=NaN"],
+            "recipe late_fusion-mosi-aligned-quick: train.lr must be positive, got nan",
+        ),
+        (["--set", "train.epochs=0"], "train.epochs must be a positive integer, got 0"),
+        (["--seeds", "3", "3"], "--seeds 3 3: seed 3 is given more than once"),
+    ]
+    for args, words in cases:
+        assert train(*base, *args) == 2
+        assert words in error(capsys) and not (tmp_path / "run").exists()
+    fusion = ["cfn_sr", "--dataset", "ravdess", "--init", "unimodal", "--set", "train.pretrain_lr=0"]
+    assert train(*fusion, "--print-recipe") == 2
+    assert "the unimodal pretraining stage's lr must be positive, got 0" in error(capsys)
+    assert train(*base, "--epochs", "1") == 0  # the corrected command runs in the same folder
+
+
+def test_protocol_proper_on_the_quick_profile_says_what_it_runs(capsys):
+    assert train("cfn_sr", "--dataset", "ravdess", "--protocol", "proper", "--print-recipe") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["data"]["split"] == "folds3"
+    assert "note: --protocol proper on the quick profile runs its split with validation actors, folds3" in (
+        captured.err
+    )
+
+
+def test_sigint_stops_with_one_line_naming_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+    from affect_lib.train import Trainer
+
+    epoch = Trainer._train_epoch
+    calls = []
+
+    def interrupt_the_second_epoch(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return epoch(self, *args)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", interrupt_the_second_epoch)
+    args = ["late_fusion", "--dataset", "mosi", "--epochs", "3", "--max-steps", "2", "--out", "run"]
+    assert train(*args) == 130
+    assert error(capsys) == (
+        "error: interrupted: run/checkpoint/last.pt holds the last complete epoch; the same command with --resume "
+        "continues the run"
+    )
+    assert not list((tmp_path / "run").rglob(".*.tmp"))
+    monkeypatch.setattr(Trainer, "_train_epoch", epoch)
+    assert train(*args, "--resume") == 0
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 3
+
+
+def test_sigint_to_the_process_gives_no_traceback(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [
+        sys.executable,
+        "-m",
+        "affect_lib",
+        "train",
+        "late_fusion",
+        "--dataset",
+        "mosi",
+        "--out",
+        "run",
+    ]
+    child = subprocess.Popen(
+        [*command, "--epochs", "1000", "--max-steps", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background shell ignores SIGINT
+    )
+    try:
+        last = tmp_path / "run" / "checkpoint" / "last.pt"
+        deadline = time.monotonic() + 120
+        while not last.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and "Traceback" not in err
+    assert (
+        err.strip().splitlines()[-1].startswith("error: interrupted: run/checkpoint/last.pt holds the last")
+    )
+
+
+def _touch_clips(root, actors, folder_actor=None):
+    """Empty files with RAVDESS names (two emotions per actor): enough for the checks made before any decoding."""
+    for actor in actors:
+        folder = root / f"Actor_{folder_actor or actor:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for emotion in (1, 2):
+            (folder / f"01-01-{emotion:02d}-01-01-01-{actor:02d}.mp4").touch()
+
+
+def test_ravdess_folds_refuse_a_missing_actor_and_a_clip_in_another_actors_folder(tmp_path, capsys):
+    root = tmp_path / "ravdess"
+    _touch_clips(root, (1, 2, 4, 5, 6))
+    quick = ["cfn_sr", "--dataset", "ravdess", "--profile", "quick", "--data-dir", str(root), "--out", "run"]
+    for protocol in ("folds3", "released", "msaf"):
+        assert train(*quick, *(["--protocol", protocol] if protocol != "folds3" else [])) == 2
+        assert f"the {protocol} folds are defined over actors 1..6, but Actor_03 has no clip" in error(capsys)
+    _touch_clips(root, (3,))
+    _touch_clips(root, (5,), folder_actor=3)  # a test actor's clip filed under a training actor
+    assert train(*quick) == 2
+    clip = root / "Actor_03" / "01-01-01-01-01-01-05.mp4"
+    assert f"RAVDESS clip {clip}: its actor field (the last, 05) is not its folder's (Actor_03)" in error(
+        capsys
+    )
+    assert not (tmp_path / "run").exists()

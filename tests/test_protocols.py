@@ -45,3 +45,20 @@ def test_unknown_split_and_fold_out_of_range_are_refused_by_name():
         protocol_fold("proper", 1, ACTORS)
     with pytest.raises(ValueError, match="k_folds must be in"):  # 6 folds need at least 6 actors
         protocol_folds("msaf", range(1, 5))
+
+
+def test_fold_rules_refuse_a_missing_actor_instead_of_shifting_every_fold():
+    without_3 = [a for a in ACTORS if a != 3]
+    for split in ("released", "msaf"):  # fold 0 would test actors 1, 2, 4, 5
+        with pytest.raises(
+            ValueError, match=f"the {split} folds are defined over actors 1..24, but Actor_03"
+        ):
+            protocol_fold(split, 0, without_3)
+    with pytest.raises(ValueError, match=r"the folds3 folds are defined over actors 1\.\.7, but Actor_03"):
+        protocol_folds("folds3", [1, 2, 4, 5, 6, 7])
+    # the real corpus without its last actor: msaf's blocks would shrink to 3 actors
+    with pytest.raises(ValueError, match="Actor_24 has no clip"):
+        protocol_folds("msaf", range(1, 24), real=True)
+    assert protocol_folds("msaf", range(1, 8))[1].test == (2,)  # a stand-in's actors 1..7: no gap, accepted
+    (fixed,) = protocol_folds("proper", without_3)  # the fixed split keeps refusing only its own actors
+    assert 3 not in fixed.train

@@ -2,6 +2,7 @@
 
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +280,20 @@ def test_watch_records_a_split_without_changing_the_run():
         assert b["watch_loss"] == pytest.approx(b["valid_loss"], rel=1e-6)
         assert b["watch_mae"] == pytest.approx(b["valid_mae"], rel=1e-6)
     assert watched.best_epoch == plain.best_epoch
+
+
+def test_an_interrupted_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from affect_lib import train
+
+    path = tmp_path / "last.pt"
+    train.atomic_save({"epoch": 1}, path)
+
+    def interrupted(obj, target):
+        Path(target).write_bytes(b"half")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.atomic_save({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"epoch": 1} and sorted(tmp_path.iterdir()) == [path]

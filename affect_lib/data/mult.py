@@ -8,10 +8,11 @@ one-hot (N, 4, 2) over the emotions Neutral, Happy, Sad, Angry for IEMOCAP.
 
 :func:`load_mult_pickle` reads such a file through a restricted unpickler (numpy arrays and plain containers only:
 a pickle that references anything else is refused before any of it runs), validates dimensions, lengths, labels
-and values, and applies the original loader's cleaning (float32; ``audio == -inf`` set to 0). NaN and other
-infinite features are set to 0 as the SDK-based loaders do (``np.nan_to_num`` in the CMU-MultimodalSDK tutorials'
-MOSI/MOSEI loaders), counted per modality and reported. Arrays are converted in place and each raw array is released
-as soon as it is converted, so the peak memory is about one copy of the file (measured, tracemalloc: 1.0x the file
+and values, and applies the original loader's cleaning (float32; ``audio == -inf`` set to 0, counted). NaN and
+other infinite features are set to 0 as the SDK-based loaders do (``np.nan_to_num`` in the CMU-MultimodalSDK
+tutorials' MOSI/MOSEI loaders), counted per modality and reported. A modality without one finite value in a split
+is refused: it would train on zeros. Arrays are converted in place and each raw array is released as soon as it is
+converted, so the peak memory is about one copy of the file (measured, tracemalloc: 1.0x the file
 for float32 arrays pickled with protocol 4, 1.2x for float64, 1.45x for protocol 2, whose array bytes pass through a
 latin-1 string; the earlier loader peaked at 2.0-2.45x). With ``check_manifest=True`` the file is also compared
 with its entry in :mod:`affect_lib.data.manifest` (split sizes, dims, lengths).
@@ -158,7 +159,8 @@ def restricted_load(path: str | os.PathLike[str], *, what: str = "pickle") -> An
 class MultSplit:
     """One split: float32 arrays ``text`` (N, T_l, d_l), ``audio`` (N, T_a, d_a), ``vision`` (N, T_v, d_v);
     ``labels`` float32 (N, 1) sentiment or int64 (N, 4) emotion presence (0/1); ``ids`` (N, ...) str or None;
-    ``zeroed``: per modality, how many NaN or infinite feature values were set to 0 (audio ``-inf`` not counted)."""
+    ``zeroed``: per modality, how many NaN or infinite feature values were set to 0 (audio ``-inf`` aside);
+    ``audio_minus_inf``: how many audio ``-inf`` values were set to 0 (the original loader's cleaning)."""
 
     text: np.ndarray
     audio: np.ndarray
@@ -166,6 +168,7 @@ class MultSplit:
     labels: np.ndarray
     ids: np.ndarray | None = None
     zeroed: dict[str, int] = field(default_factory=dict)
+    audio_minus_inf: int = 0
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -203,8 +206,13 @@ class MultCorpus:
 
     @property
     def zeroed(self) -> dict[str, int]:
-        """NaN or infinite feature values set to 0, per modality over all splits (audio ``-inf`` not counted)."""
+        """NaN or infinite feature values set to 0, per modality over all splits (audio ``-inf`` aside)."""
         return {m: sum(s.zeroed.get(m, 0) for s in self.splits.values()) for m in MODALITIES}
+
+    @property
+    def audio_minus_inf(self) -> int:
+        """Audio ``-inf`` values set to 0 over all splits (the original loader's cleaning of COVAREP's log(0))."""
+        return sum(s.audio_minus_inf for s in self.splits.values())
 
 
 def _infer_from_name(path: Path) -> tuple[str | None, bool | None]:
@@ -233,15 +241,17 @@ def load_mult_pickle(
             :data:`~affect_lib.data.manifest.STANDIN_KEY`) is exempt.
 
     Returns:
-        A :class:`MultCorpus` with float32 features, ``audio == -inf`` replaced by 0 (as the original loader does),
-        other NaN/infinite features replaced by 0 and counted (``corpus.zeroed``; a warning names the file and
-        the modalities), labels as float32 (N, 1) or int64 (N, 4), and MOSI's bytes ids decoded as UTF-8.
+        A :class:`MultCorpus` with float32 features, ``audio == -inf`` replaced by 0 (as the original loader does;
+        counted in ``corpus.audio_minus_inf``), other NaN/infinite features replaced by 0 and counted
+        (``corpus.zeroed``; a warning names the file and the modalities), labels as float32 (N, 1) or int64
+        (N, 4), and MOSI's bytes ids decoded as UTF-8.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: a truncated, foreign or malicious pickle; missing splits or keys; wrong feature dimensions,
-            inconsistent lengths or sample counts; labels of the wrong shape or values; with ``check_manifest``,
-            a file that differs from its manifest entry.
+        ValueError: a truncated, foreign or malicious pickle; missing splits or keys; features that are not numbers
+            or a modality without one finite value in a split; wrong feature dimensions, inconsistent lengths or
+            sample counts; labels of the wrong shape or values; with ``check_manifest``, a file that differs from
+            its manifest entry.
     """
     path = Path(path)
     named_dataset, named_aligned = _infer_from_name(path)
@@ -298,17 +308,28 @@ def _validate_split(raw: Any, spec: MultDatasetSpec, where: str) -> MultSplit:
     missing = [k for k in (*MODALITIES, "labels") if k not in raw]
     if missing:
         raise ValueError(f"{where}: missing keys {missing} (found {sorted(raw)})")
-    arrays, zeroed = {}, {}
+    arrays, zeroed, minus_inf = {}, {}, 0
     for key in MODALITIES:
         value = raw.pop(key)  # the split no longer holds the raw array: converting it frees it
         if not isinstance(value, np.ndarray) or value.ndim != 3 or not np.issubdtype(value.dtype, np.number):
-            shape = getattr(value, "shape", type(value).__name__)
-            raise ValueError(f"{where}: {key!r} must be a numeric array (N, T, d), got {shape}")
+            kind = (
+                f"shape {value.shape}, dtype {value.dtype}"
+                if isinstance(value, np.ndarray)
+                else type(value).__name__
+            )
+            raise ValueError(f"{where}: {key!r} must be a numeric array (N, T, d), got {kind}")
         arr = value.astype(np.float32, copy=False)  # no copy when the file already holds float32
         del value
         if not arr.flags.writeable:
             arr = arr.copy()
-        zeroed[key] = _clean_in_place(arr, audio=key == "audio")
+        cleaned = _clean_in_place(arr, audio=key == "audio")
+        if arr.size and cleaned[0] + cleaned[1] == arr.size:
+            raise ValueError(
+                f"{where}: every {key!r} value ({arr.size:,}) is NaN or infinite, so this modality holds no data "
+                "(it would train on zeros): rebuild the file from its source features"
+            )
+        minus_inf += cleaned[0]
+        zeroed[key] = cleaned[1]
         arrays[key] = arr
     n = {key: len(arr) for key, arr in arrays.items()}
     labels = raw["labels"]
@@ -327,24 +348,26 @@ def _validate_split(raw: Any, spec: MultDatasetSpec, where: str) -> MultSplit:
             ids = np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v), otypes=[str])(
                 ids
             )
-    return MultSplit(ids=ids, zeroed=zeroed, **arrays)
+    return MultSplit(ids=ids, zeroed=zeroed, audio_minus_inf=minus_inf, **arrays)
 
 
-def _clean_in_place(arr: np.ndarray, *, audio: bool, block_values: int = 1 << 20) -> int:
-    """Zero ``-inf`` audio (the original loader's cleaning of COVAREP's log(0), not counted), then every other NaN
-    or infinite value (counted), a block of samples at a time so the masks stay small; returns the count."""
+def _clean_in_place(arr: np.ndarray, *, audio: bool, block_values: int = 1 << 20) -> tuple[int, int]:
+    """Zero ``-inf`` audio (the original loader's cleaning of COVAREP's log(0)), then every other NaN or infinite
+    value, a block of samples at a time so the masks stay small; returns the two counts."""
     rows = max(1, block_values // max(1, arr[0].size)) if len(arr) else 1
-    count = 0
+    minus_inf = count = 0
     for start in range(0, len(arr), rows):
         block = arr[start : start + rows]
         if audio:
-            block[block == -np.inf] = 0.0
+            mask = block == -np.inf
+            minus_inf += int(np.count_nonzero(mask))
+            block[mask] = 0.0
         bad = ~np.isfinite(block)
         n = int(np.count_nonzero(bad))
         if n:
             block[bad] = 0.0
             count += n
-    return count
+    return minus_inf, count
 
 
 def _validate_labels(labels: np.ndarray, spec: MultDatasetSpec, where: str) -> np.ndarray:

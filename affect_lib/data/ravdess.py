@@ -40,6 +40,7 @@ PROPER_VALID_ACTORS = (11, 13, 18, 22)
 """The fixed actor split of katerynaCh's RAVDESS models (ICPR 2022), used as the default proper split."""
 
 _NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
+_ACTOR_FOLDER = re.compile(r"Actor_(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,33 @@ def parse_ravdess_name(name: str | Path) -> RavdessName:
 
 
 def list_clips(root: str | Path, *, modality: int = 1, vocal_channel: int = 1) -> list[Path]:
-    """The ``Actor_XX/*.mp4`` clips under ``root`` with the given modality/channel, sorted by path.
+    """The ``Actor_XX/*.mp4`` clips under ``root`` (``.MP4`` too) with the given modality/channel, sorted by path.
 
     Raises:
         FileNotFoundError: ``root`` is missing or holds no matching clip.
-        ValueError: an ``Actor_XX`` folder holds no matching clip (e.g. only the audio-only ``.wav`` files): the
-            actor would silently drop out of every split.
+        ValueError: a folder ``Actor_*`` that is not ``Actor_`` and two digits; a clip whose actor field differs
+            from its folder's (a test actor's clip filed under a training actor would leak into training); an
+            ``Actor_XX`` folder without a matching clip (e.g. only the audio-only ``.wav`` files): the actor would
+            silently drop out of every split.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"RAVDESS root {root} does not exist or is not a folder")
     clips, empty = [], []
     for folder in sorted(p for p in root.glob("Actor_*") if p.is_dir()):
+        actor = _ACTOR_FOLDER.fullmatch(folder.name)
+        if actor is None:
+            raise ValueError(
+                f"RAVDESS root {root}: folder {folder.name!r} is not Actor_ and two digits (Actor_01)"
+            )
         found = []
-        for path in sorted(folder.glob("*.mp4")):
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".mp4"):
             name = parse_ravdess_name(path)
+            if name.actor != int(actor[1]):
+                raise ValueError(
+                    f"RAVDESS clip {path}: its actor field (the last, {name.actor:02d}) is not its folder's "
+                    f"({folder.name}), so the clip would be split with the wrong actor: move or rename it"
+                )
             if name.modality == modality and name.vocal_channel == vocal_channel:
                 found.append(path)
         clips.extend(found)
@@ -153,6 +166,27 @@ def _sorted_actors(actors: Iterable[int]) -> list[int]:
     if len(unique) < 2:
         raise ValueError(f"actors must hold at least 2 distinct ids, got {unique}")
     return unique
+
+
+def check_no_missing_actors(actors: Iterable[int], protocol: str, n_actors: int | None = None) -> None:
+    """Refuse actors with a gap in ``1..n`` (``n``: ``n_actors``, else the highest actor) for a fold ``protocol``.
+
+    The fold rules (:func:`actor_folds`, :func:`proper_folds`) count the sorted actors, so a missing actor would
+    shift every later fold silently (without actor 3, CFN-SR's fold 0 would test actors 1, 2, 4, 5).
+
+    Raises:
+        ValueError: naming the protocol and the missing actors.
+    """
+    unique = _sorted_actors(actors)
+    missing = sorted(set(range(1, (n_actors or unique[-1]) + 1)) - set(unique))
+    if missing:
+        folders = ", ".join(f"Actor_{a:02d}" for a in missing)
+        one = len(missing) == 1
+        raise ValueError(
+            f"the {protocol} folds are defined over actors 1..{n_actors or unique[-1]}, but {folders} "
+            f"{'has' if one else 'have'} no clip: every fold after {'it' if one else 'them'} would test other "
+            "actors. Add the clips, or choose another split explicitly"
+        )
 
 
 def actor_folds(actors: Iterable[int], k_folds: int) -> list[ActorSplit]:

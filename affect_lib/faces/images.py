@@ -1,4 +1,4 @@
-"""Real faces that ship with scikit-image, aligned and cropped, and input checks for image batches.
+"""Real faces that ship with scikit-image, aligned and cropped, image files, and input checks for image batches.
 
 - ``"astronaut"``: ``skimage.data.astronaut()`` (a 512×512 RGB portrait). Its landmarks were annotated by this project
   (``astronaut_landmarks.json``, package data); the face is aligned by a similarity transform that puts the eye
@@ -10,9 +10,12 @@
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +27,9 @@ EYE_X = (0.36, 0.64)
 """... at these columns, so the inter-ocular distance is 0.28 of the size."""
 SOURCES = ("astronaut", "lfw")
 N_LFW_FACES = 100
+MAX_PIXELS = 25_000_000
+"""The largest image :func:`read_image` decodes: a 24-megapixel photograph fits (a face needs a few hundred pixels;
+larger images took minutes in face detection)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,44 @@ def load_face(source: str = "astronaut", *, size: int = 128, index: int = 0) -> 
     image = transform.warp(data.astronaut(), tform.inverse, output_shape=(size, size), order=3, mode="edge")
     aligned = {name: tform(xy[None])[0] for name, xy in marks.items()}
     return Face(image.clip(0, 1).astype(np.float32), aligned, "astronaut")
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB (grey, 16-bit and float files converted, alpha dropped).
+
+    Raises:
+        ValueError: the file is not a readable image, or has more than :data:`MAX_PIXELS` pixels (read from its
+            header, before anything is decoded).
+    """
+    from PIL import Image
+    from skimage import io, util
+
+    path = Path(path)
+    limit = f"this command reads at most {MAX_PIXELS / 1e6:.0f} megapixels: downscale it first"
+    try:
+        with warnings.catch_warnings():  # the size is checked here, against a lower limit than PIL's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:
+                width, height = header.size
+    except Image.DecompressionBombError:
+        raise ValueError(f"{path}: larger than PIL decodes safely; {limit}") from None
+    except OSError as err:  # PIL.UnidentifiedImageError included
+        raise ValueError(f"{path}: not a readable image ({type(err).__name__})") from None
+    if width * height > MAX_PIXELS:
+        raise ValueError(
+            f"{path}: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); {limit}"
+        )
+    try:
+        image = io.imread(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from None
+    if image.ndim == 3 and image.shape[2] < 3:  # grey with alpha
+        image = image[..., 0]
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3:
+        raise ValueError(f"{path}: not one still image (it decodes to shape {image.shape})")
+    return util.img_as_ubyte(image[..., :3])
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

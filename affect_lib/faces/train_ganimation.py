@@ -15,7 +15,8 @@ metric to select on, and is read back as the official per-epoch generator and cr
 
 The run folder ``OUT`` (default ``runs/PROFILE/ganimation-faces``) holds:
 
-- ``run.json``: the fingerprint (recipe hash, data folder, its number of images, seed, step cap) and the recipe;
+- ``run.json``: the fingerprint (recipe hash, data folder, its number of images and a SHA-256 of the images and
+  AU files, seed, step cap) and the recipe;
 - ``checkpoints/<epoch>_net_gen.pth`` and ``<epoch>_net_dis.pth``: G's and D's state dicts after each epoch
   (donydchen's file names, this library's official-layout keys; :func:`affect_lib.faces.ganimation.load_checkpoint`
   reads them); at paper size about 33 MB + 180 MB per epoch;
@@ -25,8 +26,9 @@ The run folder ``OUT`` (default ``runs/PROFILE/ganimation-faces``) holds:
 
 An existing run is never replaced: a folder holding this run needs ``--resume`` (which continues after the last
 complete epoch and gives the weights an uninterrupted run would have had; only files of an epoch that had not
-completed are written again), a folder holding another run or other files is refused, naming what differs, and
-``--resume`` on a folder that holds no run (missing, or without ``run.json``) is refused rather than starting one.
+completed are written again), a folder holding another run (other data included) or other files is refused, naming
+what differs, and ``--resume`` on a folder that holds no run (missing, or without ``run.json``) is refused rather
+than starting one (:func:`affect_lib.runtime.check_run_folder`, the rules ``affect-lib train`` shares).
 ``--epochs N`` stops after epoch N of the schedule without changing the schedule, so a later ``--resume`` (with a
 larger N, or none) continues the same run.
 """
@@ -47,6 +49,7 @@ from torch.utils.data.distributed import DistributedSampler
 from affect_lib.data.emotionet import FaceAUs
 from affect_lib.faces import ganimation as gan
 from affect_lib.recipes import GanimationRecipe, recipe_hash
+from affect_lib.runtime import check_run_folder, data_digest
 
 FORMAT = "affect_lib.ganimation_run/1"
 """The ``format`` key of a run's ``checkpoint.pt``."""
@@ -73,55 +76,17 @@ def fingerprint(
     recipe: GanimationRecipe, data: FaceAUs, *, seed: int, max_steps: int | None
 ) -> dict[str, Any]:
     """What makes two runs the same run (the epoch a run stops at aside)."""
+    source = data.au_source
+    au_files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
     return {
         "recipe": recipe_hash(recipe),
         "data_dir": str(data.root.resolve()),
-        "au_source": data.au_source.name,
+        "au_source": source.name,
         "images": len(data),
         "seed": seed,
         "max_steps": max_steps,
+        "data_sha256": data_digest([*data.paths, *au_files]),
     }
-
-
-def check_run_folder(out: Path, fp: dict[str, Any], *, resume: bool) -> bool:
-    """Whether ``out`` already holds this run (then ``resume`` is required); refuse, touching nothing, a file, a
-    folder of another run (naming the field that differs) or a non-empty folder without ``run.json``.
-
-    Raises:
-        FileExistsError: any of those.
-        FileNotFoundError: ``resume`` but ``out`` holds no run (it does not exist, or has no ``run.json``).
-    """
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a folder: choose another --out")
-    run_file = out / "run.json"
-    if not run_file.exists():
-        if out.is_dir() and any(out.iterdir()):
-            raise FileExistsError(
-                f"--out {out} is not empty and holds no run.json: choose a new or empty folder"
-            )
-        if resume:
-            raise FileNotFoundError(
-                f"--resume: {out} holds no run (no run.json{'' if out.is_dir() else '; the folder does not exist'})"
-                " to continue: check --out, or drop --resume to start a new run there"
-            )
-        return False
-    try:
-        saved = json.loads(run_file.read_text())["fingerprint"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise FileExistsError(
-            f"{run_file} is unreadable ({type(err).__name__}): choose another --out"
-        ) from None
-    for key, value in fp.items():
-        if saved.get(key) != value:
-            raise FileExistsError(
-                f"run folder {out} holds another run: its {key} is {saved.get(key)!r}, this run's is {value!r}; "
-                "choose another --out (nothing was changed)"
-            )
-    if not resume:
-        raise FileExistsError(
-            f"run folder {out} already holds this run: pass --resume to continue it (nothing was changed)"
-        )
-    return True
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
@@ -321,7 +286,7 @@ def resolve_recipe(args: argparse.Namespace) -> GanimationRecipe:
 
 def command(args: argparse.Namespace) -> int:
     """Run ``affect-lib train ganimation``; user errors become :class:`affect_lib.cli.CommandError`."""
-    from affect_lib.cli import CommandError
+    from affect_lib.cli import CommandError, interrupted
     from affect_lib.train import TrainingDiverged
 
     try:
@@ -353,6 +318,8 @@ def command(args: argparse.Namespace) -> int:
         raise CommandError(str(err), status=3) from None
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         raise CommandError(str(err)) from None
+    except KeyboardInterrupt:
+        raise interrupted(out / "checkpoint.pt", started=(out / "run.json").exists()) from None
     print(
         json.dumps(
             {"out": str(out), "epochs": len(history), "last": history[-1] if history else None}, indent=1

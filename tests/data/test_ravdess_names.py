@@ -6,6 +6,8 @@ import pytest
 from affect_lib.data.ravdess import (
     RavdessName,
     actor_folds,
+    check_no_missing_actors,
+    list_clips,
     msaf_folds,
     parse_ravdess_name,
     proper_folds,
@@ -85,3 +87,30 @@ def test_bad_split_arguments():
         proper_split(range(1, 9), test=(30,), valid=(2,))
     with pytest.raises(ValueError, match="at least 2"):
         actor_folds([3, 3], 2)
+
+
+def test_list_clips_takes_uppercase_mp4_and_checks_each_clip_against_its_folder(tmp_path):
+    folder = tmp_path / "Actor_01"
+    folder.mkdir()
+    for name in ("01-01-01-01-01-01-01.MP4", "01-01-02-01-01-01-01.mp4", "03-01-02-01-01-01-01.wav"):
+        (folder / name).touch()
+    assert [p.name for p in list_clips(tmp_path)] == ["01-01-01-01-01-01-01.MP4", "01-01-02-01-01-01-01.mp4"]
+    (folder / "01-01-03-01-01-01-02.mp4").touch()  # actor 2's clip in actor 1's folder
+    with pytest.raises(
+        ValueError, match=r"-02\.mp4: its actor field \(the last, 02\) is not its folder's \(Actor_01\)"
+    ):
+        list_clips(tmp_path)
+    (folder / "01-01-03-01-01-01-02.mp4").unlink()
+    (tmp_path / "Actor_1").mkdir()
+    with pytest.raises(ValueError, match="folder 'Actor_1' is not Actor_ and two digits"):
+        list_clips(tmp_path)
+
+
+def test_a_gap_in_the_actors_is_named():
+    check_no_missing_actors([1, 2, 3], "folds3")
+    with pytest.raises(
+        ValueError, match=r"the released folds are defined over actors 1\.\.24, but Actor_03 has no"
+    ):
+        check_no_missing_actors([a for a in range(1, 25) if a != 3], "released")
+    with pytest.raises(ValueError, match="Actor_23, Actor_24 have no clip"):
+        check_no_missing_actors(range(1, 23), "msaf", 24)

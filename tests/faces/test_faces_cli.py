@@ -1,10 +1,14 @@
 """faces edit / faces search through an argparse driver registered as affect_lib/cli.py should register them."""
 
 import argparse
+import struct
+import zlib
 
 import numpy as np
 import pytest
+import torch
 
+from affect_lib import cli as main_cli
 from affect_lib.faces import cli, facs
 
 
@@ -13,6 +17,15 @@ def _run(*argv):
     cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
     return args.func(args)
+
+
+def _error(capsys, *argv):
+    """Exit status and the last stderr line of ``affect-lib faces ARGV`` (argparse refusals included)."""
+    try:
+        status = main_cli.main(["faces", *argv])
+    except SystemExit as stop:
+        status = stop.code
+    return status, capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_parse_aus_and_targets():
@@ -35,7 +48,7 @@ def test_edit_and_search_write_their_files_and_never_overwrite(tmp_path):
         == 0
     )
     assert out.stat().st_size > 0
-    with pytest.raises(FileExistsError):
+    with pytest.raises(main_cli.CommandError, match="exists: choose another --out"):
         _run("faces", "edit", "--image", "astronaut", "--size", "64", "--aus", "AU12=4", "--out", str(out))
     folder = tmp_path / "search"
     argv = [
@@ -57,7 +70,7 @@ def test_edit_and_search_write_their_files_and_never_overwrite(tmp_path):
         "fitness.png",
         "result.json",
     ]
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(main_cli.CommandError, match="no such file"):
         _run(
             "faces",
             "edit",
@@ -106,3 +119,56 @@ def test_edit_and_search_on_an_lfw_face(tmp_path):
 
     result = json.loads((folder / "result.json").read_text())
     assert result["target"] and len(result["best"]) == 1 and (folder / "best_0.png").is_file()
+
+
+def _png_header(path, side):
+    """A PNG that declares ``side`` x ``side`` pixels and holds none: its size is read from the header alone."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_bad_input_is_one_error_line_with_status_2_and_writes_nothing(tmp_path, capsys):
+    text, junk, big = tmp_path / "notes.png", tmp_path / "junk.pth", _png_header(tmp_path / "big.png", 12000)
+    text.write_text("not an image")
+    junk.write_bytes(b"\x80\x02junk" * 100)
+    malicious = tmp_path / "evil.pth"
+    torch.save({"x": argparse.Namespace()}, malicious)  # not plain data: weights_only refuses it
+    out = tmp_path / "out.png"
+    edit = ["edit", "--aus", "AU12=3", "--size", "64"]
+    cases = [
+        ([*edit, "--image", str(text), "--out", str(out)], f"--image {text}: not a readable image"),
+        ([*edit, "--image", "astronaut", "--out", str(tmp_path / "x.txt")], ".txt is not an image type"),
+        (
+            [*edit, "--image", str(big), "--out", str(out)],
+            "big.png: 12000 x 12000 pixels (144 megapixels); this",
+        ),
+        (
+            [*edit, "--image", "astronaut", "--checkpoint", str(junk), "--out", str(out)],
+            f"{junk} was refused",
+        ),
+        (
+            [*edit, "--image", "astronaut", "--checkpoint", str(malicious), "--out", str(out)],
+            "nothing in it was",
+        ),
+        (
+            ["edit", "--aus", "AU12=9", "--image", "astronaut", "--out", str(out)],
+            "intensity must lie in [0, 5",
+        ),
+    ]
+    search = ["search", "--image", "astronaut", "--target", "happy", "--out", str(tmp_path / "found")]
+    cases += [
+        ([*search, "--budget", "0"], "--budget: must be a positive integer, got '0'"),
+        ([*search, "--top", "0"], "--top: must be a positive integer, got '0'"),
+        ([*search[:4], "sad .5 +", *search[5:]], "--target"),
+        ([*search[:2], "lfw:x", *search[3:]], "--image lfw:x: want lfw:N"),
+    ]
+    for argv, words in cases:
+        status, line = _error(capsys, *argv)
+        assert status == 2 and words in line, (argv, line)
+        assert "weights_only=False" not in line and "Traceback" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png", "evil.pth", "junk.pth", "notes.png"]

@@ -154,6 +154,18 @@ def test_run_folders_are_never_overwritten(folder, tmp_path):
         tg.train(recipes.ganimation("paper"), folder, tmp_path / "paper", progress=False)
 
 
+def test_resume_on_changed_images_is_refused(folder, tmp_path):
+    import shutil
+
+    data, out = tmp_path / "faces", tmp_path / "run"
+    shutil.copytree(folder, data)
+    tg.train(_quick(), data, out, epochs=1, seed=0, progress=False)
+    image = data / "imgs" / "000003.png"
+    Image.fromarray(255 - np.asarray(Image.open(image))).save(image)  # as many images, one of them other
+    with pytest.raises(FileExistsError, match="its data_sha256 is '"):
+        tg.train(_quick(), data, out, epochs=2, seed=0, resume=True, progress=False)
+
+
 def test_resume_needs_an_existing_run(folder, tmp_path):
     for out in (tmp_path / "missing", tmp_path / "empty"):
         if out.name == "empty":
