@@ -314,7 +314,7 @@ def test_convert_csd_writes_a_loadable_pickle_and_never_overwrites(tmp_path, cap
     corpus = load_mult_pickle(tmp_path / "out" / "mosei_senti_data.pkl")
     assert corpus.lengths == (4, 4, 4) and corpus["train"].labels.tolist() == [[0.5]]
     assert cli.main([*command, *files]) == 2
-    assert "exists: pass overwrite=True" in error(capsys)
+    assert "exists: pass --overwrite" in error(capsys)
     assert cli.main(command) == 2
     assert "give --csd-dir FOLDER" in error(capsys)
 

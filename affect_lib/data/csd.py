@@ -229,7 +229,7 @@ def csd_to_mult(
     if target.suffix != ".pkl":
         target = target / mult_filename(spec.name, aligned)
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists: pass overwrite=True to replace it")
+        raise FileExistsError(f"{target} exists: pass --overwrite (overwrite=True in Python) to replace it")
     lengths = tuple(lengths or manifest_entry(spec.name, aligned).lengths)
     if len(lengths) != 3 or min(lengths) < 1 or (aligned and len(set(lengths)) != 1):
         raise ValueError(f"lengths must be 3 positive integers (equal when aligned), got {lengths}")

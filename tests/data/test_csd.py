@@ -219,7 +219,7 @@ def test_an_existing_output_is_never_overwritten_unless_asked(tmp_path):
     sources = mosei_sources(tmp_path)
     out = tmp_path / "mosei_senti_data.pkl"
     out.write_bytes(b"keep me")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match="--overwrite"):
         csd_to_mult(sources, "mosei", True, SPLITS, tmp_path)
     assert out.read_bytes() == b"keep me"
     csd_to_mult(sources, "mosei", True, SPLITS, tmp_path, overwrite=True)
