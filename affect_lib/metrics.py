@@ -185,3 +185,27 @@ def task_loss(dataset: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tens
 def task_metrics(dataset: str) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
     """The metrics of ``dataset`` as a trainer ``metrics_fn(outputs, targets)``."""
     return sentiment_metrics if dataset_spec(dataset).task == "sentiment" else emotion_metrics
+
+
+def constant_predictor_metrics(
+    dataset: str, train_labels: torch.Tensor | np.ndarray, test_labels: torch.Tensor | np.ndarray
+) -> dict[str, float]:
+    """The test metrics of a model that learnt nothing: one constant output fitted on the training labels.
+
+    Sentiment: the training labels' median (the constant that minimises the L1 loss the models train on), so
+    Acc-2 is the majority sign's share. Emotions: each emotion's majority answer in training ("absent"). A
+    trained result's tolerance band must exclude these (:mod:`affect_lib.expected`).
+
+    Args:
+        dataset: ``mosi``, ``mosei`` or ``iemocap``.
+        train_labels, test_labels: the splits' labels, (N, 1) scores or (N, 4) presence (or the one-hot (N, 4, 2)).
+    """
+    train = np.asarray(train_labels, dtype=float)
+    test = np.asarray(test_labels)
+    if dataset_spec(dataset).task == "sentiment":
+        constant = np.full((len(test), 1), float(np.median(train)))
+        return sentiment_metrics(constant, test.reshape(len(test), 1))
+    presence = train[..., 1] if train.ndim == 3 else train
+    majority = (presence.mean(0) > 0.5).astype(float)  # (4,)
+    logits = np.stack([1 - majority, majority], axis=-1)  # (4, 2): the majority answer's logit is 1
+    return emotion_metrics(np.broadcast_to(logits, (len(test), *logits.shape)).copy(), test)

@@ -166,3 +166,17 @@ def test_task_losses():
     assert task_metrics("mosei") is sentiment_metrics
     with pytest.raises(ValueError, match="dataset"):
         task_loss("ravdess")
+
+
+def test_constant_predictor_metrics_match_a_hand_count():
+    from affect_lib.metrics import constant_predictor_metrics
+
+    train = np.array([[-1.0], [0.5], [2.0], [1.0], [0.2]])  # median 0.5: predicts "positive" everywhere
+    test = np.array([[1.0], [-2.0], [0.0], [3.0], [0.4]])
+    got = constant_predictor_metrics("mosei", train, test)
+    assert got["non0_acc2"] == pytest.approx(3 / 4)  # non-zero labels: 3 positive of 4
+    assert got["mae"] == pytest.approx(np.mean([0.5, 2.5, 0.5, 2.5, 0.1]))
+    labels = np.zeros((4, 4), dtype=int)
+    labels[0, 1] = labels[1, 2] = 1  # every emotion is mostly absent
+    emo = constant_predictor_metrics("iemocap", labels, labels)
+    assert emo["mean_acc"] == pytest.approx(np.mean([1.0, 0.75, 0.75, 1.0]))

@@ -62,7 +62,7 @@ DEFAULT_LENGTHS = {
     ("iemocap", False): (20, 400, 500),
 }
 N_EVENTS = 3
-EVENT_GAIN = 6.0
+EVENT_GAIN = 12.0
 EVENT_NOISE = 0.5
 """s.d. of the per-event noise of the arousal and vision events (the words and tones carry none)."""
 WORD_SPREAD = 0.5
@@ -103,6 +103,7 @@ def standin_corpus(
     sizes: dict[str, int] | None = None,
     lengths: tuple[int, int, int] | None = None,
     dims: tuple[int, int, int] | None = None,
+    tones: bool = True,
 ) -> dict[str, dict[str, np.ndarray]]:
     """A synthetic corpus in the MulT pickle layout ``{split: {"text", "audio", "vision", "labels"[, "id"]}}``.
 
@@ -113,6 +114,9 @@ def standin_corpus(
         sizes: samples per split (default :data:`DEFAULT_SIZES`).
         lengths: ``(T_text, T_audio, T_vision)`` (default: the real pickles', :data:`DEFAULT_LENGTHS`).
         dims: feature dims (default: the dataset's standard ones, 300/5/20 for MOSI).
+        tones: False writes the **control**: the same corpus (every random draw, label, word, arousal and vision
+            event identical) except that the audio carries no tone events, so the cross-modal cue is gone and a
+            word's meaning can no longer be read from the files.
     """
     spec = dataset_spec(dataset)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
@@ -134,6 +138,8 @@ def standin_corpus(
     for split in SPLITS:
         n = sizes[split]
         labels, values = _draw_story(rng, n, spec.task)
+        if not tones:  # amplitude zero: the same draws follow, only the tone events vanish
+            values[1][1] = np.zeros_like(values[1][1])
         real_fraction = rng.uniform(0.6, 1.0, size=n)
         slots = (np.arange(N_EVENTS) + rng.uniform(0.0, 1.0, size=(n, N_EVENTS))) / N_EVENTS
         event_times = EVENT_SPAN * slots
@@ -172,7 +178,8 @@ def write_standin(
     corpus = standin_corpus(dataset, aligned=aligned, seed=seed, **kwargs)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as fh:  # the marker exempts the file from the real corpora's manifest check
-        pickle.dump({**corpus, STANDIN_KEY: {"seed": seed, "story": "sarcasm"}}, fh, protocol=4)
+        marker = {"seed": seed, "story": "sarcasm" if kwargs.get("tones", True) else "sarcasm, tones removed"}
+        pickle.dump({**corpus, STANDIN_KEY: marker}, fh, protocol=4)
     tmp.replace(path)
     return path
 

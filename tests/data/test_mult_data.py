@@ -251,3 +251,20 @@ def test_restricted_load_errors_name_the_file_not_a_mult_pickle(tmp_path):
     assert "MulT" not in str(err.value)
     with pytest.raises(ValueError, match=r"x\.pkl is not a plain data pickle: refusing to load global"):
         restricted_load(dump(tmp_path / "x.pkl", _SystemCall()))
+
+
+def test_the_control_removes_only_the_tone_events():
+    """tones=False: every split identical except the audio, which loses a rank-one part (the tone direction)."""
+    sizes = {"train": 40, "valid": 8, "test": 8}
+    with_, without = (
+        standin_corpus("mosei", aligned=False, sizes=sizes, lengths=(12, 36, 36), tones=t)
+        for t in (True, False)
+    )
+    for split in ("train", "valid", "test"):
+        for key in ("text", "vision", "labels", "id"):
+            assert np.array_equal(with_[split][key], without[split][key]), (split, key)
+        a, b = with_[split]["audio"], without[split]["audio"]
+        frames = np.isfinite(a).all(-1) & np.isfinite(b).all(-1)  # silent frames hold -inf in both
+        diff = (a - b)[frames]
+        singular = np.linalg.svd(diff, compute_uv=False)
+        assert singular[0] > 1.0 and singular[1] < 1e-3 * singular[0]  # one direction only
