@@ -29,7 +29,7 @@
 # download, and the claim under test is about the accountants, not the architectures. Finally it puts the
 # widely published DP-SGD MNIST settings through every accountant, beside the $\varepsilon$ their sources print,
 # which needs no training at all, and audits the implementation with a canary: a measured lower bound on
-# $\varepsilon$ beside the accountant's upper bound.
+# $\varepsilon$ beside the accountant's upper bound, and the audit's tests drawn on DP-SGD's trade-off curve.
 #
 # **Learning goals**
 #
@@ -37,11 +37,10 @@
 # - Read accuracy against $\varepsilon$ for accountants that measure different things.
 # - See how the released scripts' training differs from DP-SGD, and what guarantee it actually has.
 # - Audit the implementation: an empirical lower bound on $\varepsilon$ beside the accountant's upper bound.
+# - Read a privacy guarantee as a trade-off curve, and place an attack's error rates on it.
 
 # %% tags=["parameters"]
-profile: str = (
-    "quick"  # "quick": 8 epochs, 3 noise levels; "paper": 40 epochs, 5 levels
-)
+profile: str = "quick"  # "quick": 8 epochs, 3 noise levels; "paper": 40 epochs, 5 levels
 seed: int = 0
 device: str = "auto"  # training runs on the CPU: the model is tiny
 data_dir: str | None = None  # not used: scikit-learn's digits ship inside the wheel
@@ -55,18 +54,26 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 import affect_lib
-from affect_lib import expected
+from affect_lib import claims, expected
 from affect_lib.claims import claims_table, number
 from affect_lib.privacy import (
     GaussianAccountant,
     PLDAccountant,
     PRVAccountant,
     RDPAccountant,
+    checks,
     wasserstein_noise_floor,
 )
+from affect_lib.privacy.analysis import gdp, pld
 from affect_lib.privacy.analysis.gdp import epsilon_from_mu
-from affect_lib.privacy.audit import audit_dpsgd
+from affect_lib.privacy.audit import (
+    audit_dpsgd,
+    clopper_pearson_upper,
+    epsilon_lower_bound,
+    gdp_mu_lower_bound,
+)
 from affect_lib.privacy.dpsgd import load_digits_tensors, train_dpsgd
+from affect_lib.privacy.tradeoff import gaussian_tradeoff, profile_tradeoff
 
 cfg = affect_lib.setup(profile, seed, device, data_dir)
 epochs = cfg.pick(quick=8, paper=40)
@@ -110,9 +117,7 @@ steps = runs[noise_levels[0]].steps
 rate = runs[noise_levels[0]].sample_rate
 replace_one = {}
 for z in noise_levels:
-    acc = PLDAccountant(
-        value_discretization_interval=1e-3, neighboring_relation="replace_one"
-    )
+    acc = PLDAccountant(value_discretization_interval=1e-3, neighboring_relation="replace_one")
     acc.step(noise_multiplier=z, sample_rate=rate, steps=steps)
     replace_one[z] = acc.get_epsilon(delta)
 trained = pd.DataFrame(
@@ -133,9 +138,7 @@ trained = pd.DataFrame(
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(
-    f"{epochs} epochs = {steps} steps, sample rate read from opacus's loader: q = {rate:.5f}"
-)
+print(f"{epochs} epochs = {steps} steps, sample rate read from opacus's loader: q = {rate:.5f}")
 print(
     f"q = 1/23 exactly: {rate == 1 / 23}; every pair difference <= 2C: "
     f"{bool((trained['max ||d_i|| / C'] <= 2 + 1e-6).all())}"
@@ -167,7 +170,7 @@ print(
 # %% [markdown]
 # ## Accuracy against epsilon
 
-# %% mystnb={"figure": {"name": "fig-13-wdp-deep-learning-1", "caption": "Test accuracy on digits after each epoch against the budget each accountant reports at that point (quick profile, real data, 8 epochs). For RDP, PRV and BDP more noise moves the curves left (smaller $\\varepsilon$) and down (lower accuracy): the usual privacy\u2013utility trade-off. For WDP the order is *reversed*: more noise gives a *larger* budget, because the accountant's per-step value is dominated by the noise's own $\\mu$-th moment, which grows linearly with $z$."}}
+# %% mystnb={"figure": {"caption": "Test accuracy on digits after each epoch against the budget each accountant reports at that point (quick profile, real data, 8 epochs). For RDP, PRV and BDP more noise moves the curves left (smaller $\\varepsilon$) and down (lower accuracy): the usual privacy\u2013utility trade-off. For WDP the order is *reversed*: more noise gives a *larger* budget, because the accountant's per-step value is dominated by the noise's own $\\mu$-th moment, which grows linearly with $z$.", "name": "fig-13-wdp-deep-learning-1"}}
 fig, axes = plt.subplots(2, 2, figsize=(7, 5.8), sharey=True)
 for ax, name in zip(axes.flat, accountant_names, strict=True):
     for z, run in runs.items():
@@ -216,6 +219,17 @@ for z in noise_levels:
 # that $q = B/N$ would give: the released *moments accountant* (the BDP code without the Bayesian part: a single
 # order $\lambda = 16$, i.e. RDP at $\alpha = 17$ with the basic conversion) and RDP at the optimal order, both
 # of which assume Poisson sampling that the scripts do not do.
+#
+# **Why $q = 1$ and not a bound for shuffled batches.** The $q = 1$ bound is valid for shuffling: fix the
+# permutation; the replaced example then lies in exactly one batch per epoch, every other step of the epoch reads
+# only data common to both datasets, so by adaptive composition the epoch costs one Gaussian mechanism of noise
+# multiplier $z/2$; a random permutation mixes these cases, and a mixture of mechanisms that each satisfy a
+# privacy profile satisfies it too (the hockey-stick divergence is jointly convex). What shuffling does *not* give
+# is the amplification that $q = B/N$ with the Poisson analysis credits: Chua et al. {cite}`chua2024shuffling`
+# show that the privacy loss of shuffled batches can lie far above that Poisson accounting, so those two rows are
+# not bounds for this training. The known amplification-by-shuffling theorems {cite}`feldman2021clones` are for
+# local randomizers (each record's report is itself differentially private), which a DP-SGD step is not; a
+# valid, tighter accountant for shuffled DP-SGD batches is beyond this book, and we keep the $q = 1$ bound.
 
 # %%
 z_rel = 0.01
@@ -235,9 +249,7 @@ moments_released.step(
     noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps
 )
 rdp_poisson = RDPAccountant()
-rdp_poisson.step(
-    noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps
-)
+rdp_poisson.step(noise_multiplier=z_rel, sample_rate=released.sample_rate, steps=released.steps)
 valid = RDPAccountant()
 valid.step(noise_multiplier=z_rel / 2, sample_rate=1.0, steps=epochs)
 released_rows = []
@@ -246,9 +258,7 @@ for label, acc in (
     ("RDP at the optimal order, q = B/N (assumes Poisson sampling)", rdp_poisson),
     (f"valid bound: q = 1, z/2, {epochs} compositions (optimal order)", valid),
 ):
-    with warnings.catch_warnings(
-        record=True
-    ) as caught:  # shown in the table, not silenced
+    with warnings.catch_warnings(record=True) as caught:  # shown in the table, not silenced
         warnings.simplefilter("always")
         eps = acc.get_epsilon(delta)
     released_rows.append(
@@ -264,9 +274,7 @@ print(
 released_dp.assign(eps=released_dp["eps"].map("{:.4g}".format))
 
 # %%
-print(
-    f"accuracy {released.accuracy[-1]:.3f}; as the released WDP and BDP accountants report it:"
-)
+print(f"accuracy {released.accuracy[-1]:.3f}; as the released WDP and BDP accountants report it:")
 print(f"WDP {released.epsilon['wdp'][-1]:.4g}, BDP {released.epsilon['bdp'][-1]:.4g}")
 
 # %%
@@ -341,9 +349,7 @@ for source, z, batch, ep, published in settings:
     for name, book in books.items():
         book.step(noise_multiplier=z, sample_rate=q_mnist, steps=t_steps)
         row[name] = book.get_epsilon(delta)
-    row["WDP floor"] = (
-        t_steps * wasserstein_noise_floor(28, z, q_mnist, 16) - np.log(delta) / 32
-    )
+    row["WDP floor"] = t_steps * wasserstein_noise_floor(28, z, q_mnist, 16) - np.log(delta) / 32
     anchor_rows.append(row)
 anchors = pd.DataFrame(anchor_rows)
 
@@ -379,8 +385,7 @@ for name, z, q_cfg, t_steps in configs:
             "z": z,
             "q": q_cfg,
             "steps": t_steps,
-            "WDP floor": t_steps * wasserstein_noise_floor(28, z, q_cfg, 16)
-            - np.log(delta) / 32,
+            "WDP floor": t_steps * wasserstein_noise_floor(28, z, q_cfg, 16) - np.log(delta) / 32,
             "RDP eps": eps,
             "best order": order,
             "optimum at the grid's edge": bool(caught),
@@ -425,16 +430,13 @@ paper_configs.assign(
 # Clopper–Pearson bounds (valid together with probability at least 90%). Adjacency is add/remove, the RDP
 # accountant's. With $q = 1$ the run is exactly $\sqrt{T}/z$-GDP, so its exact $\varepsilon$ is known too. Without
 # noise ($z = 0$) the test never errs and $\varepsilon_{\mathrm{lb}}$ is the largest that the runs can show: the
-# audit can see a missing noise wherever the accountant's $\varepsilon$ is below that.
+# audit can see a missing noise wherever the accountant's $\varepsilon$ is below that. A second threshold, chosen
+# on the same half to make the two error counts equal, serves the GDP audit of the next section.
 
 # %%
-audit_trials = cfg.pick(
-    quick=500, paper=2000
-)  # trainings with the canary, and as many without
+audit_trials = cfg.pick(quick=1000, paper=4000)  # trainings with the canary, and as many without
 audits = {
-    z: audit_dpsgd(
-        z, n_trials=audit_trials, max_grad_norm=clip, delta=delta, seed=cfg.seed
-    )
+    z: audit_dpsgd(z, n_trials=audit_trials, max_grad_norm=clip, delta=delta, seed=cfg.seed)
     for z in (0.0, 1.0, 3.0)
 }
 control = audits[0.0]
@@ -447,6 +449,7 @@ audit_table = pd.DataFrame(
             "false negatives": a.false_negatives,
             "runs a side": a.n_eval,
             "eps lower bound (audit)": a.epsilon_lower,
+            "eps lower bound (GDP audit)": a.epsilon_lower_gdp,
             "eps upper bound (RDP)": a.epsilon_upper,
             "exact eps (GDP, q = 1)": np.inf
             if z == 0
@@ -455,7 +458,9 @@ audit_table = pd.DataFrame(
         for z, a in audits.items()
     ]
 )
-leaks_no_more = all(a.epsilon_lower <= a.epsilon_upper for a in noised.values())
+leaks_no_more = checks.not_refuted(
+    [a.epsilon_lower for a in noised.values()], [a.epsilon_upper for a in noised.values()], 0.0
+)
 
 # %%
 audit_table.round(3)
@@ -476,13 +481,23 @@ print(
 )
 for z, a in noised.items():
     print(f"z = {z:g}: RDP accountant ε = {a.epsilon_upper:.3f}")
+# the bounds of a test that ignores the model (always "in": every canary-out run a false positive)
+n_side = control.n_eval
+blind = {
+    "audit eps lower bound, z = 1": epsilon_lower_bound(n_side, 0, n_side, delta),
+    **{
+        f"audit GDP mu lower bound, z = {z:g}": gdp_mu_lower_bound(n_side, 0, n_side)
+        for z in noised
+    },
+}
 print(
     expected.check(
         "13_wdp_deep_learning_audit",
         {
-            f"audit eps lower bound, z = {z:g}": a.epsilon_lower
-            for z, a in noised.items()
+            "audit eps lower bound, z = 1": noised[1.0].epsilon_lower,
+            **{f"audit GDP mu lower bound, z = {z:g}": a.mu_lower for z, a in noised.items()},
         },
+        constants=blind,
     )
 )
 print(
@@ -499,9 +514,124 @@ print(
 # $\varepsilon$: it finds no leak beyond the accounting. At $z = 3$ the check could fail: the accountant's
 # $\varepsilon$ is below what the noiseless control shows, so a training that dropped its noise would be caught (the
 # library's tests do exactly that, with opacus's noise patched out). At $z = 1$ it could not: the exact
-# $\varepsilon \approx 10$ is more than any few hundred runs can show at $\delta = 10^{-5}$; a lower bound that
-# large needs error rates near $e^{-10}$, i.e. tens of thousands of trainings. The released scripts' semantics is
-# not audited: its valid DP bound above is already astronomically large, and no finite audit could contradict it.
+# $\varepsilon$ (last column) is more than any thousand runs can show at $\delta = 10^{-5}$; a lower bound that
+# large needs error rates near $e^{-\varepsilon}$, i.e. tens of thousands of trainings. The released scripts'
+# semantics is not audited: its valid DP bound above is already astronomically large, and no finite audit could
+# contradict it.
+#
+# ## DP-SGD's trade-off curve, and the audit's tests on it
+#
+# A single $(\varepsilon, \delta)$ pair summarises a whole curve. The *trade-off curve* $f$ of a mechanism gives,
+# at each false-positive rate $\alpha$ of a membership test, the smallest false-negative rate any test can reach
+# {cite}`dong2022gdp`; it is the envelope of the lines that the mechanism's $(\varepsilon, \delta(\varepsilon))$
+# guarantees draw. For DP-SGD we
+# draw it from the privacy-loss distribution: the PLD gives the whole privacy profile $\delta(\varepsilon)$, and
+# `profile_tradeoff` takes the envelope of the $(\varepsilon, \delta(\varepsilon))$ guarantees. For the audited
+# training, full-batch DP-SGD with $T = 4$ steps, the curve is known in closed form: the Gaussian curve
+# $G_\mu(\alpha) = \Phi(\Phi^{-1}(1 - \alpha) - \mu)$ with $\mu = \sqrt T / z$, against which the PLD envelope is
+# checked.
+#
+# The audit's tests are points on this picture: the canary test at each threshold has an empirical
+# $(\mathrm{FPR}, \mathrm{FNR})$, and an implementation that leaked more than accounted would put tests *below*
+# the curve. The rule: a test respects the curve when its upper confidence corner does,
+# $\mathrm{FNR}_{\mathrm{hi}} \ge f(\mathrm{FPR}_{\mathrm{hi}})$ (the true rates satisfy
+# $\mathrm{FNR} \ge f(\mathrm{FPR}) \ge f(\mathrm{FPR}_{\mathrm{hi}})$, as $f$ decreases), checked at the two
+# thresholds chosen on the other half of the runs. The same corner gives the *GDP audit* {cite}`nasr2023tight`:
+# if the training is $\mu$-GDP, $\mu \ge \Phi^{-1}(1 - \mathrm{FPR}_{\mathrm{hi}}) - \Phi^{-1}(\mathrm{FNR}_{\mathrm{hi}})$,
+# read at the equal-error threshold, where the two rates are estimated best.
+
+# %%
+alpha_grid = np.linspace(0, 1, 401)
+eps_profile = np.linspace(0, 30, 601)
+trained_curves = {
+    z: profile_tradeoff(alpha_grid, eps_profile, pld.pld_delta([(z, rate, steps)], eps_profile))
+    for z in noise_levels
+}
+clt_mu = {z: gdp.gdp_mu([(z, rate, steps)]) for z in noise_levels}
+audit_curves, envelope_gap, audit_points = {}, {}, []
+for z, a in noised.items():
+    mu_exact = np.sqrt(a.steps) / z
+    audit_curves[z] = gaussian_tradeoff(alpha_grid, mu_exact)
+    envelope = profile_tradeoff(
+        alpha_grid, eps_profile, pld.pld_delta([(z, 1.0, a.steps)], eps_profile)
+    )
+    envelope_gap[z] = float(np.max(np.abs(envelope - audit_curves[z])))
+    for kind, fp, fn in (
+        ("max-eps threshold", a.false_positives, a.false_negatives),
+        ("equal-error threshold", a.equal_error_false_positives, a.equal_error_false_negatives),
+    ):
+        fpr_hi, fnr_hi = clopper_pearson_upper(fp, a.n_eval), clopper_pearson_upper(fn, a.n_eval)
+        audit_points.append(
+            {
+                "z": z,
+                "test": kind,
+                "FPR": fp / a.n_eval,
+                "FNR": fn / a.n_eval,
+                "FPR_hi": fpr_hi,
+                "FNR_hi": fnr_hi,
+                "curve at FPR_hi": float(gaussian_tradeoff(fpr_hi, mu_exact)),
+            }
+        )
+audit_points = pd.DataFrame(audit_points)
+curve_respected = checks.tradeoff_respected(
+    audit_points["FPR_hi"], audit_points["FNR_hi"], audit_points["curve at FPR_hi"]
+)
+
+# %%
+audit_points.round(3)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for z in noised:
+    print(
+        f"z = {z:g}, q = 1, T = {control.steps}: PLD envelope vs the Gaussian curve "
+        f"G_{np.sqrt(control.steps) / z:.3g}: largest gap {envelope_gap[z]:.3f}"
+    )
+print(f"every audit test's upper corner on or above the curve: {curve_respected}")
+
+# %% mystnb={"figure": {"caption": "Trade-off curves: the smallest false-negative rate of any membership test at each false-positive rate (the diagonal is perfect privacy). Left: DP-SGD on digits as trained above (PLD envelope, add/remove; dashed: the GDP central-limit approximation). Right: the audited full-batch training, whose curve is the Gaussian $G_{\\sqrt{T}/z}$ (solid; the PLD envelope dotted on top), with the canary test's empirical error rates at every threshold (thin steps), the two chosen tests (dots) and their 95% upper corners (crosses). Every test lies above its curve: the audit finds no leak.", "name": "fig-13-wdp-deep-learning-tradeoff"}}
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.2, 3.7), sharey=True)
+for color, z in zip(("C0", "C1", "C2", "C3", "C4"), noise_levels, strict=False):
+    _ = ax0.plot(alpha_grid, trained_curves[z], color=color, label=f"z = {z:g}")
+    _ = ax0.plot(alpha_grid, gaussian_tradeoff(alpha_grid, clt_mu[z]), "--", color=color, lw=1)
+ax0.set(title=f"DP-SGD, q = 1/23, T = {steps}", xlabel="false-positive rate")
+ax0.set_ylabel("false-negative rate")
+for color, (z, a) in zip(("C1", "C2"), noised.items(), strict=True):
+    _ = ax1.plot(alpha_grid, audit_curves[z], color=color, label=f"z = {z:g}")
+    thresholds = np.unique(np.concatenate([a.scores_out, a.scores_in]))
+    fpr = (a.scores_out[None, :] > thresholds[:, None]).mean(1)
+    fnr = (a.scores_in[None, :] <= thresholds[:, None]).mean(1)
+    _ = ax1.plot(fpr, fnr, color=color, lw=0.6, alpha=0.6)
+    pts = audit_points[audit_points["z"] == z]
+    _ = ax1.plot(pts["FPR"], pts["FNR"], "o", color=color, ms=5)
+    _ = ax1.plot(pts["FPR_hi"], pts["FNR_hi"], "x", color=color, ms=6)
+ax1.set(title=f"audited training, q = 1, T = {control.steps}", xlabel="false-positive rate")
+for ax in (ax0, ax1):
+    _ = ax.plot([0, 1], [1, 0], ":", color="grey", lw=1)
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Tighter audits, and what they cost
+#
+# The audit above assumes nothing about the training and pays for it in runs: its bound can reach
+# $\varepsilon$ only where error rates near $e^{-\varepsilon}$ can be measured. Two cheaper routes exist, each with
+# its own price.
+#
+# - **The GDP audit** {cite}`nasr2023tight` reads the same runs through the Gaussian trade-off curve and lands much
+#   closer to the exact value (the table's GDP column, from the printed $\mu$ bounds), at no extra training. Its
+#   price is an assumption: the bound holds only if the training's curve is Gaussian. That is true of full-batch
+#   DP-SGD as specified, but it is part of what an audit should test; a bug that changed the curve's shape (a
+#   heavier-tailed noise, say) could be misread.
+# - **One-run auditing** {cite}`steinke2023onerun` inserts many canaries, each with probability one half, into a
+#   *single* training and guesses which were in: one training instead of thousands. Its price is tightness: the
+#   bound is limited by the number of canaries and is loose for large $\varepsilon$, and the canaries must not
+#   interfere with each other (here, distinct isolated pixels would do, one per unused pixel).
+#
+# Neither changes the verdict here; both would let an audit of a large model, where a thousand trainings are out
+# of reach, say something.
 #
 # ## What the paper claims and what this chapter measured
 #
@@ -512,10 +642,7 @@ print(
 # %% tags=["hide-input"]
 z_mid = noise_levels[len(noise_levels) // 2]
 mid = runs[z_mid]
-wdp_grows = all(
-    runs[a].epsilon["wdp"][-1] < runs[b].epsilon["wdp"][-1]
-    for a, b in zip(noise_levels, noise_levels[1:], strict=False)
-)
+wdp_final = [runs[z].epsilon["wdp"][-1] for z in noise_levels]
 claims_table(
     "13_wdp_deep_learning",
     cfg.profile,
@@ -532,8 +659,7 @@ claims_table(
         (
             r"WDP budgets around $0.4$–$0.5$",
             "0.40–0.52 (mapping of the P(A) values guessed, unverified)",
-            "WDP floor of the released MNIST config: "
-            f"{number(paper_configs['WDP floor'].iloc[0])}",
+            f"WDP floor of the released MNIST config: {number(paper_configs['WDP floor'].iloc[0])}",
             "n/a",
         ),
         (
@@ -542,31 +668,46 @@ claims_table(
             f"WDP at $z = {noise_levels[0]}$ / ${noise_levels[-1]}$: "
             f"{number(runs[noise_levels[0]].epsilon['wdp'][-1])} / "
             f"{number(runs[noise_levels[-1]].epsilon['wdp'][-1])}",
-            bool(not wdp_grows),
+            checks.strictly_lower(wdp_final[:-1], wdp_final[1:], tol=0.0),
         ),
         (
             "The released scripts' WDP reflects the privacy of their training",
             "small WDP budgets",
             f"released WDP {number(released.epsilon['wdp'][-1])}; valid DP bound of that training "
             f"{number(released_dp['eps'].iloc[-1])}",
-            bool(released_dp["eps"].iloc[-1] < 10),
+            checks.below(released_dp["eps"].iloc[-1], 10.0),
         ),
         (
             "The implementation leaks no more than accounted",
             "assumed (DP-SGD's proof)",
             "canary audit, 4 full-batch steps: ε lower bound "
             + ", ".join(
-                f"{a.epsilon_lower:.2f} vs RDP {a.epsilon_upper:.2f} at $z = {z:g}$"
+                f"{a.epsilon_lower:.2f} (GDP audit {a.epsilon_lower_gdp:.2f}) vs RDP "
+                f"{a.epsilon_upper:.2f} at $z = {z:g}$"
                 for z, a in noised.items()
             )
             + f"; without noise the audit shows {control.epsilon_lower:.2f}",
             leaks_no_more,
         ),
+        (
+            "The audit's membership tests respect DP-SGD's trade-off curve",
+            "assumed (DP-SGD's proof)",
+            f"{len(audit_points)} audit tests (2 thresholds at each noise level): the 95% upper "
+            "corners lie on or above $G_{\\sqrt{T}/z}$; PLD envelope within "
+            f"{max(envelope_gap.values()):.3f} of it",
+            curve_respected,
+        ),
     ],
-    rule="n/a: not comparable (units, or a paper value we could not verify). Audit row: yes "
-    "when the audit's lower bound is at most the RDP accountant's upper bound at every noise "
-    "level.",
+    rule="n/a: not comparable (units, or a paper value we could not verify). Noise row: yes when "
+    "every step up in noise lowers the final WDP. Released row: yes when the valid DP bound of "
+    "that training is below 10. Audit row: yes when the audit's lower bound is at most the RDP "
+    "accountant's upper bound at every noise level. Trade-off row: yes when every chosen test's "
+    "upper confidence corner lies on or above the curve.",
 )
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(claims.verdicts("13_wdp_deep_learning"))
 
 # %% [markdown]
 # The second row is not comparable (digits vs the paper's image datasets, and our noise levels vs theirs).
@@ -610,5 +751,5 @@ claims_table(
 # :class: tip
 # `make chapter NB=13_wdp_deep_learning` executes this chapter alone.
 # nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the exact DP budgets, the noise floors, the
-# anchors, and the tolerance checks of the trained results and of the audit.
+# anchors, the tolerance checks of the trained results and of the audit, the trade-off check and the verdicts.
 # ```

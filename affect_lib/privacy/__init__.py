@@ -1,6 +1,7 @@
 """Wasserstein differential privacy (Yang, Qi & Zhou, AAAI 2024), checked numerically.
 
-- :mod:`~affect_lib.privacy.distances`    exact W_mu: 1-D quantile form, continuous laws, Gaussians, POT
+- :mod:`~affect_lib.privacy.distances`    exact W_mu: 1-D quantile form, continuous laws, Gaussians, one subsampled
+  Gaussian step, POT
 - :mod:`~affect_lib.privacy.divergences`  Renyi / KL divergences for the contrasts
 - :mod:`~affect_lib.privacy.mechanisms`   the paper's Table 1 (DP, RDP, WDP of Laplace and Gaussian) and exact W_mu
 - :mod:`~affect_lib.privacy.moments`      absolute moments of N(m, v) in log space
@@ -10,6 +11,8 @@
 - :mod:`~affect_lib.privacy.dpsgd`        DP-SGD on scikit-learn's digits with opacus, and the released scripts'
   semantics
 - :mod:`~affect_lib.privacy.audit`        an empirical lower bound on DP-SGD's epsilon (a canary audit of opacus)
+- :mod:`~affect_lib.privacy.checks`       the verdict rules of Part I's claims tables (computed from measurements)
+- :mod:`~affect_lib.privacy.figure2`      the paper's Figure-2 experiment (synthetic gradients) and its mechanism
 """
 
 from affect_lib.privacy.accountants import (
@@ -35,6 +38,7 @@ from affect_lib.privacy.distances import (
     wasserstein_distance,
     wasserstein_gaussian,
     wasserstein_ot,
+    wasserstein_subsampled_gaussian,
 )
 from affect_lib.privacy.divergences import kl_gaussian, renyi_bernoulli
 from affect_lib.privacy.mechanisms import (
@@ -78,6 +82,7 @@ __all__ = [
     "wasserstein_noise_floor",
     "wasserstein_ot",
     "wasserstein_step_loss",
+    "wasserstein_subsampled_gaussian",
     "wdp_gaussian",
     "wdp_laplace",
 ]

@@ -13,7 +13,9 @@ Every accountant has ``step(...)``, ``get_epsilon(delta)``, ``history``, ``len()
 
 Noise is given as opacus does: the noise standard deviation is z * C. Every input is checked: z > 0, q in (0, 1],
 delta in (0, 1); a sample rate of 0 is refused everywhere (it means no record is used; the Wasserstein formula
-would still charge its noise floor for it).
+would still charge its noise floor for it), and so is asking any accountant for epsilon before its first step.
+``pld`` and ``prv`` refuse noise so small that their grids would need more memory than a machine has (they name
+the noise multiplier and the coarser setting that would fit; ``rdp`` handles any noise).
 """
 
 from __future__ import annotations
@@ -207,6 +209,12 @@ class _PairAccountant(Accountant):
         """Each step's value, shape (steps,)."""
         return np.array([s.value for s in self.history], dtype=np.float64)
 
+    def _accounted(self) -> np.ndarray:
+        """The step values, refusing an empty history as the DP accountants do (no step, no budget to report)."""
+        if not self.history:
+            raise ValueError("the history is empty: account at least one step before asking for epsilon")
+        return self.values()
+
     def _check_loaded(self, history: list) -> list:
         out = []
         for entry in history:
@@ -248,15 +256,16 @@ class WassersteinAccountant(_PairAccountant):
         return float(self.values().sum())
 
     def get_epsilon(self, delta: float) -> float:
-        return wdp.wasserstein_epsilon(self.privacy_loss, delta, self.beta)
+        return wdp.wasserstein_epsilon(float(self._accounted().sum()), delta, self.beta)
 
     def epsilon_history(self, delta: float) -> np.ndarray:
         """eps after each step, shape (steps,)."""
-        return np.cumsum(self.values()) + (wdp.wasserstein_epsilon(0.0, delta, self.beta))
+        return np.cumsum(self._accounted()) + (wdp.wasserstein_epsilon(0.0, delta, self.beta))
 
     def get_delta(self, epsilon: float) -> float:
         """The failure probability at budget eps (see :func:`~.analysis.wdp.wasserstein_delta`)."""
-        return wdp.wasserstein_delta(self.privacy_loss, epsilon, self.beta, paper_compat=self.paper_compat)
+        total = float(self._accounted().sum())
+        return wdp.wasserstein_delta(total, epsilon, self.beta, paper_compat=self.paper_compat)
 
 
 class BayesianAccountant(_PairAccountant):
@@ -280,11 +289,11 @@ class BayesianAccountant(_PairAccountant):
         return bdp.bayesian_step_cost(distances, noise_std, sample_rate, self.order, self.confidence)
 
     def get_epsilon(self, delta: float) -> float:
-        return bdp.bayesian_epsilon(float(self.values().sum()), delta, self.order)
+        return bdp.bayesian_epsilon(float(self._accounted().sum()), delta, self.order)
 
     def epsilon_history(self, delta: float) -> np.ndarray:
         """eps after each step, shape (steps,)."""
-        return np.cumsum(self.values()) / self.order + bdp.bayesian_epsilon(0.0, delta, self.order)
+        return np.cumsum(self._accounted()) / self.order + bdp.bayesian_epsilon(0.0, delta, self.order)
 
 
 ACCOUNTANTS: dict[str, type[Accountant]] = {

@@ -1,4 +1,5 @@
-"""Exact Wasserstein distances W_mu: 1-D quantile form, continuous laws, Gaussians, and POT for d > 1.
+"""Exact Wasserstein distances W_mu: 1-D quantile form, continuous laws, Gaussians, one subsampled Gaussian step,
+and POT for d > 1.
 
 W_mu(P, Q) = (inf over couplings gamma of E_gamma ||X - Y||^mu)^{1/mu}. In one dimension the optimal coupling is
 the quantile coupling, W_mu^mu = int_0^1 |F_P^{-1}(u) - F_Q^{-1}(u)|^mu du, which is exact for (weighted)
@@ -10,9 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
-from affect_lib.privacy.validation import as_float_array, check_order, check_positive, check_weights
+from affect_lib.privacy.validation import (
+    as_float_array,
+    check_nonnegative,
+    check_order,
+    check_positive,
+    check_sample_rate,
+    check_weights,
+)
 
 
 def wasserstein_distance(
@@ -114,3 +122,46 @@ def _points(points: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
+
+
+def wasserstein_subsampled_gaussian(
+    noise_std: float, sample_rate: float, distance: float = 1.0, order: float = 1.0, n_nodes: int = 2000
+) -> float:
+    """Exact W_order of one Poisson-subsampled Gaussian step: (1 - q) N(0, s^2) + q N(d, s^2) against N(0, s^2).
+
+    The two output laws of the step on neighbouring datasets (add/remove one record whose gradient is at distance
+    ``d`` from zero, included with probability ``q``, noise standard deviation ``s``). In R^k the distance is the
+    same: the orthogonal components are identical (couple them identically), and the projection onto d is
+    1-Lipschitz. The 1-D quantile form W^mu = int_0^1 |F_P^{-1}(u) - F_Q^{-1}(u)|^mu du is integrated in the
+    variable x = F_P^{-1}(u), W^mu = E_{X ~ P} |X - s Phi^{-1}(F_P(X))|^mu, so the mixture's quantile function is
+    never inverted numerically: each mixture component is integrated by Gauss-Legendre quadrature over
+    +-12 standard deviations (``n_nodes`` nodes each; the mass outside is 4e-33), with F_P near 1 read from its
+    survival function. Always q d <= W <= q^(1/mu) d (the mean shift; the coupling that moves only the q part).
+
+    Args:
+        noise_std: s > 0.
+        sample_rate: q in (0, 1].
+        distance: d >= 0, the norm of the record's (clipped) gradient.
+        order: mu >= 1.
+        n_nodes: quadrature nodes per mixture component (>= 50).
+    """
+    s = float(check_positive(noise_std, "noise_std"))
+    q = check_sample_rate(sample_rate)
+    d = float(check_nonnegative(distance, "distance"))
+    mu = float(check_order(order))
+    if int(n_nodes) != n_nodes or n_nodes < 50:
+        raise ValueError(f"n_nodes must be an integer >= 50, got {n_nodes!r}")
+    if d == 0:
+        return 0.0
+    z, w = special.roots_legendre(int(n_nodes))
+    z, w = 12.0 * z, 12.0 * w * stats.norm.pdf(12.0 * z)
+    total = 0.0
+    for weight, centre in ((1.0 - q, 0.0), (q, d)):
+        if weight == 0:
+            continue
+        x = centre + s * z
+        cdf = (1 - q) * stats.norm.cdf(x / s) + q * stats.norm.cdf((x - d) / s)
+        sf = (1 - q) * stats.norm.sf(x / s) + q * stats.norm.sf((x - d) / s)
+        target = s * np.where(cdf < 0.5, stats.norm.ppf(cdf), stats.norm.isf(sf))  # F_Q^{-1}(F_P(x))
+        total += weight * float(np.sum(w * np.abs(x - target) ** mu))
+    return float(total ** (1 / mu))

@@ -6,11 +6,15 @@ import pytest
 import torch
 from scipy import optimize, stats
 
+from affect_lib import expected
+from affect_lib.privacy.analysis.gdp import epsilon_from_mu
 from affect_lib.privacy.audit import (
     audit_dpsgd,
     best_threshold,
     clopper_pearson_upper,
     epsilon_lower_bound,
+    equal_error_threshold,
+    gdp_mu_lower_bound,
 )
 
 N_TRIALS = 200  # per side: 100 choose the threshold, 100 count the errors
@@ -112,3 +116,42 @@ def test_bad_input_is_refused():
         audit_dpsgd(1.0, n_trials=2, n_train=200, batch_size=20)  # 10 batches without the canary, 11 with it
     with pytest.raises(ValueError, match="equally long"):
         best_threshold([0.0], [0.0, 1.0], 1e-5)
+
+
+def test_gdp_mu_lower_bound_by_hand_and_on_exact_gaussian_rates():
+    fp, fn, n = 75, 87, 500
+    fpr_hi, fnr_hi = _cp_upper_by_root(fp, n), _cp_upper_by_root(fn, n)
+    by_hand = stats.norm.ppf(1 - fpr_hi) - stats.norm.ppf(fnr_hi)
+    assert gdp_mu_lower_bound(fp, fn, n) == pytest.approx(by_hand, rel=1e-9)
+    # a test with the exact error rates of 2-GDP at its equal-error point, over a million trials: just below 2
+    n_big = 1_000_000
+    k = round(n_big * stats.norm.cdf(-1.0))
+    assert 1.99 < gdp_mu_lower_bound(k, k, n_big) < 2.0
+    assert gdp_mu_lower_bound(n, 0, n) == 0.0 and gdp_mu_lower_bound(250, 250, n) == 0.0  # a blind test
+
+
+def test_equal_error_threshold_balances_the_two_counts():
+    rng = np.random.default_rng(0)
+    out, inn = rng.normal(0, 1, 400), rng.normal(1, 1, 400)
+    t = equal_error_threshold(out, inn)
+    fp, fn = int((out > t).sum()), int((inn <= t).sum())
+    assert abs(fp - fn) <= 2 and 0.4 < t < 0.6  # near the midpoint 1/2 of two unit-variance Gaussians
+
+
+def test_audit_reports_its_scores_and_the_gdp_bound(noised_audit):
+    a = noised_audit
+    assert a.scores_out.shape == a.scores_in.shape == (a.n_eval,)
+    fp = int((a.scores_out > a.threshold).sum())
+    assert fp == a.false_positives  # the counts are those of the stored scores
+    assert a.mu_lower == gdp_mu_lower_bound(
+        a.equal_error_false_positives, a.equal_error_false_negatives, a.n_eval
+    )
+    assert a.mu_lower <= 2 / 4.0 + 0.5  # 4 full-batch steps at z = 4: 0.5-GDP (the bound may err upwards
+    assert a.epsilon_lower_gdp == pytest.approx(epsilon_from_mu(a.mu_lower, 1e-5))  # with prob. <= 10%)
+
+
+def test_committed_audit_bands_exclude_a_blind_test():
+    """The z = 3 band was 0.502 +- 0.713: it contained 0, the bound of a test that ignores the model."""
+    entries = expected.load_expected("13_wdp_deep_learning_audit")  # refuses a band containing its constant
+    assert entries and all(e.constant == 0.0 and e.tol < e.value for e in entries.values())
+    assert all(set(e.kernels) >= {"native", "avx2", "baseline"} for e in entries.values())

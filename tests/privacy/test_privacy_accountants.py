@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 from opacus.accountants.analysis.rdp import compute_rdp as opacus_rdp
-from scipy import integrate, special
+from scipy import integrate, special, stats
 
 from affect_lib.privacy import (
     ACCOUNTANTS,
@@ -324,3 +324,45 @@ def test_rdp_reproduces_abadi_et_al_moments_accountant():
         for acc in (optimal, tight):
             acc.step(noise_multiplier=4.0, sample_rate=0.01, steps=steps)
         assert tight.get_epsilon(1e-5) < optimal.get_epsilon(1e-5) < published - 0.2
+
+
+@pytest.mark.parametrize("name", sorted(ACCOUNTANTS))
+def test_every_accountant_refuses_epsilon_before_its_first_step(name):
+    """wdp and bdp returned log(1/delta) / beta (or -log(delta) / lambda) for zero steps; the others refused."""
+    acc = make_accountant(name)
+    with pytest.raises(ValueError, match="history is empty"):
+        acc.get_epsilon(1e-5)
+    if name == "wdp":
+        for call in (lambda: acc.get_delta(1.0), lambda: acc.epsilon_history(1e-5)):
+            with pytest.raises(ValueError, match="history is empty"):
+                call()
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Optimal RDP order"
+)  # PRV sizes its domain by RDP, here at the grid's edge
+@pytest.mark.parametrize(
+    ("name", "setting"), [("pld", "value_discretization_interval"), ("prv", "eps_error")]
+)
+def test_tight_accountants_refuse_noise_too_small_for_memory(name, setting):
+    """z = 1e-4 asked dp_accounting for a 3.6 TiB grid and opacus for a 7.5 TiB domain (MemoryError)."""
+    acc = make_accountant(name)
+    acc.step(noise_multiplier=1e-4, sample_rate=0.01, steps=10)
+    with pytest.raises(ValueError, match=f"noise_multiplier 0.0001.*'rdp' accountant.*{setting} >=") as err:
+        acc.get_epsilon(1e-5)
+    assert "\n" not in str(err.value) and "TiB" in str(err.value)
+    rdp = make_accountant("rdp")  # the suggested replacement handles it
+    rdp.step(noise_multiplier=1e-4, sample_rate=0.01, steps=10)
+    assert np.isfinite(rdp.get_epsilon(1e-5))
+
+
+def test_pld_grid_size_against_the_closed_form_privacy_loss():
+    """The add/remove grid spans the losses log(1 - q + q e^{(2x - 1) / (2 z^2)}) between the truncation points
+    x = +-(Phi^{-1}(1 - e^-50 / 2)) z (+ 1), divided by the interval."""
+    from affect_lib.privacy.analysis import pld
+
+    z, q, step = 0.05, 0.01, 1e-3
+    x_hi = -stats.norm.ppf(0.5 * math.exp(-50)) * z + 1  # REMOVE: the largest loss, at the upper x
+    loss = math.log(1 - q + q * math.exp((2 * x_hi - 1) / (2 * z * z)))
+    points = pld.grid_points(z, q, step)
+    assert points == pytest.approx(loss / step, rel=0.01)

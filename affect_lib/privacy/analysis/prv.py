@@ -15,6 +15,9 @@ from affect_lib.privacy.analysis._history import check_history
 from affect_lib.privacy.analysis.rdp import rdp_epsilon
 from affect_lib.privacy.validation import check_delta, check_positive
 
+MAX_DOMAIN_POINTS = 10**8
+"""The largest discretised PRV domain :func:`prv_epsilon` builds (8 bytes a point, several arrays)."""
+
 
 def safe_domain_size(history: list[tuple[float, float, int]], eps_error: float, delta_error: float) -> float:
     """Half-width L of the privacy-loss domain (Gopi et al. 2021, Remark 5.6, as opacus implements it)."""
@@ -48,6 +51,15 @@ def prv_epsilon(
     counts = [steps for _, _, steps in hist]
     size = safe_domain_size(hist, eps_error, delta_error)
     mesh = eps_error / np.sqrt(sum(counts) * np.log(12 / delta_error) / 2)
+    points = 2 * size / mesh
+    if points > MAX_DOMAIN_POINTS:
+        worst = min(hist)  # the smallest noise multiplier
+        raise ValueError(
+            f"noise_multiplier {worst[0]:g} (sample_rate {worst[1]:g}, {sum(counts)} steps) needs a PRV domain of "
+            f"{points:.3g} points "
+            f"({points * 8 / 2**40:.3g} TiB an array) at eps_error {eps_error:g}: use the 'rdp' accountant for "
+            f"noise this small, or eps_error >= {eps_error * points / MAX_DOMAIN_POINTS:.2g}"
+        )
     domain = Domain.create_aligned(-size, size, mesh)
     dprvs = [discretize(TruncatedPrivacyRandomVariable(p, domain.t_min, domain.t_max), domain) for p in prvs]
     composed = compose_heterogeneous(dprvs=dprvs, num_self_compositions=counts)
