@@ -21,6 +21,7 @@ import nbformat
 
 from affect_lib.chapters import EXECUTED_DIR, RECORD_DIR, chapter_names, git_commit, run_machine
 from affect_lib.claims import CLAIMS_DIR, DISPLAY
+from affect_lib.expected import load_expected
 from affect_lib.runtime import available_cores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,6 +125,7 @@ def _record_lines() -> list[str]:
         lines.insert(
             lines.index("## Chapters") + 2, f"Total runtime of the executed chapters: {total:.0f} s.\n"
         )
+    lines += _band_lines()
     lines += [
         "## Downloads",
         "",
@@ -138,6 +140,36 @@ def _record_lines() -> list[str]:
         ),
         "",
     ]
+    return lines
+
+
+def _band_lines() -> list[str]:
+    """Every banded (trained or searched) number the chapters check, with its band, basis and constant predictor,
+    from ``notebooks/expected/*.json``; the rest of each chapter's checked outputs are exact."""
+    lines = [
+        "## Numbers checked within a band",
+        "",
+        "Every other checked output above is compared exactly; so are the claims tables' verdicts.",
+        "",
+    ]
+    for name in chapter_names():
+        try:
+            entries = load_expected(name)
+        except FileNotFoundError:
+            continue
+        lines += [
+            f"### {name}",
+            "",
+            "| result | band | constant predictor | kernel sets | basis |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {key} | {e.value:.4g} ± {e.tol:.2g} "
+                f"| {'' if e.constant is None else f'{e.constant:.4g}'} "
+                f"| {', '.join(e.kernels) or 'n/a'} | {e.basis} |"
+                for key, e in entries.items()
+            ),
+            "",
+        ]
     return lines
 
 
