@@ -109,3 +109,35 @@ def below(values: Any, limit: float) -> bool:
     """``True`` when every value < limit (e.g. a DP budget small enough to call the training private)."""
     v = as_float_array(values, "values")
     return bool(v.size > 0 and np.all(v < limit))
+
+
+def not_exceeded_where_testable(lower: Any, upper: Any, largest_possible: Any) -> bool | str:
+    """Is "the measured lower bounds never exceed the accounted upper bounds" refuted, where it could be?
+
+    A comparison can refute the claim only where ``largest_possible`` (the largest lower bound the measurement
+    could show at its sample size, e.g. an audit with no error at all) exceeds ``upper``. ``False`` when some
+    lower bound exceeds its upper bound; ``"inconclusive"`` when no comparison could exceed it (no power);
+    ``True`` when some could and none did.
+    """
+    lo, up, top = _together(lower=lower, upper=upper, largest_possible=largest_possible)
+    if bool(np.any(lo > up)):
+        return False
+    return True if bool(np.any(top > up)) else "inconclusive"
+
+
+def tradeoff_respected_where_testable(
+    fpr_hi: Any, fnr_hi: Any, curve_at_fpr_hi: Any, smallest_fnr_hi: Any
+) -> bool | str:
+    """:func:`tradeoff_respected`, counting only the tests that could fail it.
+
+    A test can put its corner below the curve only if the smallest FNR upper bound its sample size allows
+    (``smallest_fnr_hi``: the bound with no false negative at all) lies below the curve at its FPR_hi. ``False``
+    when some test has FNR_hi < f(FPR_hi); ``"inconclusive"`` when no test could; ``True`` when some could and
+    none did.
+    """
+    _, fnr, f, low = _together(
+        fpr_hi=fpr_hi, fnr_hi=fnr_hi, curve_at_fpr_hi=curve_at_fpr_hi, smallest_fnr_hi=smallest_fnr_hi
+    )
+    if bool(np.any(fnr < f)):
+        return False
+    return True if bool(np.any(low < f)) else "inconclusive"

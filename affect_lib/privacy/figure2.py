@@ -82,8 +82,11 @@ class Figure2:
         )
 
     def rdp_epsilon(self, steps: int) -> tuple[float, float]:
-        """(eps, best order) of RDP at the optimal order for ``steps`` steps of the mechanism that ran."""
-        return rdp.rdp_epsilon([(self.noise_multiplier, self.sample_rate, int(steps))], self.delta)
+        """(eps, best order) of RDP at the optimal real order (the grid's best, refined by a bounded 1-D
+        minimisation) for ``steps`` steps of the mechanism that ran."""
+        return rdp.rdp_epsilon(
+            [(self.noise_multiplier, self.sample_rate, int(steps))], self.delta, refine=True
+        )
 
     def released_dp_epsilon(self, steps: int) -> float:
         """The released baseline: RDP at the single order 17 with the basic conversion, noise multiplier z / 2."""

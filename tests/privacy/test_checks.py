@@ -116,6 +116,23 @@ def test_audit_points_against_the_tradeoff_curve():  # chapter 13
     assert checks.below([84267.0], 10.0) is False and checks.below([3.2], 10.0) is True
 
 
+def test_audit_rules_count_only_the_checks_that_could_fail():  # chapter 13, audit and trade-off rows
+    # z = 1, 3: audit lower bounds, RDP upper bounds, and the most 500 runs a side can show (no error at all)
+    lower, upper, top = [2.03, 0.41], [10.73, 2.29], [5.11, 5.11]
+    assert checks.not_exceeded_where_testable(lower, upper, top) is True  # z = 3 could refute, did not
+    assert checks.not_exceeded_where_testable(lower[:1], upper[:1], top[:1]) == "inconclusive"  # z = 1 alone
+    assert checks.not_exceeded_where_testable([2.03, 2.5], upper, top) is False  # a leak at z = 3
+    # trade-off: two max-eps tests whose curve lies below the smallest possible FNR bound, two that can fail
+    smallest = 0.00597  # Clopper-Pearson upper bound with 0 false negatives in 500 runs
+    fpr_hi, fnr_hi = np.array([0.30, 0.38, 0.39, 0.55]), np.array([0.07, 0.38, 0.2, 0.4])
+    curve = np.array([0.0033, 0.377, 0.0021, 0.2])
+    assert checks.tradeoff_respected_where_testable(fpr_hi, fnr_hi, curve, smallest) is True
+    assert checks.tradeoff_respected_where_testable(fpr_hi[::2], fnr_hi[::2], curve[::2], smallest) == (
+        "inconclusive"
+    )
+    assert checks.tradeoff_respected_where_testable(fpr_hi, fnr_hi * 0.9, curve, smallest) is False
+
+
 def test_rules_refuse_mismatched_or_empty_measurements():
     with pytest.raises(ValueError, match="broadcast"):
         checks.not_refuted([1.0, 2.0], [1.0, 2.0, 3.0], 0.0)

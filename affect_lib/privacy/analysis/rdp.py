@@ -88,7 +88,46 @@ def rdp_epsilon(
     delta: float,
     orders: Any = DEFAULT_RDP_ORDERS,
     conversion: str = "optimal",
+    refine: bool = False,
 ) -> tuple[float, float]:
-    """(eps, best order) of a history at ``delta`` (see :func:`rdp_to_epsilon`)."""
+    """(eps, best order) of a history at ``delta`` (see :func:`rdp_to_epsilon`).
+
+    With ``refine`` the order is then optimised continuously between the grid orders next to the grid's best
+    (a bounded 1-D minimisation, scipy's ``minimize_scalar``; the RDP of the subsampled Gaussian is defined at
+    every real order > 1): the result is never above the grid's, and it is the optimum over real orders when the
+    bound is unimodal in the order between those neighbours (the tests compare it with a fine grid).
+    """
     alphas = check_orders(orders)
-    return rdp_to_epsilon(alphas, compute_rdp(history, alphas), delta, conversion)
+    history = list(check_history(history))
+    eps, best = rdp_to_epsilon(alphas, compute_rdp(history, alphas), delta, conversion)
+    if not refine or not np.isfinite(eps) or alphas.size < 2:
+        return eps, best
+    return _refine_order(history, delta, conversion, np.sort(alphas), eps, best)
+
+
+def _refine_order(
+    history: list[tuple[float, float, int]],
+    delta: float,
+    conversion: str,
+    alphas: np.ndarray,
+    eps: float,
+    best: float,
+) -> tuple[float, float]:
+    """Minimise eps over real orders between the grid neighbours of ``best`` (``eps`` at ``best``)."""
+    from scipy.optimize import minimize_scalar
+
+    i = int(np.searchsorted(alphas, best))
+    lo = alphas[i - 1] if i > 0 else 1 + (alphas[0] - 1) / 2
+    hi = alphas[i + 1] if i + 1 < alphas.size else alphas[i] * 2
+
+    def objective(order: float) -> float:
+        rdp = compute_rdp(history, [order])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = rdp_to_epsilon([order], rdp, delta, conversion)[0]
+        return value if np.isfinite(value) else np.inf
+
+    res = minimize_scalar(objective, bounds=(float(lo), float(hi)), method="bounded", options={"xatol": 1e-6})
+    if res.success and np.isfinite(res.fun) and res.fun < eps:
+        return float(res.fun), float(res.x)
+    return eps, best
