@@ -19,6 +19,12 @@ other's voice. Either modality alone tells the pair but nothing about which of i
 is whether face and voice agree, an interaction. The other four emotions (sad, angry, fearful, disgust) show their
 own face and voice, which either modality can recognise alone (the additive part). :func:`accuracy_ceilings` gives
 what follows for any classifier (exact, from the label distribution).
+
+**The control: the cue removed.** With ``cue=False`` every take of a pair shows the face and the voice of the *same*
+member, drawn at random as before (always congruent), so nothing in a clip tells the pair's two emotions apart; the
+files are otherwise the same (the same actors, takes and random draws: a take of a pair's first emotion and every
+take outside the pairs is bit-identical to its ``cue=True`` file). A model's accuracy on the corpus with the cue
+minus its accuracy on the corpus without it measures what it takes from the face-voice agreement.
 """
 
 from __future__ import annotations
@@ -128,19 +134,21 @@ def draw_take(rng: np.random.Generator) -> Take:
     )
 
 
-def shown_emotions(emotion: str, rng: np.random.Generator) -> tuple[str, str]:
+def shown_emotions(emotion: str, rng: np.random.Generator, cue: bool = True) -> tuple[str, str]:
     """The (face, voice) emotions a take of ``emotion`` shows: the same member of its pair (first emotion) or
-    different members (second), the face's member drawn at random; an emotion outside the pairs shows itself."""
+    different members (second), the face's member drawn at random; an emotion outside the pairs shows itself.
+    ``cue=False`` (the control): the same member in both modalities for either emotion of a pair."""
     face = int(rng.integers(2))  # drawn for every take, so that each take's random stream has the same layout
     pair = next((p for p in PAIRS if emotion in p), None)
     if pair is None:
         return emotion, emotion
-    return pair[face], pair[face ^ pair.index(emotion)]
+    return pair[face], pair[face ^ (pair.index(emotion) if cue else 0)]
 
 
-def accuracy_ceilings(labels: Sequence[str]) -> dict[str, float]:
+def accuracy_ceilings(labels: Sequence[str], cue: bool = True) -> dict[str, float]:
     """The best accuracy any classifier can reach on takes with these emotion ``labels`` (their frequencies),
-    under the congruence story, for three kinds of classifier (fractions in [0, 1]):
+    under the congruence story (``cue=False``: the control without the cue, where all three are the one-modality
+    ceiling), for three kinds of classifier (fractions in [0, 1]):
 
     - ``joint``: sees which pair member the face and the voice show (the Bayes-optimal accuracy given those cues;
       an upper bound for every model of the clips);
@@ -162,6 +170,10 @@ def accuracy_ceilings(labels: Sequence[str]) -> dict[str, float]:
             for f in (0, 1)
             for v in (0, 1)
         }
+        if not cue:  # both emotions show the same congruent faces and voices: the likelier label is the best
+            best_label = max(counts[first], counts[second]) / total
+            joint, additive, unimodal = joint + best_label, additive + best_label, unimodal + best_label
+            continue
         joint += sum(cell.values())
         unimodal += sum(max(cell[f, f], cell[f, 1 - f]) for f in (0, 1))  # face member f: the better guess
         best = 0.0
@@ -297,6 +309,8 @@ def standin_folder(seed: int, **settings: Any) -> Path:
 
     from affect_lib.runtime import cache_dir
 
+    if settings.get("cue", True) is True:  # the default story: one folder, whether or not cue=True is named
+        settings = {k: v for k, v in settings.items() if k != "cue"}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:10]
     return cache_dir("synthetic_ravdess", f"{STORY}-seed{seed}-{key}")
 
@@ -337,6 +351,7 @@ def write_synthetic_ravdess(
     renderer: Renderer | None = None,
     face_size: int | None = None,
     preset: str = "veryfast",
+    cue: bool = True,
 ) -> list[Path]:
     """Write the corpus under ``root`` (``Actor_XX/`` folders); existing files are kept (re-runs are free).
 
@@ -349,6 +364,8 @@ def write_synthetic_ravdess(
             actor's face is scaled to 72-85% of the frame height, or to ``face_size`` pixels when given: a
             smaller face makes full-HD-sized rehearsal corpora fast to write); preset: x264's (see
             :func:`write_mp4`).
+        cue: the congruence cue (the default); ``False`` writes the control, whose pair takes always show the
+            same member in face and voice (see the module docstring). Give the control its own ``root``.
 
     Returns:
         The ``.mp4`` paths, sorted.
@@ -390,7 +407,7 @@ def write_synthetic_ravdess(
             actor = draw_actor(name.actor, seed)
             rng = np.random.default_rng([seed, *vars(name).values()])
             take = draw_take(rng)
-            face_shown, voice_shown = shown_emotions(name.emotion_name, rng)
+            face_shown, voice_shown = shown_emotions(name.emotion_name, rng, cue)
             audio = synth_voice(name, actor, take, duration, rng, shown=voice_shown)
             aus = au_trajectory(name, actor, take, times, prototype, shown=face_shown)
             with torch.no_grad():

@@ -49,3 +49,52 @@ def test_the_cache_folder_names_the_settings():
     assert standin_folder(0, **base) == standin_folder(0, **dict(reversed(base.items())))
     assert standin_folder(0, **base) != standin_folder(0, **{**base, "fps": 8})
     assert standin_folder(0, **base) != standin_folder(1, **base)
+
+
+def test_the_control_removes_the_cue_and_nothing_else():
+    """Without the cue both emotions of a pair show the same member in face and voice, with the same random draw
+    as with the cue: a first emotion's take and every take outside the pairs are unchanged."""
+    for emotion in ("neutral", "calm", "happy", "surprised", "sad"):
+        for seed in range(20):
+            with_cue = shown_emotions(emotion, np.random.default_rng(seed))
+            without = shown_emotions(emotion, np.random.default_rng(seed), cue=False)
+            assert without[0] == with_cue[0] and without[0] == without[1]  # the same face, congruent
+            if emotion in ("neutral", "happy", "sad"):
+                assert without == with_cue
+
+
+def test_control_ceilings_are_the_one_modality_ceiling():
+    labels = ["neutral"] * 2 + ["calm"] * 4 + ["happy", "surprised"] * 4 + ["angry"] * 4
+    control = accuracy_ceilings(labels, cue=False)
+    assert control["joint"] == control["additive"] == control["unimodal"]
+    assert control["joint"] == pytest.approx(accuracy_ceilings(labels)["unimodal"])
+
+
+def test_the_control_gets_its_own_folder_and_the_default_keeps_its_own():
+    from affect_lib.data.synthetic_ravdess import standin_folder
+
+    base = {"actors": (1, 2), "fps": 10, "height": 80}
+    assert standin_folder(0, **base, cue=True) == standin_folder(0, **base)
+    assert standin_folder(0, **base, cue=False) != standin_folder(0, **base)
+
+
+def test_control_files_differ_only_in_a_second_emotions_voice(tmp_path):
+    """Written clips: with and without the cue, a first emotion's file is byte-identical, a second emotion's
+    video track is the same and its audio differs."""
+    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+
+    kw = dict(
+        actors=(1,), repetitions=(1,), statements=(1,), intensities=(1,), duration=1.0, fps=4, height=48
+    )
+    a = write_synthetic_ravdess(tmp_path / "cue", **kw, write_wav=True)
+    b = write_synthetic_ravdess(tmp_path / "control", **kw, write_wav=True, cue=False)
+    by_name = {p.name: p for p in b}
+    for path in a:
+        emotion = path.name.split("-")[2]
+        wav = path.parent / ("03" + path.name[2:]).replace(".mp4", ".wav")
+        other = by_name[path.name].parent / wav.name
+        same_wav = wav.read_bytes() == other.read_bytes()
+        if emotion in ("02", "08"):  # calm, surprised: the pairs' second emotions
+            assert not same_wav
+        else:
+            assert same_wav and path.read_bytes() == by_name[path.name].read_bytes()
