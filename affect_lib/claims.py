@@ -108,7 +108,7 @@ def verdicts(chapter: str, width: int = 96) -> str:
     """
     if chapter not in _SHOWN:
         raise ValueError(f"no claims table of chapter {chapter!r} was shown in this process")
-    out = [f"verdicts of {chapter} (identical on every CPU):"]
+    out = [f"verdicts of {chapter} (compared exactly on every CPU):"]
     for claim, verdict in _SHOWN[chapter]:
         out += textwrap.wrap(
             f"{verdict:>12s}  {claim}", width, subsequent_indent=" " * 14, break_on_hyphens=False
