@@ -85,16 +85,23 @@ def gdp_mu_lower_bound(fpr_count: int, fnr_count: int, n_trials: int, confidence
     return max(0.0, float(stats.norm.isf(fpr_hi) - stats.norm.ppf(fnr_hi)))
 
 
+def _threshold_errors(
+    scores_out: np.ndarray, scores_in: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate thresholds (midpoints between consecutive distinct scores; the one score when all are equal)
+    and, for each, the false-positive and false-negative counts of deciding "in" when score > t."""
+    out, inn = _check_scores(scores_out, scores_in)
+    values = np.unique(np.concatenate([out, inn]))
+    candidates = (values[:-1] + values[1:]) / 2 if values.size > 1 else values
+    fp = (out[None, :] > candidates[:, None]).sum(1)
+    fn = (inn[None, :] <= candidates[:, None]).sum(1)
+    return candidates, fp, fn
+
+
 def equal_error_threshold(scores_out: np.ndarray, scores_in: np.ndarray) -> float:
     """The threshold t (decide "in" when score > t) at which the false-positive and false-negative counts of these
     scores are closest (ties: the fewest errors), among the midpoints between consecutive distinct scores."""
-    out, inn = _check_scores(scores_out, scores_in)
-    values = np.unique(np.concatenate([out, inn]))
-    if values.size < 2:
-        return float(values[0])
-    candidates = (values[:-1] + values[1:]) / 2
-    fp = (out[None, :] > candidates[:, None]).sum(1)
-    fn = (inn[None, :] <= candidates[:, None]).sum(1)
+    candidates, fp, fn = _threshold_errors(scores_out, scores_in)
     return float(candidates[np.lexsort((fp + fn, np.abs(fp - fn)))[0]])
 
 
@@ -106,14 +113,9 @@ def best_threshold(
     Candidates are the midpoints between consecutive distinct scores; ties go to the fewest errors. The bound is valid only on scores that
     did not choose t (:func:`audit_dpsgd` chooses it on half of the runs and counts on the other half).
     """
-    out, inn = _check_scores(scores_out, scores_in)
-    values = np.unique(np.concatenate([out, inn]))
-    if values.size < 2:
-        return float(values[0])
-    candidates = (values[:-1] + values[1:]) / 2
-    fp = (out[None, :] > candidates[:, None]).sum(1)
-    fn = (inn[None, :] <= candidates[:, None]).sum(1)
-    bounds = [epsilon_lower_bound(a, b, out.size, delta, confidence) for a, b in zip(fp, fn, strict=True)]
+    candidates, fp, fn = _threshold_errors(scores_out, scores_in)
+    n = np.asarray(scores_out).size
+    bounds = [epsilon_lower_bound(a, b, n, delta, confidence) for a, b in zip(fp, fn, strict=True)]
     best = np.lexsort((fp + fn, -np.asarray(bounds)))[0]  # the largest bound; ties: the fewest errors
     return float(candidates[best])
 
