@@ -21,11 +21,13 @@ from affect_lib.train import History, Trainer
 @dataclass(frozen=True)
 class MultRun:
     """A finished run: the test metrics of the validation-selected epoch, the per-epoch history (with the
-    watched test split's ``watch_*`` columns) and the training time in seconds (wall clock, not checked)."""
+    watched test split's ``watch_*`` columns), the training time in seconds (wall clock, not checked) and the same
+    weights' metrics on the test splits of other files (``other_tests``, by the names they were given)."""
 
     test: dict[str, float]
     history: History = field(repr=False)
     seconds: float
+    other_tests: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def train_mult_run(
@@ -38,6 +40,7 @@ def train_mult_run(
     profile: str = "quick",
     device: str = "cpu",
     watch: bool = False,
+    other_tests: dict[str, str | os.PathLike[str]] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> MultRun:
     """Train ``model``'s recipe on the MulT pickle at ``path`` from ``seed``; score the test split.
@@ -49,6 +52,8 @@ def train_mult_run(
         seed: seeds the initial weights, every epoch's shuffle and dropout.
         watch: also score the test split after every epoch (``watch_*`` history columns), only to report the
             best-test-epoch figure that the LMR-CBT logs quote; it never selects an epoch.
+        other_tests: ``{name: pickle}``: also score the selected weights on these files' test splits (e.g. the
+            same test utterances with a cue removed: a test-time ablation of the trained model).
         overrides: ``{"train.epochs": 4, ...}`` recipe overrides.
     """
     recipe = recipes.get(model, dataset, profile, aligned=aligned)
@@ -62,4 +67,8 @@ def train_mult_run(
     trainer = Trainer(net, task_loss(dataset), config, metrics_fn=task_metrics(dataset))
     history = trainer.fit(loaders["train"], loaders["valid"], watch=loaders["test"] if watch else None)
     test = trainer.evaluate(loaders["test"])
-    return MultRun(test, history, sum(r["seconds"] for r in history))
+    others = {}
+    for name, other in (other_tests or {}).items():
+        split = make_loaders(load_mult_pickle(other, dataset, aligned), recipe.train.eval_batch_size)["test"]
+        others[name] = trainer.evaluate(split)
+    return MultRun(test, history, sum(r["seconds"] for r in history), others)

@@ -12,7 +12,15 @@ def test_two_workers_give_what_one_process_gives(tmp_path):
         tmp_path, "mosei", aligned=False, sizes={"train": 48, "valid": 16, "test": 16}, lengths=(6, 12, 12)
     )
     jobs = [
-        dict(model=m, dataset="mosei", path=str(path), aligned=False, seed=s, overrides={"train.epochs": 1})
+        dict(
+            model=m,
+            dataset="mosei",
+            path=str(path),
+            aligned=False,
+            seed=s,
+            overrides={"train.epochs": 1},
+            other_tests={"again": str(path)},
+        )
         for m in ("late_fusion", "lmr_cbt")
         for s in (0, 1)
     ]
@@ -23,3 +31,4 @@ def test_two_workers_give_what_one_process_gives(tmp_path):
     assert [r.test for r in here] == [r.test for r in apart]
     assert here[0].test != here[1].test  # the seeds differ, so a job that ignored its arguments would fail
     assert [len(r.history) for r in apart] == [1] * 4
+    assert all(r.other_tests["again"] == r.test for r in apart)  # the same file scores the same

@@ -13,12 +13,14 @@ def test_layers_merge_dataset_model_profile_variant():
     assert paper.data.file == "iemocap_data.pkl" and paper.data.out_dim == 8
     quick = recipes.get("lmr_cbt", "mosei", "quick", aligned=False)
     assert (quick.train.epochs, quick.train.batch_size, quick.train.lr, quick.train.lr_patience) == (
-        8,
+        10,
         64,
         3e-3,
         None,
     )
     assert quick.model_kwargs()["layers"] == 2 and quick.data.standin_lengths == (12, 36, 36)
+    assert quick.data.standin_sizes == (2000, 400, 1000)  # chapter 30's sized corpus (mult_sizing.json)
+    assert recipes.CHAPTER_CORPORA["quick"] == (("mosei", False),) and recipes.CHAPTER_SEEDS >= 3
     assert recipes.get("mult", "mosei", "quick").model_kwargs()["layers"] == 1
     assert recipes.get("mult", "mosi", "paper").data.dims == (300, 5, 20)
     av = recipes.get("cfn_sr", "ravdess", "paper")
@@ -99,4 +101,4 @@ def test_describe_is_json_with_name_and_hash():
     import json
 
     shown = json.loads(recipes.describe(recipes.get("late_fusion", "iemocap", "quick")))
-    assert shown["name"] == "late_fusion-iemocap-aligned-quick" and shown["train"]["epochs"] == 8
+    assert shown["name"] == "late_fusion-iemocap-aligned-quick" and shown["train"]["epochs"] == 10

@@ -52,6 +52,8 @@ from affect_lib.data.manifest import STANDIN_KEY
 from affect_lib.data.mult import EMOTIONS, SPLITS, dataset_spec, mult_filename
 
 DEFAULT_SIZES = {"train": 384, "valid": 96, "test": 192}
+CONTROLS = ("paired", "removed", "shuffled")
+"""The audio's tone events in a written corpus: the story's, or one of the two controls (:func:`standin_corpus`)."""
 DEFAULT_LENGTHS = {
     # (text, audio, vision): the MulT pickles' lengths
     ("mosi", True): (50, 50, 50),
@@ -103,7 +105,7 @@ def standin_corpus(
     sizes: dict[str, int] | None = None,
     lengths: tuple[int, int, int] | None = None,
     dims: tuple[int, int, int] | None = None,
-    tones: bool = True,
+    tones: str = "paired",
 ) -> dict[str, dict[str, np.ndarray]]:
     """A synthetic corpus in the MulT pickle layout ``{split: {"text", "audio", "vision", "labels"[, "id"]}}``.
 
@@ -114,9 +116,11 @@ def standin_corpus(
         sizes: samples per split (default :data:`DEFAULT_SIZES`).
         lengths: ``(T_text, T_audio, T_vision)`` (default: the real pickles', :data:`DEFAULT_LENGTHS`).
         dims: feature dims (default: the dataset's standard ones, 300/5/20 for MOSI).
-        tones: False writes the **control**: the same corpus (every random draw, label, word, arousal and vision
-            event identical) except that the audio carries no tone events, so the cross-modal cue is gone and a
-            word's meaning can no longer be read from the files.
+        tones: the audio's tone events. ``"paired"``: each word's own tone (the story). The two **controls** write
+            the same corpus (every random draw, label, word, arousal and vision event identical) with the cue
+            changed: ``"removed"`` leaves the tone events out, so a word's meaning can no longer be read from the
+            files; ``"shuffled"`` permutes each utterance's tones across its words (a separate random stream), so
+            the tones are all there but a tone no longer sits with its own word.
     """
     spec = dataset_spec(dataset)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
@@ -126,7 +130,10 @@ def standin_corpus(
         raise ValueError(f"an aligned corpus needs equal lengths, got {lengths}")
     if min(lengths) < 4 or min(dims) < 2 or min(sizes.values()) < 1:
         raise ValueError(f"lengths must be >= 4, dims >= 2 and sizes >= 1; got {lengths}, {dims}, {sizes}")
+    if tones not in CONTROLS:
+        raise ValueError(f"tones must be one of {CONTROLS}, got {tones!r}")
     rng = np.random.default_rng([seed, sum(map(ord, spec.name)), int(aligned)])
+    shuffle_rng = np.random.default_rng([seed, 7919])  # only the shuffled control draws from it
     # the fixed "world": unit event directions (audio: arousal and tone, orthogonal) and one offset per modality
     directions = [[_unit(rng.normal(size=d))] for d in dims]
     tone = rng.normal(size=dims[1])
@@ -138,8 +145,10 @@ def standin_corpus(
     for split in SPLITS:
         n = sizes[split]
         labels, values = _draw_story(rng, n, spec.task)
-        if not tones:  # amplitude zero: the same draws follow, only the tone events vanish
+        if tones == "removed":  # amplitude zero: the same draws follow, only the tone events vanish
             values[1][1] = np.zeros_like(values[1][1])
+        elif tones == "shuffled":
+            values[1][1] = shuffle_rng.permuted(values[1][1], axis=1)
         real_fraction = rng.uniform(0.6, 1.0, size=n)
         slots = (np.arange(N_EVENTS) + rng.uniform(0.0, 1.0, size=(n, N_EVENTS))) / N_EVENTS
         event_times = EVENT_SPAN * slots
@@ -176,15 +185,16 @@ def write_standin(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / mult_filename(dataset, aligned)
     corpus = standin_corpus(dataset, aligned=aligned, seed=seed, **kwargs)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # concurrent writers of one cache do not clash
     with tmp.open("wb") as fh:  # the marker exempts the file from the real corpora's manifest check
-        marker = {"seed": seed, "story": "sarcasm" if kwargs.get("tones", True) else "sarcasm, tones removed"}
+        marker = {"seed": seed, "story": "sarcasm", "tones": kwargs.get("tones", "paired")}
         pickle.dump({**corpus, STANDIN_KEY: marker}, fh, protocol=4)
     tmp.replace(path)
     return path
 
 
 TONES = ("paired", "unpaired", "hidden")
+"""What the Bayes observer of :func:`bayes_accuracy` sees of the tones."""
 
 
 def bayes_accuracy(
@@ -347,7 +357,11 @@ def _sequences(
     rows = np.broadcast_to(np.arange(n)[:, None, None], steps.shape)
     for direction, value in zip(directions, values, strict=True):
         amplitude = EVENT_GAIN * value
-        np.add.at(x, (rows.ravel(), steps.ravel()), np.repeat(amplitude.ravel(), width)[:, None] * direction)
+        np.add.at(
+            x,
+            (rows.ravel(), steps.ravel()),
+            np.repeat(amplitude.ravel(), width)[:, None] * direction,
+        )
     x[np.arange(length) < start[:, None]] = 0.0
     return x.astype(np.float32)
 

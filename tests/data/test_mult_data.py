@@ -258,7 +258,7 @@ def test_the_control_removes_only_the_tone_events():
     sizes = {"train": 40, "valid": 8, "test": 8}
     with_, without = (
         standin_corpus("mosei", aligned=False, sizes=sizes, lengths=(12, 36, 36), tones=t)
-        for t in (True, False)
+        for t in ("paired", "removed")
     )
     for split in ("train", "valid", "test"):
         for key in ("text", "vision", "labels", "id"):
@@ -268,3 +268,23 @@ def test_the_control_removes_only_the_tone_events():
         diff = (a - b)[frames]
         singular = np.linalg.svd(diff, compute_uv=False)
         assert singular[0] > 1.0 and singular[1] < 1e-3 * singular[0]  # one direction only
+
+
+def test_the_shuffled_control_moves_tones_between_words_only():
+    """tones="shuffled": text, vision and labels identical; each utterance's audio keeps its tones' total (the
+    projection on the tone direction sums to the same value) but not their order."""
+    sizes = {"train": 200, "valid": 8, "test": 8}
+    paired, removed, shuffled = (
+        standin_corpus("mosei", aligned=True, sizes=sizes, lengths=(12, 12, 12), tones=t)
+        for t in ("paired", "removed", "shuffled")
+    )
+    a, r, s = (c["train"]["audio"].astype(float) for c in (paired, removed, shuffled))
+    for key in ("text", "vision", "labels"):
+        assert np.array_equal(paired["train"][key], shuffled["train"][key])
+    whole = np.isfinite(a).all((1, 2)) & np.isfinite(s).all((1, 2))  # utterances without a silent frame
+    tone_paired, tone_shuffled = (x[whole] - r[whole] for x in (a, s))
+    assert np.allclose(tone_paired.sum(1), tone_shuffled.sum(1), atol=1e-3)  # the same tones per utterance
+    moved = np.abs(tone_paired - tone_shuffled).sum((1, 2)) > 1e-2
+    assert 0.3 < moved.mean() < 0.9  # mixed-tone utterances change their pairing; uniform ones cannot
+    with pytest.raises(ValueError, match="tones must be one of"):
+        standin_corpus("mosei", aligned=True, sizes=sizes, lengths=(12, 12, 12), tones="none")
