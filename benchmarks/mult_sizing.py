@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                     aligned=False,
                     sizes=sizes,
                     lengths=LENGTHS,
-                    tones=tones,
+                    tones="paired" if tones else "removed",
                 )
                 for tones in (True, False)
             }
