@@ -158,7 +158,7 @@ def _band_lines() -> list[str]:
         except FileNotFoundError:
             continue
         lines += [
-            f"### {name}",
+            f"### {name.replace('_', ' ')}",
             "",
             "| result | band | constant predictor | kernel sets | basis |",
             "|---|---|---|---|---|",

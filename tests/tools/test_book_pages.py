@@ -43,7 +43,7 @@ def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
     )
     assert re.search(r"\| built \| \d{4}-\d\d-\d\d \d\d:\d\d UTC \|", text) and "| commit | `" in text
     # every banded number of the committed expected files, with its band and basis
-    assert "## Numbers checked within a band" in text and "### 21_ganimation_training" in text
+    assert "## Numbers checked within a band" in text and "### 21 ganimation training" in text
     glance = glance_page.read_text()
     assert "## Part I: Wasserstein differential privacy" in glance
     assert "| shift | 1 | 1.000 | ✓ yes |" in glance and "Rule: demo." in glance
