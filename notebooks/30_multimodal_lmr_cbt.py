@@ -296,6 +296,13 @@ for released in (True, False):
 
 # %%
 seeds = [cfg.seed + k for k in range(recipes.CHAPTER_SEEDS)]
+run_keys = [
+    (name, aligned, model_name, condition, s)
+    for (name, aligned) in trained
+    for model_name in MODELS
+    for condition in CONDITIONS
+    for s in seeds
+]
 jobs = [
     dict(
         model=model_name,
@@ -311,17 +318,7 @@ jobs = [
         if condition == "tones"
         else None,
     )
-    for (name, aligned) in trained
-    for model_name in MODELS
-    for condition in CONDITIONS
-    for s in seeds
-]
-run_keys = [
-    (name, aligned, model_name, condition, s)
-    for (name, aligned) in trained
-    for model_name in MODELS
-    for condition in CONDITIONS
-    for s in seeds
+    for name, aligned, model_name, condition, s in run_keys
 ]
 # independent runs side by side, one per core; each seeds itself, so the results
 # do not depend on the number of workers (affect_lib.pool)
