@@ -451,29 +451,17 @@ claims_table(
 # steps; the supervised loss simply gets there faster. This does **not** show that GANimation's objective cannot get
 # there. Its losses never compare an edit with a correct image (the AU term is read by a critic that is itself
 # learning, and the generator can lower it by painting patterns the critic misreads, the critic row; the cycle term
-# only asks that a second edit undo the first), so it learns more slowly. But in longer runs outside this chapter
-# its error kept falling: an independent review's runs of this quick setup (raise `rig_steps` in
-# `recipes.ganimation` to repeat them) scored about 0.060 after 300 generator
-# steps, 0.040 after 600 and 0.026 after 1,200. That is still above the unchanged input's 0.0118, but not a
+# only asks that a second edit undo the first), so it learns more slowly. But in longer runs of this quick setup
+# its error keeps falling (raise `rig_steps` in `recipes.ganimation` to repeat them): about 0.060 after 300
+# generator steps, 0.040 after 600 and 0.026 after 1,200. That is still above the unchanged input's 0.0118, but not a
 # plateau. Two further limits hold the control to a narrow reading. The fifth row: fed one neutral face in place of
 # every input, the control scores as well or better, so on the rig (one identity) it has learned to *render* from
 # the AUs, not to edit its input; GANimation's losses cannot reduce to that task on real faces. And the control's
-# win depends on the learning rate of this quick recipe (5 × 10⁻⁴): the same review found it does not beat the
-# unchanged input in 150 steps at the official 10⁻⁴. What the rows support is the narrow statement: at this
-# budget, supervision on the exact pairs beats the unchanged input and the unpaired objective does not. Whether the
-# official 30 epochs on 200,000 faces reach it is a question for the paper profile.
-#
-# ## What changed after the review (issue 14)
-#
-# - "The generator learns to hit target AUs" rested on the co-trained critic's AU error; the generator is now
-#   judged against the rig's exact renders on held-out pairs, and the critic's reading of the true renders is shown
-#   beside its reading of the edits, with paired intervals. A control trained on the exact pairs (`fit_paired`)
-#   shows what the architecture can learn in the budget, and a render-only control (`FixedSource`) shows that on
-#   the rig it need not use its input.
-# - `LossWeights` applies the official batch division of the AU error and sums the TV term as the official code;
-#   the pair sampler and the training loop moved into the library (`RigPairs`, `Trainer.fit`).
-# - The critic objective is a display equation; the donydchen critic keys (`dis_top`, `aus_top`) are mapped.
-# - Exercise 2's solution had the attention penalty backwards (below).
+# win depends on the learning rate of this quick recipe (5 × 10⁻⁴): at the official 10⁻⁴ it does not beat the
+# unchanged input in 150 steps (set `train.lr` to 1e-4 in the recipe to repeat it). What the rows support is the
+# narrow statement: at this budget, supervision on the exact pairs beats the unchanged input and the unpaired
+# objective does not. Whether the official 30 epochs on 200,000 faces reach it is a question for the paper
+# profile.
 #
 # ## Exercises
 #

@@ -65,10 +65,10 @@ print(cfg)
 # The `fer` wheel does not classify a whole photograph: its pipeline finds the face with OpenCV's Haar cascade,
 # squares the box, widens it by 10 pixels on each side and resizes that crop to 64×64. Run on scikit-image's
 # astronaut photograph and mapped into the aligned frame of the rig, this gives a fixed crop in which the
-# inter-ocular distance is about 0.37 of the width; the whole aligned frame, which an earlier version of this
-# chapter fed the classifier, has 0.28: a face a quarter smaller, with hair and background the network never saw
-# at that scale. `crop.aligned_fer_crop()` is that box, and the unit tests check that it reproduces the wheel's
-# own pipeline on the photograph.
+# inter-ocular distance is about 0.37 of the width; the whole aligned frame has 0.28: a face a quarter smaller,
+# with hair and background the network never saw at that scale (exercise 1 runs the search on it).
+# `crop.aligned_fer_crop()` is that box, and the unit tests check that it reproduces the wheel's own pipeline on
+# the photograph.
 
 # %%
 box = crop.aligned_fer_crop()
@@ -85,7 +85,7 @@ print(
     f"whole frame {crop.interocular_ratio(whole_frame):.3f}"
 )
 
-# %% mystnb={"figure": {"name": "fig-22-evogan-search-1", "caption": "What the classifier sees of the neutral rig face: left, the whole aligned frame; right, the fer pipeline's crop (the frame is drawn on the left). Both are the 64\u00d764 grey input of the network."}}
+# %% mystnb={"figure": {"caption": "What the classifier sees of the neutral rig face: left, the whole aligned frame; right, the fer pipeline's crop (the frame is drawn on the left). Both are the 64\u00d764 grey input of the network.", "name": "fig-22-evogan-search-1"}}
 size = cfg.pick(
     quick=84, paper=128
 )  # the crop is then about 64 px: the classifier's own resolution
@@ -182,7 +182,7 @@ table = pd.DataFrame(
 table.index.name = f"target (mean [95% CI], n = {len(seeds)})"
 display(table)
 
-# %% mystnb={"figure": {"name": "fig-22-evogan-search-2", "caption": "Best fitness found against evaluations, averaged over the 6 basic targets (left) and the 7 compound targets (right) and over seeds; the bands are 95% intervals over seeds of the target-averaged curve."}}
+# %% mystnb={"figure": {"caption": "Best fitness found against evaluations, averaged over the 6 basic targets (left) and the 7 compound targets (right) and over seeds; the bands are 95% intervals over seeds of the target-averaged curve.", "name": "fig-22-evogan-search-2"}}
 evals = np.arange(1, budget + 1)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), sharey=True)
 for ax, group, title in zip(
@@ -270,7 +270,7 @@ top = {c: max(methods, key=lambda m, c=c: summary[c, m].mean) for c in targets}
 reach = {c: stats.verdict_at_least(summary[c, top[c]], 0.8) for c in targets}
 out_of_reach = [c for c in targets if summary[c, top[c]].high < 0.5]
 ga_basic = stats.summarize(np.mean([best[c, "GA (book)"] for c in basic], axis=0))
-easy_old = ["1000000", "0001000", "0000010", "0002080"]  # the earlier version's hand-picked list
+easy_old = ["1000000", "0001000", "0000010", "0002080"]  # a hand-picked "easy" four
 ga_easy_old = stats.summarize(np.mean([best[c, "GA (book)"] for c in easy_old], axis=0))
 display(
     Markdown(
@@ -289,7 +289,7 @@ display(
     )
 )
 print(f"GA (book) mean best over all 6 basic targets: {ga_basic}")
-print("... over the earlier hand-picked four (angry, happy, surprise, happy .2 + surprise .8):")
+print("... over a hand-picked four (angry, happy, surprise, happy .2 + surprise .8):")
 print(f"    {ga_easy_old}")
 print("out of reach (< 0.5):", [label[c] for c in out_of_reach] or "none")
 
@@ -350,7 +350,7 @@ display(
 print(f"yardstick (neutral vs one AU at intensity 5, median over AUs): {yardstick:.4f}")
 print(f"near-best image diversity over {len(all_runs)} runs: {diversity}")
 
-# %% mystnb={"figure": {"name": "fig-22-evogan-search-3", "caption": "The best face of each GA (book) run (columns: seeds) for the 6 basic targets (rows), inside the classifier's crop. Where different seeds end on different faces, the search does produce various images; where the rows repeat one grimace, it does not. Look for artefacts too: a high fitness for a face a person would not call the target expression."}}
+# %% mystnb={"figure": {"caption": "The best face of each GA (book) run (columns: seeds) for the 6 basic targets (rows), inside the classifier's crop. Where different seeds end on different faces, the search does produce various images; where the rows repeat one grimace, it does not. Look for artefacts too: a high fitness for a face a person would not call the target expression.", "name": "fig-22-evogan-search-3"}}
 with torch.no_grad():
     rows = [
         rig(
@@ -471,23 +471,6 @@ claims_table(
 # %% [markdown]
 # The verdicts concern this stand-in pipeline (the rig and the `fer` classifier); with GANimation and EvoGAN's
 # VGG19 the numbers would differ, and the paper reports no number to compare with.
-#
-# ## What changed after the review (issue 14)
-#
-# - **The crop.** The classifier now sees the `fer` pipeline's crop (inter-ocular ratio 0.37 instead of 0.28).
-#   The earlier "disgust and fear cannot be driven up" and its "hard" list were effects of the wrong crop; the
-#   reachability table above is recomputed on the right one.
-# - **The fear sentence.** The earlier text said fear reached "a few per cent" while its own table showed about
-#   0.19; the sentence is gone, and every reachability statement now comes from an interval.
-# - **Statistics.** 5 seeds (was 5 without intervals), mean with 95% intervals, std with ddof = 1, a paired test
-#   per target and method, and the verdicts from `affect_lib.stats.VERDICT_RULE`.
-# - **The methods.** The draft GA is run beside the released one; "GA (released)" was the book's modified GA and
-#   is now called "GA (book)", with the released behaviour (`original=True`) as "GA (as released)"; f_avg is
-#   taken over the whole judged set, as released.
-# - **The hand-picked claim.** "Basic targets easily" averaged angry, happy, surprise and one compound; it now
-#   averages all 6 basic targets (the old list is printed beside it).
-# - **Diversity.** Measured in image space on reached targets only, against one full AU, instead of gene distances
-#   that counted flat, unreached targets as diverse.
 #
 # ## Exercises
 #

@@ -14,6 +14,9 @@ each width in ``--widths`` (default 1280 and 390 px). On each page and width it 
   off the run record in ``_build/records``;
 - an interactive figure (class ``affect-interactive``) that did not render, or whose slider does not work.
 
+Without a browser, on the built files: project history in a chapter (an issue number, "the review", "an earlier
+version of this chapter"; ``book/changelog.md`` is the place for it).
+
 Then linkchecker looks for broken internal links and anchors. Saves one screenshot per page and width.
 Nothing here downloads a browser.
 """
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +281,86 @@ def runtime_problems(rerun_text: str, page_text: str, chapter: str, records: dic
     return problems
 
 
+# Project history has no place in a chapter: readers need the current result (book/changelog.md keeps the history,
+# without internal issue numbers). Each pattern names what it found.
+HISTORY = (
+    (re.compile(r"\bissues?\s*#?\s*\d+", re.IGNORECASE), "an issue number"),
+    (
+        re.compile(
+            r"\b(?:the|this|that|an?|same|independent|external|earlier|our|code|book's)\s+review(?:'s|’s)?\b",
+            re.IGNORECASE,
+        ),
+        "a review as project history",
+    ),
+    (
+        re.compile(
+            r"\b(?:an?|the)\s+earlier\s+version(?:'s|’s|\s+of\s+(?:this|the)\s+(?:chapter|page|book|code))",
+            re.IGNORECASE,
+        ),
+        "an earlier version",
+    ),
+    (re.compile(r"\bwhat\s+changed\s+(?:after|since)\b", re.IGNORECASE), "what changed"),
+)
+CHAPTER_PAGES = "book/notebooks/"
+
+
+def history_problems(text: str, chapter: bool = True) -> list[str]:
+    """Project history in a chapter's text: an issue number, "the review", "an earlier version of this chapter".
+    On other pages (``chapter=False``, the changelog among them) only an issue number is a problem."""
+    found = []
+    for pattern, what in HISTORY if chapter else HISTORY[:1]:
+        for m in pattern.finditer(text):
+            quote = " ".join(text[max(0, m.start() - 40) : m.end()].split())
+            found.append(f'project history ({what}): "...{quote}"')
+    return found
+
+
+class _Text(HTMLParser):
+    """The text of a page's ``<article>`` (else its body), scripts and styles left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip = 0
+        self.article = 0
+        self.parts: list[str] = []
+        self.article_parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag == "article":
+            self.article += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.skip = max(0, self.skip - 1)
+        elif tag == "article":
+            self.article = max(0, self.article - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+            if self.article:
+                self.article_parts.append(data)
+
+
+def page_text(html: str) -> str:
+    """What a reader can read on a page (its article; hidden solutions and collapsed code included)."""
+    parser = _Text()
+    parser.feed(html)
+    return "".join(parser.article_parts or parser.parts)
+
+
+def tree_problems(root: Path) -> list[str]:
+    """Checks on the built files themselves (no browser): see the module docstring."""
+    problems = []
+    for rel in pages(root):
+        html = (root / rel).read_text(errors="replace")
+        chapter = rel.as_posix().startswith(CHAPTER_PAGES)
+        problems += [f"{rel}: {p}" for p in history_problems(page_text(html), chapter)]
+    return problems
+
+
 def pages(root: Path) -> list[Path]:
     """Every content page of the built book."""
     found = []
@@ -483,9 +567,10 @@ def main(argv: list[str] | None = None) -> int:
         args.screenshots.mkdir(parents=True, exist_ok=True)
     widths = tuple(int(w) for w in args.widths.split(","))
     records = read_records(args.records or args.html.parent / "records")
+    problems = tree_problems(args.html)
     server, base = serve(args.html)
     try:
-        problems = check_pages(
+        problems += check_pages(
             args.html, base, args.screenshots, widths=widths, records=records, only=args.only
         )
         if not args.no_links:

@@ -192,3 +192,57 @@ def test_records_prefer_the_quick_run(tmp_path):
     (tmp_path / "a.quick.json").write_text('{"chapter": "a", "profile": "quick", "seconds": 30}')
     assert check_html.read_records(tmp_path) == {"a": 30.0}
     assert check_html.read_records(tmp_path / "missing") == {}
+
+
+# ---- checks on the built files (no browser) ----------------------------------------------------------------------
+
+HISTORY_DEFECTS = [
+    "## What changed after the review (issue 14)",
+    "an independent review's runs of this quick setup",
+    "the same review found it does not beat the unchanged input",
+    "the whole frame, which an earlier version of this\nchapter fed the classifier",
+    'easy_old = ["1000000"]  # the earlier version\'s hand-picked list',
+    "fixed in issue #27",
+]
+HISTORY_CLEAN = [
+    "which is what lets a reviewer re-execute a chapter",
+    "the text form (the reviewed source, in jupytext's percent format)",
+    "the paper's Table 1 issues no number for fear",
+]
+
+
+@pytest.mark.parametrize("text", HISTORY_DEFECTS)
+def test_project_history_in_a_chapter_fails(text):
+    assert check_html.history_problems(text), text
+
+
+@pytest.mark.parametrize("text", HISTORY_CLEAN)
+def test_ordinary_prose_is_not_history(text):
+    assert check_html.history_problems(text) == []
+
+
+def test_issue_numbers_fail_on_every_page_history_only_in_chapters():
+    assert check_html.history_problems("the review of issue 3", chapter=False) == [
+        'project history (an issue number): "...the review of issue 3"'
+    ]
+    assert check_html.history_problems("what changed after the review", chapter=False) == []
+
+
+def _page(body: str) -> str:
+    return (
+        "<html><head><script>var issue = 'issue 14';</script></head><body><nav>What changed after the review</nav>"
+        f"<article class='bd-article'>{body}</article></body></html>"
+    )
+
+
+def test_tree_problems_read_the_article_of_chapter_pages(tmp_path):
+    (tmp_path / "book" / "notebooks").mkdir(parents=True)
+    (tmp_path / "book" / "notebooks" / "21_x.html").write_text(
+        _page("<h2>What changed after the review</h2>")
+    )
+    (tmp_path / "book" / "notebooks" / "22_x.html").write_text(_page("<p>current results only</p>"))
+    (tmp_path / "book" / "changelog.html").write_text(_page("<p>an earlier version of this chapter</p>"))
+    found = check_html.tree_problems(tmp_path)
+    assert found and all(p.startswith("book/notebooks/21_x.html: project history") for p in found), found
+    (tmp_path / "book" / "changelog.html").write_text(_page("<p>fixed in issue 14</p>"))
+    assert any(p.startswith("book/changelog.html") for p in check_html.tree_problems(tmp_path))
