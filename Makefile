@@ -31,7 +31,7 @@ help:
 	@echo "make full [DATA_DIR=...]  every chapter on the paper profile (skips chapters whose data is missing)"
 	@echo "make bench [BENCH=x] writes benchmarks/results/*.md for the performance appendix"
 	@echo "make rehearsal       paper-profile dress rehearsal: full-size synthetic data through the CLI, DDP, resume"
-	@echo "make pdf             the whole book as one PDF: _build/html/affect_book.pdf (after make book)"
+	@echo "make pdf             only the whole book as one PDF, _build/html/affect_book.pdf (make book writes it too)"
 	@echo "make lint | check-html | linkcheck | clean"
 
 # ---- environment -------------------------------------------------------------------------------------------
@@ -55,10 +55,13 @@ book/notebooks/%.ipynb: notebooks/%.ipynb $(LIB) | $(STAMP)
 
 run: $(EXECUTED)
 
+# The HTML book (with downloads/: the chapters' student and instructor copies and the source archive
+# affect-book-<commit>.tar.gz), then its PDF, which the reproducing page links.
 book: run
 	$(RUNENV) $(PY) tools/book_pages.py
 	$(BIN)/jupyter-book build . --all --builder html -W -n --keep-going
-	@echo "book: open _build/html/index.html"
+	$(PRINT_PDF)
+	@echo "book: open _build/html/index.html (the PDF: _build/html/affect_book.pdf)"
 
 chapter: | $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<name>  (one of: $(CHAPTERS))"; exit 2; }
@@ -105,17 +108,21 @@ bench: | $(STAMP)
 linkcheck:
 	linkchecker --no-status -f tools/linkcheckerrc _build/html/index.html
 
-# Every page at 1280 and 390 px in headless Chromium, then linkchecker (run it after `make pdf`: the reproducing
-# page links the PDF).
+# Every page at 1280 and 390 px in headless Chromium, then linkchecker (after `make book`, which writes the PDF
+# that the reproducing page links).
 CHECK_WIDTHS ?= 1280,390
 check-html: | $(STAMP)
 	$(PY) tools/check_html.py _build/html --widths $(CHECK_WIDTHS) --screenshots _build/screenshots
 
 # The single-page HTML build printed by headless Chromium, once MathJax and the figures are done.
+define PRINT_PDF
+$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
+$(PY) tools/pdf.py _build/singlehtml _build/html/affect_book.pdf
+endef
+
 pdf: run | $(STAMP)
 	$(RUNENV) $(PY) tools/book_pages.py
-	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
-	$(PY) tools/pdf.py _build/singlehtml _build/html/affect_book.pdf
+	$(PRINT_PDF)
 
 clean:
 	rm -rf _build book/notebooks book/generated .cache

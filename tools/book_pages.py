@@ -96,6 +96,7 @@ def _record_lines() -> list[str]:
         "| item | value |",
         "|---|---|",
         f"| commit | `{git_commit() or 'not a git checkout'}` |",
+        "| source | {source-archive}`name`: the exact tree this book was built from |",
         f"| built | {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} |",
         f"| `requirements.lock` SHA-256 | `{lock_hash}` |",
         *(f"| {k} | {v} |" for k, v in machine_summary().items()),
@@ -129,13 +130,15 @@ def _record_lines() -> list[str]:
     lines += [
         "## Downloads",
         "",
-        "Each chapter's source (jupytext percent format) and its notebook with the committed outputs:",
+        "Each chapter for students, with the committed outputs and the exercises but without their solutions",
+        "(`.ipynb`, and `.py` in jupytext percent format); the instructors' copies, with the solutions, are in each",
+        "chapter's re-run box. Every chapter's source is in the source archive, {source-archive}`name`.",
         "",
-        "| chapter | source | notebook |",
+        "| chapter | notebook | text |",
         "|---|---|---|",
         *(
-            f"| {name} | {{download}}`{name}.py <../../notebooks/{name}.py>` "
-            f"| {{download}}`{name}.ipynb <../../notebooks/{name}.ipynb>` |"
+            f"| {name} | {{book-download}}`.ipynb <{name}.student.ipynb>` "
+            f"| {{book-download}}`.py <{name}.student.py>` |"
             for name in chapter_names()
         ),
         "",

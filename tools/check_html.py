@@ -14,8 +14,16 @@ each width in ``--widths`` (default 1280 and 390 px). On each page and width it 
   off the run record in ``_build/records``;
 - an interactive figure (class ``affect-interactive``) that did not render, or whose slider does not work.
 
-Without a browser, on the built files: project history in a chapter (an issue number, "the review", "an earlier
-version of this chapter"; ``book/changelog.md`` is the place for it).
+Without a browser, on the built files:
+
+- project history in a chapter (an issue number, "the review", "an earlier version of this chapter";
+  ``book/changelog.md`` is the place for it), an issue number on any page;
+- a local link to a missing file (the PDF after ``make book``, a download);
+- a reader's download that serves the solutions: the page source under ``_sources/``, ``_downloads/``, a chapter
+  ``.ipynb``/``.py`` other than its student copy, or an instructor copy not behind its labelled link; a student
+  copy that holds a solution; a copy with raw MyST directive fences;
+- no link to the source archive ``downloads/affect-book-<commit>.tar.gz`` on the introduction and the record, an
+  archive that does not open or does not hold the tree, an unfilled ``<repository-url>`` placeholder.
 
 Then linkchecker looks for broken internal links and anchors. Saves one screenshot per page and width.
 Nothing here downloads a browser.
@@ -324,12 +332,15 @@ class _Text(HTMLParser):
         self.article = 0
         self.parts: list[str] = []
         self.article_parts: list[str] = []
+        self.links: list[tuple[str, list[str]]] = []  # (href, classes) of every <a>
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self.skip += 1
         elif tag == "article":
             self.article += 1
+        elif tag == "a" and dict(attrs).get("href"):
+            self.links.append((str(dict(attrs)["href"]), str(dict(attrs).get("class") or "").split()))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
@@ -344,21 +355,99 @@ class _Text(HTMLParser):
                 self.article_parts.append(data)
 
 
-def page_text(html: str) -> str:
-    """What a reader can read on a page (its article; hidden solutions and collapsed code included)."""
+def _parse(html: str) -> _Text:
     parser = _Text()
     parser.feed(html)
+    return parser
+
+
+def page_text(html: str) -> str:
+    """What a reader can read on a page (its article; hidden solutions and collapsed code included)."""
+    parser = _parse(html)
     return "".join(parser.article_parts or parser.parts)
+
+
+# Reader-facing downloads: a chapter notebook or its text form may only be a student copy, or an instructor copy
+# behind a link labelled for instructors (class affect-instructor, from the re-run box).
+STUDENT = re.compile(r"(^|/)downloads/[^/]+\.student\.(ipynb|py)$")
+INSTRUCTOR = re.compile(r"(^|/)downloads/[^/]+\.instructor\.(ipynb|py)$")
+NOTEBOOK_LINK = re.compile(r"\.(ipynb|py)$")
+SOURCE_ARCHIVE = re.compile(r"(^|/)downloads/affect-book-[\w.+-]+\.tar\.gz$")
+ARCHIVE_PAGES = ("book/intro.html", "book/generated/reproducibility.html")  # must link this build's source
+SOLUTION_TEXT = re.compile(  # a solution's heading; in a .py copy, behind the "# " of a Markdown cell
+    r"^\s*(?:#\s)?\s*(?:\*\*|#+\s*|`{3,}\{\w+\}\s*|:{3,}\{\w+\}\s*)(?:solutions?|answers?)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+MYST_FENCE = re.compile(r"^\s*(?:#\s)?\s*(?:`{3,}|:{3,})\{", re.MULTILINE)
+
+
+def link_problems(root: Path, rel: Path, links: list[tuple[str, list[str]]]) -> list[str]:
+    """Local links to missing files (the PDF, a download), and downloads that serve the solutions to a reader."""
+    problems = []
+    for href, classes in links:
+        if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^//", href, re.IGNORECASE):
+            continue
+        path = href.split("#", 1)[0].split("?", 1)[0]
+        if not path:
+            continue
+        target = (root / rel).parent / path
+        if not target.resolve().is_relative_to(root.resolve()) or not target.exists():
+            problems.append(f"link to a missing file: {href}")
+        if "_sources/" in path and NOTEBOOK_LINK.search(path) or "_downloads/" in path:
+            problems.append(
+                f"download of Sphinx's copy of a source, solutions included: {href} (link the student copy)"
+            )
+        elif NOTEBOOK_LINK.search(path) and not STUDENT.search(path):
+            if not INSTRUCTOR.search(path):
+                problems.append(f"download of a chapter with its solutions: {href} (link the student copy)")
+            elif "affect-instructor" not in classes:
+                problems.append(f"instructor copy linked as a reader's download: {href}")
+    return problems
+
+
+def download_problems(root: Path) -> list[str]:
+    """Student copies without solutions, copies without raw MyST, a source archive that opens."""
+    import tarfile
+
+    problems = []
+    folder = root / "downloads"
+    for path in sorted(folder.glob("*.ipynb")) + sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        text = path.read_text(errors="replace")
+        if path.suffix == ".ipynb":
+            cells = json.loads(text).get("cells", [])
+            text = "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "markdown")
+        if ".student." in path.name and SOLUTION_TEXT.search(text):
+            problems.append(f"downloads/{path.name}: a student copy holds a solution")
+        if MYST_FENCE.search(text) and (".student." in path.name or ".instructor." in path.name):
+            problems.append(f"downloads/{path.name}: raw MyST directive fence (Jupyter shows it as code)")
+    for archive in sorted(folder.glob("affect-book-*.tar.gz")) if folder.is_dir() else []:
+        try:
+            with tarfile.open(archive) as tar:
+                names = tar.getnames()
+        except (OSError, tarfile.TarError) as err:
+            problems.append(f"downloads/{archive.name}: not a readable archive ({err})")
+            continue
+        top = archive.name.removesuffix(".tar.gz") + "/"
+        if not all(n.startswith(top) for n in names) or not any(n == top + "Makefile" for n in names):
+            problems.append(f"downloads/{archive.name}: not the book's tree under {top} (no {top}Makefile)")
+    return problems
 
 
 def tree_problems(root: Path) -> list[str]:
     """Checks on the built files themselves (no browser): see the module docstring."""
     problems = []
     for rel in pages(root):
-        html = (root / rel).read_text(errors="replace")
+        parsed = _parse((root / rel).read_text(errors="replace"))
+        text = "".join(parsed.article_parts or parsed.parts)
         chapter = rel.as_posix().startswith(CHAPTER_PAGES)
-        problems += [f"{rel}: {p}" for p in history_problems(page_text(html), chapter)]
-    return problems
+        found = history_problems(text, chapter)
+        found += link_problems(root, rel, parsed.links)
+        if "<repository-url>" in text or re.search(r"\{\{ [a-z_]+ \}\}", text):
+            found.append("an unfilled placeholder (<repository-url> or {{ ... }}) in the text")
+        if rel.as_posix() in ARCHIVE_PAGES and not any(SOURCE_ARCHIVE.search(h) for h, _ in parsed.links):
+            found.append("no link to the source archive (downloads/affect-book-<commit>.tar.gz)")
+        problems += [f"{rel}: {p}" for p in found]
+    return problems + download_problems(root)
 
 
 def pages(root: Path) -> list[Path]:

@@ -9,7 +9,11 @@
 - Citations: author-year labels in the text *and* the bibliography; DOIs and arXiv IDs as links.
 - ``# noqa`` comments are dropped from the code a reader sees.
 - ``repository.url`` in ``_config.yml`` is the one place that switches on the repository, issue, edit and
-  Colab/Binder buttons (pointing at the committed chapter files) and fills ``{{ repository_url }}``.
+  Colab/Binder buttons (pointing at the committed chapter files) and fills ``{{ repository_url }}`` and
+  ``{{ repository_clone }}`` (empty while it is unset).
+- Downloads: ``{book-download}`label <file>``` links a student or instructor copy in ``downloads/``;
+  ``{source-archive}`name``` the source archive of this build (``{{ source_archive }}``, written at the end of
+  every HTML build). The theme's page download on a chapter serves the student copy, not ``_sources/``.
 """
 
 from __future__ import annotations
@@ -88,10 +92,29 @@ def _para(*children: nodes.Node | str) -> nodes.paragraph:
     return para
 
 
-def _download(label: str, filename: str) -> nodes.reference:
+def _download(label: str, filename: str, *classes: str) -> nodes.reference:
     """A link to ``downloads/<filename>``; its relative URI is fixed per page in :func:`resolve_downloads`."""
-    ref = nodes.reference("", label, refuri=f"affect-download:{filename}")
-    return ref
+    return nodes.reference("", label, refuri=f"affect-download:{filename}", classes=list(classes))
+
+
+SOURCE_ARCHIVE = "source-archive"
+ROLE_TARGET = re.compile(r"^(?P<label>.*?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
+
+
+def download_role(name: str, rawtext: str, text: str, lineno: int, inliner: Any, options=None, content=None):
+    """```{book-download}`label <file>` ```: a link to ``downloads/<file>`` of the built book (a student or
+    instructor copy); ``<source-archive>`` is the source archive of this build."""
+    m = ROLE_TARGET.match(text)
+    label, target = (m["label"], m["target"]) if m else (text, text)
+    return [_download(label or target, target, "affect-book-download")], []
+
+
+def source_archive_role(
+    name: str, rawtext: str, text: str, lineno: int, inliner: Any, options=None, content=None
+):
+    """```{source-archive}`label` ```: a link to the source archive of this build; the label ``name`` shows the
+    archive's file name (filled in by :func:`resolve_downloads`)."""
+    return [_download("" if text == "name" else text, SOURCE_ARCHIVE, "affect-source-archive")], []
 
 
 def box_contents(chapter: str, record: dict[str, Any] | None) -> list[nodes.Node]:
@@ -114,16 +137,14 @@ def box_contents(chapter: str, record: dict[str, Any] | None) -> list[nodes.Node
         )
     files = affect_downloads.download_names(chapter)
     downloads = _para(
-        "Download: ",
-        _download(f"{chapter}.py", files["source"]),
-        " (the source) · for students, without solutions: ",
+        "Download this chapter: ",
         _download(".ipynb", files["student_ipynb"]),
         ", ",
         _download(".py", files["student_py"]),
-        " · for instructors, with solutions: ",
-        _download(".ipynb", files["instructor_ipynb"]),
+        " (the exercises, without their solutions) · instructors' copy, with the solutions: ",
+        _download(".ipynb", files["instructor_ipynb"], "affect-instructor"),
         ", ",
-        _download(".py", files["instructor_py"]),
+        _download(".py", files["instructor_py"], "affect-instructor"),
         ".",
     )
     downloads["classes"].append("affect-downloads")
@@ -189,14 +210,22 @@ def resolve_downloads(app: Any, doctree: nodes.document, docname: str) -> None:
     ``{{ repository_url }}``."""
     page = app.config.root_doc if app.builder.name == "singlehtml" else docname  # one page holds them all
     depth = page.count("/")
+    archive = affect_downloads.source_archive_name(Path(app.confdir))
     for ref in doctree.findall(nodes.reference):
         uri = ref.get("refuri", "")
         if uri.startswith("affect-download:"):
-            ref["refuri"] = "../" * depth + "downloads/" + uri.split(":", 1)[1]
-    url = app.config.myst_substitutions.get("repository_url", "")
+            target = uri.split(":", 1)[1]
+            if target == SOURCE_ARCHIVE:
+                target = archive
+                if not ref.astext().strip():
+                    ref.children = [nodes.literal(text=archive)]
+            ref["refuri"] = "../" * depth + "downloads/" + target
+    substitutions = app.config.myst_substitutions or {}
     for block in doctree.findall(nodes.literal_block):
         text = block.astext()
-        clean = NOQA.sub("", text).replace("{{ repository_url }}", url)  # MyST does not substitute in code
+        clean = NOQA.sub("", text)
+        for key, value in substitutions.items():  # MyST does not substitute in code
+            clean = clean.replace(f"{{{{ {key} }}}}", str(value))
         if clean != text:
             block.rawsource = clean
             block.children = [nodes.Text(clean)]
@@ -211,9 +240,10 @@ def depart_rerun(self: Any, node: rerun_box) -> None:
 
 
 def write_downloads(app: Any, exception: Exception | None) -> None:
-    """Write every chapter's source, student and instructor copies into ``<html>/downloads/``."""
+    """Write every chapter's student and instructor copies and the source archive into ``<html>/downloads/``."""
     if exception is None and app.builder.format == "html":
         affect_downloads.write_all(Path(app.confdir), Path(app.outdir) / "downloads")
+        affect_downloads.write_source_archive(Path(app.confdir), Path(app.outdir) / "downloads")
 
 
 def add_static(app: Any) -> None:
@@ -233,10 +263,20 @@ def repository_buttons(app: Any, config: Any) -> None:
     launch = opts.setdefault("launch_buttons", {})
     for key, default in LAUNCHERS.items():
         launch[key] = (launch.get(key) or default) if url else ""
+    repo = Path(app.confdir)
+    archive = affect_downloads.source_archive_name(repo)
     config.myst_substitutions = {
         **(config.myst_substitutions or {}),
-        "repository_url": url or "<repository-url>",
-        "book_runtime": book_runtime(Path(app.confdir) / "_build" / "records"),
+        "repository_url": url,
+        "repository_clone": (
+            f"The same tree is a git repository: `git clone {url}` (the buttons at the top of each page lead "
+            "there)."
+            if url
+            else ""
+        ),
+        "source_archive": archive,
+        "source_dir": archive.removesuffix(".tar.gz"),
+        "book_runtime": book_runtime(repo / "_build" / "records"),
     }
 
 
@@ -251,13 +291,19 @@ def book_runtime(records: Path) -> str:
     return f"{format_seconds(total)} for {len(runs)} chapters on {machine_text(runs[-1])}"
 
 
-def _retarget(buttons: list[Any], old: str, new: str) -> None:
+def _retarget(buttons: list[Any], old: str, new: str, student: str = "") -> None:
+    """Launch and edit buttons: ``old`` -> ``new`` in their URLs. The theme's download of the page source (the
+    executed notebook under ``_sources/``, solutions included) becomes the ``student`` copy."""
     for button in buttons:
         if isinstance(button, dict):
-            # the theme's own download of the page source (under _sources/) stays where Sphinx put it
-            if isinstance(button.get("url"), str) and "_sources/" not in button["url"]:
-                button["url"] = button["url"].replace(old, new)
-            _retarget(button.get("buttons", []), old, new)
+            url = button.get("url")
+            if isinstance(url, str) and "_sources/" in url:
+                if student:
+                    button["url"] = url.split("_sources/", 1)[0] + f"downloads/{student}"
+                    button["tooltip"] = "Download this chapter for students (without the solutions)"
+            elif isinstance(url, str):
+                button["url"] = url.replace(old, new)
+            _retarget(button.get("buttons", []), old, new, student)
 
 
 def source_links(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
@@ -267,10 +313,11 @@ def source_links(app: Any, pagename: str, templatename: str, context: dict[str, 
         context["theme_use_edit_page_button"] = False
     if not pagename.startswith(CHAPTER_DIR):
         return
-    _retarget(context.get("header_buttons", []), f"/{CHAPTER_DIR}", "/notebooks/")
+    name = pagename[len(CHAPTER_DIR) :]
+    student = affect_downloads.download_names(name)["student_ipynb"]
+    _retarget(context.get("header_buttons", []), f"/{CHAPTER_DIR}", "/notebooks/", student)
     edit = context.get("get_edit_provider_and_url")
     if callable(edit):
-        name = pagename[len(CHAPTER_DIR) :]
 
         def edit_source() -> tuple[str, str]:
             provider, url = edit()
@@ -293,6 +340,8 @@ def setup(app: Any) -> dict[str, Any]:
         singlehtml=(visit_HideCellInput, depart_HideCellInput),
     )
     app.add_directive("rerun", RerunDirective)
+    app.add_role("book-download", download_role)
+    app.add_role("source-archive", source_archive_role)
     app.connect("builder-inited", add_static)
     app.connect("config-inited", repository_buttons)
     app.connect("html-page-context", source_links, priority=990)  # after sphinx-book-theme's buttons

@@ -1,4 +1,5 @@
-"""Student and instructor copies of each chapter, as ``.ipynb`` (with the committed outputs) and ``.py``.
+"""Student and instructor copies of each chapter, as ``.ipynb`` (with the committed outputs) and ``.py``, and the
+source archive: the exact tree the book was built from, ``affect-book-<commit>.tar.gz``.
 
 Jupyter does not know MyST, so in both copies directives become plain Markdown, ``{cite}`key``` becomes
 "Author (year)", ``{eq}`label``` becomes "Eq. (n)" with ``\\tag{n}`` on the equation, and other roles keep their
@@ -9,8 +10,12 @@ copy shows the solutions as plain Markdown. ``write_all`` is called by the book 
 from __future__ import annotations
 
 import copy
+import gzip
+import io
+import os
 import re
-import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +28,10 @@ TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$", re.MULTILINE)
 
 
 def download_names(chapter: str) -> dict[str, str]:
-    """File names (in the book's ``downloads/`` folder) of one chapter's downloads."""
+    """File names (in the book's ``downloads/`` folder) of one chapter's downloads. A reader's downloads are the
+    student copies; only the instructor copies hold the solutions (the chapter's own source is in the source
+    archive, :func:`write_source_archive`)."""
     return {
-        "source": f"{chapter}.py",
         "student_ipynb": f"{chapter}.student.ipynb",
         "student_py": f"{chapter}.student.py",
         "instructor_ipynb": f"{chapter}.instructor.ipynb",
@@ -130,11 +136,68 @@ def write_all(repo: Path, dest: Path) -> list[Path]:
             continue
         names = download_names(source.stem)
         nb = nbformat.read(pair, as_version=4)
-        shutil.copyfile(source, dest / names["source"])
-        written.append(dest / names["source"])
         for form, solutions in (("student", False), ("instructor", True)):
             copy_nb = reader_copy(nb, citations, solutions=solutions)
             nbformat.write(copy_nb, dest / names[f"{form}_ipynb"])
             jupytext.write(copy_nb, dest / names[f"{form}_py"], fmt="py:percent")
             written += [dest / names[f"{form}_ipynb"], dest / names[f"{form}_py"]]
     return written
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def source_commit(repo: Path) -> str | None:
+    """``<12-hex commit>`` of the checkout, ``-dirty`` added when tracked files differ from it; None outside git."""
+    try:
+        head = _git(repo, "rev-parse", "--short=12", "HEAD")
+        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def source_archive_name(repo: Path) -> str:
+    """``affect-book-<commit>.tar.gz`` (``affect-book-source.tar.gz`` outside a git checkout)."""
+    return f"affect-book-{source_commit(repo) or 'source'}.tar.gz"
+
+
+def source_files(repo: Path) -> list[str]:
+    """The tree the book is built from: tracked files and untracked ones that git does not ignore, as they are on
+    disk (build products, caches and the virtual environment are ignored, so they are left out)."""
+    try:
+        listed = _git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return sorted({f for f in listed.split("\0") if f and (repo / f).is_file()})
+
+
+def write_source_archive(repo: Path, dest: Path) -> Path:
+    """``dest/affect-book-<commit>.tar.gz``: every file of :func:`source_files` under one folder of the same name.
+    Reproducible: sorted, owner 0, times of the commit, so the same tree gives the same bytes."""
+    name = source_archive_name(repo)
+    folder = name.removesuffix(".tar.gz")
+    try:
+        when = int(_git(repo, "log", "-1", "--format=%ct"))
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        when = 0
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in source_files(repo):
+            path = repo / rel
+            info = tarfile.TarInfo(f"{folder}/{rel}")
+            info.size = path.stat().st_size
+            info.mtime = when
+            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            with path.open("rb") as fh:
+                tar.addfile(info, fh)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / name
+    for old in dest.glob("affect-book-*.tar.gz"):  # one archive: the tree of this build
+        old.unlink()
+    with gzip.GzipFile(out, "wb", mtime=0) as gz:
+        gz.write(buffer.getvalue())
+    return out

@@ -1,6 +1,7 @@
 """book/_ext: the student and instructor copies, the citation labels and the re-run box's run time."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def test_write_all_writes_both_forms_for_every_chapter(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     written = affect_downloads.write_all(repo, tmp_path)
     names = {p.name for p in written}
-    assert {"00_orientation.py", "00_orientation.student.ipynb", "00_orientation.instructor.py"} <= names
+    assert {"00_orientation.student.ipynb", "00_orientation.instructor.py"} <= names
+    assert "00_orientation.py" not in names  # the source, solutions included, is in the source archive
     student = nbformat.read(tmp_path / "00_orientation.student.ipynb", as_version=4)
     text = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
     assert "{cite}" not in text and "dropdown" not in text
@@ -109,3 +111,95 @@ def test_record_of_the_executed_page_is_preferred(tmp_path):
         {"machine": {"cpu": "Xeon", "cores": 2, "cpu_count": 4, "load": 1.25}, "finished": "2026-12-01T18:00"}
     )
     assert text == "Xeon (2 of 4 cores, load 1.2 at the end), on 2026-12-01"
+
+
+def _git_repo(root: Path) -> Path:
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+    root.mkdir()
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (root / "Makefile").write_text("book:\n")
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "x.py").write_text("# %%\n")
+    (root / ".gitignore").write_text("_build/\n")
+    (root / "_build").mkdir()
+    (root / "_build" / "big.bin").write_text("build product")
+    git("add", "-A")
+    git("commit", "-q", "-m", "one")
+    return root
+
+
+def test_source_archive_is_the_tree_under_one_folder_and_reproducible(tmp_path):
+    import tarfile
+
+    repo = _git_repo(tmp_path / "repo")
+    (repo / "new.md").write_text("untracked but not ignored: part of the tree")
+    name = affect_downloads.source_archive_name(repo)
+    assert re.fullmatch(r"affect-book-[0-9a-f]{12}\.tar\.gz", name)  # untracked files do not make it dirty
+    first = affect_downloads.write_source_archive(repo, tmp_path / "a")
+    second = affect_downloads.write_source_archive(repo, tmp_path / "b")
+    assert first.name == name and first.read_bytes() == second.read_bytes()
+    with tarfile.open(first) as tar:
+        names = set(tar.getnames())
+    top = name.removesuffix(".tar.gz")
+    assert names == {f"{top}/{f}" for f in (".gitignore", "Makefile", "new.md", "notebooks/x.py")}
+    (repo / "Makefile").write_text("changed:\n")
+    assert affect_downloads.source_archive_name(repo).endswith("-dirty.tar.gz")
+    assert [p.name for p in (tmp_path / "a").glob("*.tar.gz")] == [name]
+
+
+def test_reader_downloads_are_student_copies_and_the_instructor_link_is_labelled():
+    box = affect_book.box_contents("10_x", None)[-1]
+    refs = {r["refuri"].split(":", 1)[1]: r["classes"] for r in box.findall(affect_book.nodes.reference)}
+    assert set(refs) == {
+        "10_x.student.ipynb",
+        "10_x.student.py",
+        "10_x.instructor.ipynb",
+        "10_x.instructor.py",
+    }
+    assert all(("affect-instructor" in c) == (".instructor." in f) for f, c in refs.items())
+    assert "without their solutions" in box.astext() and "with the solutions" in box.astext()
+
+
+def test_the_themes_download_button_serves_the_student_copy():
+    buttons = [
+        {
+            "type": "group",
+            "buttons": [
+                {"url": "../../_sources/book/notebooks/10_x.ipynb", "label": "download-source-button"},
+                {"url": "https://colab.research.google.com/github/o/r/blob/main/book/notebooks/10_x.ipynb"},
+            ],
+        }
+    ]
+    affect_book._retarget(buttons, "/book/notebooks/", "/notebooks/", "10_x.student.ipynb")
+    download, launch = buttons[0]["buttons"]
+    assert download["url"] == "../../downloads/10_x.student.ipynb" and "students" in download["tooltip"]
+    assert launch["url"].endswith("/blob/main/notebooks/10_x.ipynb")
+
+
+class _Config:
+    def __init__(self, url: str):
+        self.html_theme_options = {"repository_url": url, "launch_buttons": {}}
+        self.myst_substitutions = {}
+
+
+class _App:
+    confdir = str(Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize("url", ["", "https://example.org/affect/book"])
+def test_repository_url_switches_the_buttons_and_the_clone_line(url):
+    config = _Config(url)
+    affect_book.repository_buttons(_App(), config)
+    opts, subs = config.html_theme_options, config.myst_substitutions
+    assert opts["use_repository_button"] is opts["use_issues_button"] is bool(url)
+    assert bool(opts["launch_buttons"]["colab_url"]) is bool(url)
+    assert ("git clone" in subs["repository_clone"]) is bool(url)
+    assert "<repository-url>" not in str(subs)
+    assert subs["source_archive"] == subs["source_dir"] + ".tar.gz"
+    assert subs["source_archive"].startswith("affect-book-")

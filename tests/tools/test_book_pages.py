@@ -42,6 +42,10 @@ def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
         "W1 = 1.000" in text and "SHA-256" in text and "Total runtime of the executed chapters: 12 s." in text
     )
     assert re.search(r"\| built \| \d{4}-\d\d-\d\d \d\d:\d\d UTC \|", text) and "| commit | `" in text
+    # the source archive, and the chapters' downloads as student copies (the committed notebooks hold the solutions)
+    assert "| source | {source-archive}`name`" in text
+    assert "{book-download}`.ipynb <10_wdp_definition.student.ipynb>`" in text
+    assert "../../notebooks/" not in text and "{download}" not in text and ".instructor." not in text
     # every banded number of the committed expected files, with its band and basis
     assert "## Numbers checked within a band" in text and "### 21 ganimation training" in text
     glance = glance_page.read_text()

@@ -4,6 +4,7 @@ The pages are served on 127.0.0.1 and read by Debian's headless Chromium, at a w
 """
 
 import importlib.util
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -246,3 +247,93 @@ def test_tree_problems_read_the_article_of_chapter_pages(tmp_path):
     assert found and all(p.startswith("book/notebooks/21_x.html: project history") for p in found), found
     (tmp_path / "book" / "changelog.html").write_text(_page("<p>fixed in issue 14</p>"))
     assert any(p.startswith("book/changelog.html") for p in check_html.tree_problems(tmp_path))
+
+
+def _tree(root: Path, *, intro: str = "", chapter: str = "", record: str = "") -> Path:
+    """A built book with the source archive, a student and an instructor copy and the PDF."""
+    import io
+    import tarfile
+
+    (root / "book" / "notebooks").mkdir(parents=True, exist_ok=True)
+    (root / "book" / "generated").mkdir(parents=True, exist_ok=True)
+    (root / "downloads").mkdir(exist_ok=True)
+    (root / "affect_book.pdf").write_bytes(b"%PDF-1.4")
+    archive = "affect-book-0123456789ab.tar.gz"
+    with tarfile.open(root / "downloads" / archive, "w:gz") as tar:
+        info = tarfile.TarInfo("affect-book-0123456789ab/Makefile")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"all:"))
+    student = {"cells": [{"cell_type": "markdown", "source": "**Exercise 1**\n\nCount them."}]}
+    instructor = {"cells": [{"cell_type": "markdown", "source": "**Solution**\n\n42."}]}
+    (root / "downloads" / "c.student.ipynb").write_text(json.dumps(student))
+    (root / "downloads" / "c.instructor.ipynb").write_text(json.dumps(instructor))
+    link = f'<a href="../downloads/{archive}">{archive}</a>'
+    (root / "book" / "intro.html").write_text(_page(intro or f"<p>The source: {link}</p>"))
+    (root / "book" / "reproducing.html").write_text(_page('<a href="../affect_book.pdf">PDF</a>'))
+    (root / "book" / "generated" / "reproducibility.html").write_text(
+        _page(record or f'<p>source <a href="../../downloads/{archive}">{archive}</a></p>')
+    )
+    (root / "book" / "notebooks" / "c.html").write_text(
+        _page(
+            chapter
+            or '<a href="../../downloads/c.student.ipynb">.ipynb</a> <a class="reference affect-instructor" '
+            'href="../../downloads/c.instructor.ipynb">instructors</a>'
+        )
+    )
+    return root
+
+
+def test_a_clean_tree_passes(tmp_path):
+    assert check_html.tree_problems(_tree(tmp_path)) == []
+
+
+TREE_DEFECTS = {
+    "dead PDF link": (lambda r: (r / "affect_book.pdf").unlink(), "missing file: ../affect_book.pdf"),
+    "theme download of the executed notebook": (
+        lambda r: _tree(r, chapter='<a href="../../_sources/book/notebooks/c.ipynb">.ipynb</a>'),
+        "solutions included",
+    ),
+    "the source with its solutions": (
+        lambda r: _tree(r, chapter='<a href="../../downloads/c.py">c.py</a>'),
+        "download of a chapter with its solutions",
+    ),
+    "record links the committed notebook": (
+        lambda r: _tree(r, record='<a href="../../_downloads/ab12/c.ipynb">c.ipynb</a>'),
+        "solutions included",
+    ),
+    "instructor copy as the reader's download": (
+        lambda r: _tree(r, chapter='<a href="../../downloads/c.instructor.ipynb">.ipynb</a>'),
+        "instructor copy linked as a reader's download",
+    ),
+    "student copy with a solution": (
+        lambda r: (r / "downloads" / "c.student.py").write_text("# **Solution**\n#\n# 42\n"),
+        "a student copy holds a solution",
+    ),
+    "raw MyST in a copy": (
+        lambda r: (r / "downloads" / "c.instructor.py").write_text(
+            "# ```{admonition} Solution\n# 42\n# ```\n"
+        ),
+        "raw MyST directive fence",
+    ),
+    "no source archive on the introduction": (
+        lambda r: _tree(r, intro="<p>git clone &lt;repository-url&gt;</p>"),
+        "intro.html: no link to the source archive",
+    ),
+    "placeholder left in the text": (
+        lambda r: _tree(r, intro="<p>git clone &lt;repository-url&gt;</p>"),
+        "unfilled placeholder",
+    ),
+    "archive without the tree": (
+        lambda r: (r / "downloads" / "affect-book-0123456789ab.tar.gz").write_bytes(b"not gzip"),
+        "not a readable archive",
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", list(TREE_DEFECTS))
+def test_planted_tree_defect_fails(tmp_path, defect):
+    plant, expected = TREE_DEFECTS[defect]
+    root = _tree(tmp_path)
+    plant(root)
+    found = check_html.tree_problems(root)
+    assert any(expected in p for p in found), found
