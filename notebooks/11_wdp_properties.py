@@ -117,6 +117,8 @@ formula_sym_gap = np.concatenate(
         for formula in (wdp_gaussian, wdp_laplace)
     ]
 )
+
+# %% tags=["hide-input"]
 verdict["P1"] = (
     r"symmetry: $W_\mu(P, Q) = W_\mu(Q, P)$",
     checks.all_within(sym_gap, 1e-9),
@@ -176,6 +178,8 @@ formula_slack = (
     wdp_gaussian(mus, sig, d12) + wdp_gaussian(mus, sig, d23) - wdp_gaussian(mus, sig, d12 + d23)
 )
 all_slack = np.concatenate([slack, geodesic_slack])  # relative slack of the tight triples
+
+# %% tags=["hide-input"]
 verdict["P2"] = (
     r"triangle inequality",
     checks.all_at_least(all_slack, -1e-9),
@@ -208,6 +212,8 @@ mu_p, sc_p, dl_p = (
 )
 formula_distinct = np.concatenate([f(mu_p, sc_p, dl_p) for f in (wdp_gaussian, wdp_laplace)])
 formula_same = np.concatenate([f(mu_p, sc_p, 1e-300) for f in (wdp_gaussian, wdp_laplace)])
+
+# %% tags=["hide-input"]
 verdict["P3"] = (
     r"$W_\mu \ge 0$, $= 0$ iff equal laws",
     checks.positive_and_zero_on_equal(w_pairs, w_same),
@@ -246,6 +252,8 @@ mono_steps = np.concatenate(
 mono_ok = checks.all_at_least(mono_steps, -1e-12)
 g_half = wdp_gaussian(np.array([1.0, 2.0, 5.0, 10.0]), 0.5)
 l_half = wdp_laplace(np.array([1.0, 2.0, 5.0, 10.0]), 0.5)
+
+# %% tags=["hide-input"]
 verdict["P4"] = (
     r"$\mu_1 \le \mu_2 \Rightarrow W_{\mu_1} \le W_{\mu_2}$",
     mono_ok,
@@ -310,6 +318,8 @@ largest = p6_rows.iloc[-1]
 max_rule_refuted = not checks.not_refuted(
     largest["dual lower bound"], largest["max eps_i"], largest["s.e."]
 )
+
+# %% tags=["hide-input"]
 verdict["P5"] = (
     r"disjoint data: $(\mu, \max_i \varepsilon_i)$",
     par_ok,
@@ -365,6 +375,8 @@ z1, z2 = rng.normal(size=400), rng.normal(size=400)
 joint_d = np.column_stack([0.0 + z1, 1000 * (0.0 + z1) + z2])
 joint_dp = np.column_stack([1.0 + z1, 1000 * (1.0 + z1) + z2])
 w_adaptive = wasserstein_ot(joint_d, joint_dp, 2)
+
+# %% tags=["hide-input"]
 verdict["P7"] = (
     r"adaptive: $(\mu, \sum_i \varepsilon_i)$",
     checks.not_refuted(w_adaptive, 1.0, 0.0),
@@ -411,6 +423,8 @@ lap_ok = float(np.mean(lap_bounds >= quad_r["Laplace"] * (1 - 1e-9)))
 gau_ok = float(np.mean(gau_bounds >= quad_r["Gaussian"] * (1 - 1e-9)))
 closed_gap = max(np.abs(q - exact_wdp_additive(mu_r, delta_r)).max() for q in quad_r.values())
 spot = wasserstein_continuous(stats.norm(0, 2.0), stats.norm(1.5, 2.0), 3.0)
+
+# %% tags=["hide-input"]
 verdict["P8"] = (
     r"$f + \mathrm{Lap}(\lambda)$ is $(\mu, \text{Table 1})$-WDP",
     checks.bounds_everywhere(lap_bounds, quad_r["Laplace"], rtol=1e-9),
@@ -452,6 +466,8 @@ post = {
     "x -> 1000 x": wasserstein_distance(1000 * p_s, 1000 * q_s, 2),
 }
 lipschitz_ok = checks.not_refuted([post["relu"], post["clip[-1, 1]"]], w_base, 0.0)
+
+# %% tags=["hide-input"]
 verdict["P10"] = (
     r"post-processing by any $g$ keeps $(\mu, \varepsilon)$",
     checks.not_refuted(list(post.values()), w_base, 0.0),
@@ -479,6 +495,8 @@ group = [
     for kk in (1, 2, 3, 4)
 ]
 g_formula = [float(wdp_gaussian(4.0, 1.5, kk * 0.7)) for kk in (1, 2, 3, 4)]
+
+# %% tags=["hide-input"]
 verdict["P11"] = (
     r"$k$ changed records: $(\mu, k\varepsilon)$",
     checks.not_refuted(group, [0.7 * kk for kk in (1, 2, 3, 4)], 1e-9),
@@ -570,6 +588,8 @@ conv = pd.DataFrame(
         "P12 bound",
     ],
 )
+
+# %% tags=["hide-input"]
 verdict["P12"] = (
     r"$(\mu, \varepsilon)$-WDP $\Rightarrow \tfrac12 L^2 \varepsilon^{2\mu/(\mu+1)}$-zCDP",
     checks.all_at_least(margin["P12 exact"], -1e-12),

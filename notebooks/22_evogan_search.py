@@ -240,6 +240,8 @@ overall = {
     )
     for m in rivals
 }
+
+# %% tags=["hide-input"]
 display(
     Markdown(
         "\n".join(
@@ -272,6 +274,8 @@ out_of_reach = [c for c in targets if summary[c, top[c]].high < 0.5]
 ga_basic = stats.summarize(np.mean([best[c, "GA (book)"] for c in basic], axis=0))
 easy_old = ["1000000", "0001000", "0000010", "0002080"]  # a hand-picked "easy" four
 ga_easy_old = stats.summarize(np.mean([best[c, "GA (book)"] for c in easy_old], axis=0))
+
+# %% tags=["hide-input"]
 display(
     Markdown(
         "\n".join(
@@ -332,6 +336,8 @@ with torch.no_grad():
             n_near.setdefault(c, []).append(len(genes))
 all_runs = [v for c in spread for v in spread[c]]
 diversity = stats.summarize(all_runs) if len(all_runs) >= 2 else None
+
+# %% tags=["hide-input"]
 display(
     Markdown(
         "\n".join(

@@ -1,7 +1,9 @@
 """The chapters speak to readers: the current result, without project history (tools/check_html.py checks the
 built pages the same way; this catches it in the sources in seconds)."""
 
+import ast
 import importlib.util
+import re
 from pathlib import Path
 
 import jupytext
@@ -31,3 +33,58 @@ def test_the_changelog_is_in_the_book_and_names_no_issue():
     text = (REPO / "book" / "changelog.md").read_text()
     assert "book/changelog" in (REPO / "_toc.yml").read_text()
     assert check_html.history_problems(text, chapter=False) == []
+
+
+# Cells that assemble Markdown tables or their rows are plumbing: the reader needs the table, not the string
+# building (the claims tables are hidden the same way). A shown cell may compute and plot; it may not build a
+# Markdown table, call claims_table, or put LaTeX strings into a table's rows (``verdict["P1"] = (r"$W_\mu$", ...)``).
+HIDDEN = {"hide-input", "remove-input", "remove-cell"}
+LATEX = re.compile(r"\$[^$]*\\[A-Za-z]+")
+ELSEWHERE = {"30_multimodal_lmr_cbt", "40_audiovisual_cfn_sr"}  # being rewritten in parallel: not yet hidden
+
+
+def plumbing(source: str) -> list[str]:
+    """Why a code cell is table plumbing, or [] when it is not."""
+    found = [s for s in ("Markdown(", "|---", "claims_table(") if s in source]
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: nothing to learn from the AST
+        return found
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) for t in node.targets):
+            strings = [
+                n.value
+                for n in ast.walk(node.value)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str) and LATEX.search(n.value)
+            ]
+            if strings:
+                found.append(f"LaTeX table row {strings[0][:40]!r}")
+    return found
+
+
+def test_plumbing_is_recognised():
+    assert plumbing('display(Markdown("| a |\\n|---|"))')
+    assert plumbing('verdict["P1"] = (r"symmetry: $W_\\mu(P, Q)$", ok)')
+    assert plumbing('claims_table("10", profile, rows)')
+    assert not plumbing('ax.set_xlabel(r"$\\mu$")\nlabels = {r"Gaussian, $\\sigma$ = 1": 1.0}')
+    assert not plumbing("x = np.arange(3)\nprint(x)")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason="chapter rewritten elsewhere", strict=False))
+        if n in ELSEWHERE
+        else n
+        for n in CHAPTERS
+    ],
+)
+def test_table_plumbing_is_hidden(name):
+    shown = [
+        (i, why)
+        for i, cell in enumerate(_source(name).cells)
+        if cell.cell_type == "code" and not HIDDEN & set(cell.metadata.get("tags", []))
+        for why in [plumbing(cell.source)]
+        if why
+    ]
+    assert not shown, f"{name}: tag these cells hide-input (split the computation off first): {shown}"
