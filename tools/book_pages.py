@@ -213,6 +213,18 @@ def _glance_lines() -> list[str]:
     return glance
 
 
+ACRONYMS = {"gpu": "GPU", "cpu": "CPU", "cuda": "CUDA", "ot": "OT", "cfn": "CFN", "sr": "SR", "dp": "DP",
+            "rdp": "RDP", "ddp": "DDP", "mult": "MulT", "au": "AU", "aus": "AUs"}  # fmt: skip
+
+
+def heading(stem: str) -> str:
+    """``gpu_paper_profile`` -> ``GPU paper profile``: a sentence-case heading that keeps acronyms upper case."""
+    words = [ACRONYMS.get(w.lower(), w.lower()) for w in stem.split("_") if w]
+    if words and words[0].islower():
+        words[0] = words[0].capitalize()
+    return " ".join(words)
+
+
 def _performance_lines() -> list[str]:
     """The committed benchmark tables (``benchmarks/results``), the speed-ups at a glance first."""
     perf = [
@@ -227,7 +239,7 @@ def _performance_lines() -> list[str]:
         (REPO / "benchmarks" / "results").glob("*.md"), key=lambda p: (p.stem != "speedups", p.stem)
     )
     for path in results:
-        perf += [f"## {path.stem.replace('_', ' ').capitalize()}", "", path.read_text().strip(), ""]
+        perf += [f"## {heading(path.stem)}", "", path.read_text().strip(), ""]
     if not results:
         perf.append("No benchmark has been run yet: `make bench`.")
     return perf

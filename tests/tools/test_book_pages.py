@@ -51,7 +51,14 @@ def test_generated_pages_carry_records_and_claims(tmp_path, monkeypatch):
     glance = glance_page.read_text()
     assert "## Part I: Wasserstein differential privacy" in glance
     assert "| shift | 1 | 1.000 | ✓ yes |" in glance and "Rule: demo." in glance
-    assert perf_page.read_text().startswith("# Performance")
+    perf = perf_page.read_text()
+    assert perf.startswith("# Performance") and "## GPU paper profile" in perf and "## Gpu" not in perf
+
+
+def test_headings_keep_acronyms():
+    assert book_pages.heading("gpu_paper_profile") == "GPU paper profile"
+    assert book_pages.heading("accountant_growth") == "Accountant growth"
+    assert book_pages.heading("mult_sizing") == "MulT sizing"
 
 
 def test_refuses_options(capsys):
