@@ -40,6 +40,24 @@ def number(value: float, digits: int = 3) -> str:
     return power if mantissa == "1" else f"{mantissa} × {power}"
 
 
+def significant(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant figures for a table column that reads the same way in every row:
+    trailing zeros kept (``19,000`` beside ``14,010``, ``26.70`` beside ``19.28``), thousands separated, never an
+    ``e+04``; below 10⁻⁴ and from 10¹⁵ as :func:`number` writes it."""
+    if not math.isfinite(value):
+        return number(value, digits)
+    if value == 0:
+        return f"{0:.{digits - 1}f}"
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude < -4 or magnitude >= 15:
+        return number(value, digits)
+    decimals = digits - 1 - magnitude
+    rounded = round(value, decimals)
+    if rounded and math.floor(math.log10(abs(rounded))) > magnitude:  # 9999.6 -> 10,000: one decimal fewer
+        decimals -= 1
+    return f"{rounded:,.{max(decimals, 0)}f}"
+
+
 def normalise_verdict(value: Any) -> str:
     """A verdict string from ``"yes"``/``"no"``/``"inconclusive"``/``"n/a"`` or ``True``/``False``/``None``."""
     if isinstance(value, bool) or value is None:

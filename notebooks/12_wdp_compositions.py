@@ -189,7 +189,7 @@ print(
     f"{baseline_tight:.4g} at step 100\n    (the PLD's upper estimate, discretisation 1e-3)"
 )
 print("optimal real RDP orders at steps 1, 10, 50, 100:", " ".join(f"{a:.3f}" for a in rdp_alpha))
-budget.assign(**{k: budget[k].map("{:.4g}".format) for k in budget.columns[3:]}).round(2)
+budget.assign(**{k: budget[k].map(claims.significant) for k in budget.columns[3:]}).round(2)
 
 # %% [markdown]
 # The grid's best orders lie strictly inside the grid, and the refined orders between their grid neighbours. The single-order curve is {eq}`eq-dp-single-order`, which the
@@ -490,7 +490,10 @@ print(
     + ", ".join(f"{c:.3g}" for c in panel_crossing)
     + f" for the {len(quantiles)} panels (quantiles {', '.join(f'{x:g}' for x in quantiles)})"
 )
-units.map("{:.4g}".format)
+units.assign(
+    **{"scale s": units["scale s"].map("{:g}".format)},
+    **{k: units[k].map(claims.significant) for k in units.columns[1:]},
+)
 
 # %% mystnb={"figure": {"name": "fig-12-wdp-compositions-2", "caption": "Budgets at step 100 of the 0.50-quantile panel against the scale $s$ of the gradients. WDP (line: $s \\sum_t W_t + \\log(1/\\delta)/\\beta$; dots: rerun with scaled gradients) crosses every DP-type budget, which stay flat: whether WDP is below or above DP is a choice of units."}}
 s_grid = np.geomspace(1e-4, 1e3, 200)

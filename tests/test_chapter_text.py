@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
 from affect_lib import chapters
@@ -88,3 +89,38 @@ def test_table_plumbing_is_hidden(name):
         if why
     ]
     assert not shown, f"{name}: tag these cells hide-input (split the computation off first): {shown}"
+
+
+EXP = re.compile(r"^-?\d(?:\.\d+)?e[+-]\d+$")
+PLAIN = re.compile(r"^-?[\d,]+(?:\.\d+)?$")
+ROW = re.compile(r"<tr>(.*?)</tr>", re.DOTALL)
+CELL = re.compile(r"<td>(.*?)</td>", re.DOTALL)
+
+
+def mixed_columns(html: str) -> list[list[str]]:
+    """Columns of the HTML tables in ``html`` that write numbers both as ``1.9e+04`` and as ``843.4``."""
+    mixed = []
+    for table in re.findall(r"<table.*?</table>", html, re.DOTALL):
+        rows = [[c.strip() for c in CELL.findall(r)] for r in ROW.findall(table)]
+        for column in zip(*[r for r in rows if r], strict=False):
+            if any(EXP.match(v) for v in column) and any(PLAIN.match(v) for v in column):
+                mixed.append(list(column))
+    return mixed
+
+
+def test_mixed_columns_are_recognised():
+    table = "<table><tr><td>385.4</td></tr><tr><td>1.9e+04</td></tr><tr><td>1.401e+04</td></tr></table>"
+    assert mixed_columns(table) == [["385.4", "1.9e+04", "1.401e+04"]]
+    assert mixed_columns(table.replace("385.4", "3.854e+02")) == []
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_table_columns_write_numbers_one_way(name):
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    html = "".join(
+        str(out.get("data", {}).get("text/html", ""))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+    assert mixed_columns(html) == [], f"{name}: format the column with affect_lib.claims.significant"

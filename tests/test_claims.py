@@ -22,6 +22,24 @@ def test_claims_table_validates_and_saves(tmp_path, monkeypatch):
         claims.claims_table("99_demo", "quick", [("claim", "paper", "1.0", "maybe")])
 
 
+def test_significant_keeps_every_row_of_a_column_alike():
+    # hand-written: one column of chapter 12's budget table read 1.9e+04 beside 1.401e+04
+    assert [claims.significant(v) for v in (19_000.0, 14_010.0, 1_654_000.0)] == [
+        "19,000",
+        "14,010",
+        "1,654,000",
+    ]
+    assert [claims.significant(v) for v in (26.7, 19.28, 843.4, 1.513)] == [
+        "26.70",
+        "19.28",
+        "843.4",
+        "1.513",
+    ]
+    assert claims.significant(0.5) == "0.5000" and claims.significant(0.0) == "0.000"
+    assert claims.significant(9999.6) == "10,000" and claims.significant(-0.012345) == "-0.01235"
+    assert claims.significant(2.2e-15) == "2.2 × 10⁻¹⁵" and claims.significant(float("inf")) == "∞"
+
+
 def test_number_writes_powers_of_ten_as_a_reader_does():
     # hand-written expectations: the g format's rounding, the exponent as a superscript
     assert claims.number(14000.0) == "1.4 × 10⁴"
