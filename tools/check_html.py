@@ -6,7 +6,10 @@ each width in ``--widths`` (default 1280 and 390 px). On each page and width it 
 - a console error, an image that did not load, math that MathJax did not render;
 - raw TeX or a ``$`` left in the rendered text (outside code);
 - a code, output or equation block wider than its container (it scrolls or is cut), or anything that sticks out
-  of the article column outside a scrolling container (a table may scroll inside its own container);
+  of the article column outside a scrolling container (a table may scroll inside its own container); hidden
+  inputs are opened first, so they are checked as a reader who shows them sees them;
+- at 1200 px and wider (lines do not wrap), a chapter's code or output block with room for fewer than 101
+  monospace characters (every line is at most 100, and fonts differ a little between systems);
 - progress-bar residue in an output (``25%|###   | 75/300 [00:10<00:30, ...]``);
 - a figure shown below 75% of its design size (its ``width`` attribute, else its natural width);
 - a visible navigation button (☰) that does not open or close the chapter list;
@@ -71,6 +74,7 @@ const minScale = arguments[0];
 const problems = [];
 const article = document.querySelector('article') || document.querySelector('main') || document.body;
 const snip = (s) => s.replace(/\s+/g, ' ').trim().slice(0, 80);
+for (const d of article.querySelectorAll('details')) d.open = true;  // hidden inputs are checked as shown
 const where = (el) => {
   const sec = el.closest('section[id]');
   return sec ? ' (in #' + sec.id + ')' : '';
@@ -120,6 +124,23 @@ for (const [kind, selector] of BLOCKS) {
     }
   }
   if (wide > 5) problems.push(kind + ' blocks wider than their container: ' + (wide - 5) + ' more');
+}
+
+// Where lines do not wrap, a chapter's code and output blocks hold a 100-character line and one spare character
+// (fonts differ a little between systems): tests/test_chapters.py keeps every line within 100.
+if (window.innerWidth >= 1200) {
+  const ctx = document.createElement('canvas').getContext('2d');
+  for (const pre of article.querySelectorAll('.cell pre')) {
+    const s = getComputedStyle(pre);
+    if (!pre.getClientRects().length || s.whiteSpace !== 'pre') continue;
+    ctx.font = s.fontSize + ' ' + s.fontFamily;
+    const ch = ctx.measureText('0'.repeat(100)).width / 100;
+    const room = pre.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+    if (room < 101 * ch) {
+      problems.push('code column narrower than 101 characters (' + Math.round(room) + ' px, needs '
+        + Math.ceil(101 * ch) + '): "' + snip(pre.textContent) + '"' + where(pre));
+    }
+  }
 }
 
 // Anything sticking out of the article column that is not inside a scrolling container is cut off.

@@ -337,3 +337,23 @@ def test_planted_tree_defect_fails(tmp_path, defect):
     plant(root)
     found = check_html.tree_problems(root)
     assert any(expected in p for p in found), found
+
+
+@needs_browser
+def test_hidden_input_is_opened_and_needs_room_for_100_characters(site, tmp_path):
+    # the page's 600 px column cannot hold 101 characters of 12 px monospace: a code cell in it fails at 1280 px,
+    # hidden behind a toggle or not; at a phone's width lines wrap and the check does not apply
+    driver, _ = site
+    body = (
+        '<div class="cell"><details class="above-input"><summary>Show code cell source</summary>'
+        '<div class="cell_input"><pre style="white-space: pre">x = 1</pre></div></details></div>'
+    )
+    write_page(tmp_path, "hidden", body)
+    server, local = check_html.serve(tmp_path)
+    try:
+        wide = check_html.check_page(driver, f"{local}/hidden.html", 1280, {}, "demo")
+        narrow = check_html.check_page(driver, f"{local}/hidden.html", 390, {}, "demo")
+    finally:
+        server.shutdown()
+    assert any("narrower than 101 characters" in p for p in wide), wide
+    assert not any("101 characters" in p for p in narrow), narrow
