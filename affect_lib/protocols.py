@@ -8,6 +8,7 @@ split         folds  fold i
 ============  =====  ================================================================================
 ``proper``    1      the fixed split: test actors 5, 10, 16, 19; validation 11, 13, 18, 22; train the rest
 ``folds3``    3      tests block i, validates on block i + 1, trains on the rest (a stand-in's actors)
+``folds6``    6      the same with 6 blocks (24 actors: test 4, validate 4, train 16; every actor tested once)
 ``released``  5      CFN-SR: tests actors 4i+1..4i+4, trains on all others, **selects on the test fold**
 ``msaf``      6      MSAF: the same rule with 6 folds (every actor tested once), selects on the test fold
 ============  =====  ================================================================================
@@ -33,9 +34,9 @@ from affect_lib.data.ravdess import (
     released_folds,
 )
 
-N_FOLDS = {"proper": 1, "folds3": 3, "released": 5, "msaf": 6}
+N_FOLDS = {"proper": 1, "folds3": 3, "folds6": 6, "released": 5, "msaf": 6}
 """Folds of each named split (independent of the corpus's actors)."""
-PROPER_SPLITS = ("proper", "folds3")
+PROPER_SPLITS = ("proper", "folds3", "folds6")
 """The splits with validation actors (the epoch is selected on them, never on the test fold)."""
 
 
@@ -53,9 +54,10 @@ def protocol_folds(split: str, actors: Iterable[int], *, real: bool = False) -> 
     actors = list(actors)
     if split == "proper":
         return [proper_split(actors)]
-    check_no_missing_actors(actors, split, N_ACTORS if real and split != "folds3" else None)
-    if split == "folds3":
-        return proper_folds(actors, 3)
+    nested = split in PROPER_SPLITS
+    check_no_missing_actors(actors, split, N_ACTORS if real and not nested else None)
+    if nested:
+        return proper_folds(actors, N_FOLDS[split])
     return released_folds(actors) if split == "released" else msaf_folds(actors)
 
 

@@ -375,7 +375,7 @@ def five_actors(tmp_path_factory):
 def _ravdess(five_actors, monkeypatch, *args):
     monkeypatch.setenv("AFFECT_CACHE_DIR", str(five_actors / "cache"))
     quick = ["--dataset", "ravdess", "--data-dir", str(five_actors / "ravdess"), "--profile", "quick"]
-    return train(*args[:1], *quick, "--batch-size", "8", *args[1:])
+    return train(*args[:1], *quick, "--batch-size", "8", "--set", "data.split=folds3", *args[1:])
 
 
 @pytest.mark.filterwarnings("ignore:face detector missed", "ignore:no face in any")
@@ -453,7 +453,7 @@ def test_released_protocol_selects_on_the_test_fold_and_fine_tunes_unimodal_bran
 
 def test_protocol_fold_and_init_options_are_checked_before_any_work(capsys):
     cases = [
-        (["cfn_sr", "--dataset", "ravdess", "--fold", "3"], "data.fold must be in 0..2 for the folds3 split"),
+        (["cfn_sr", "--dataset", "ravdess", "--fold", "6"], "data.fold must be in 0..5 for the folds6 split"),
         (["cfn_sr", "--dataset", "ravdess", "--protocol", "msaf", "--fold", "6"], "0..5 for the msaf split"),
         (
             ["cfn_sr", "--dataset", "ravdess", "--protocol", "proper", "--profile", "paper", "--fold", "1"],
@@ -582,8 +582,8 @@ def test_refused_settings_and_seeds_write_nothing(tmp_path, capsys):
 def test_protocol_proper_on_the_quick_profile_says_what_it_runs(capsys):
     assert train("cfn_sr", "--dataset", "ravdess", "--protocol", "proper", "--print-recipe") == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["data"]["split"] == "folds3"
-    assert "note: --protocol proper on the quick profile runs its split with validation actors, folds3" in (
+    assert json.loads(captured.out)["data"]["split"] == "folds6"
+    assert "note: --protocol proper on the quick profile runs its split with validation actors, folds6" in (
         captured.err
     )
 
@@ -666,8 +666,8 @@ def test_ravdess_folds_refuse_a_missing_actor_and_a_clip_in_another_actors_folde
     root = tmp_path / "ravdess"
     _touch_clips(root, (1, 2, 4, 5, 6))
     quick = ["cfn_sr", "--dataset", "ravdess", "--profile", "quick", "--data-dir", str(root), "--out", "run"]
-    for protocol in ("folds3", "released", "msaf"):
-        assert train(*quick, *(["--protocol", protocol] if protocol != "folds3" else [])) == 2
+    for protocol in ("folds6", "released", "msaf"):
+        assert train(*quick, *(["--protocol", protocol] if protocol != "folds6" else [])) == 2
         assert f"the {protocol} folds are defined over actors 1..6, but Actor_03 has no clip" in error(capsys)
     _touch_clips(root, (3,))
     _touch_clips(root, (5,), folder_actor=3)  # a test actor's clip filed under a training actor

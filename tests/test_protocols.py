@@ -35,7 +35,7 @@ def test_proper_splits_hold_out_validation_actors():
 
 
 def test_unknown_split_and_fold_out_of_range_are_refused_by_name():
-    with pytest.raises(ValueError, match="data.split must be one of proper, folds3, released, msaf"):
+    with pytest.raises(ValueError, match="data.split must be one of proper, folds3, folds6, released, msaf"):
         protocol_folds("katerynach", ACTORS)
     with pytest.raises(
         ValueError, match=r"data.fold must be in 0\.\.4 for the released split \(5 folds\), got 5"
