@@ -184,6 +184,45 @@ def accuracy_ceilings(labels: Sequence[str], cue: bool = True) -> dict[str, floa
     return {"joint": joint, "additive": additive, "unimodal": unimodal}
 
 
+SWAP_GROUPS = ("actor", "pair")
+"""How :func:`swap_orders` groups clips: by actor and statement, or by actor, congruence pair and intensity."""
+
+
+def swap_orders(names: Sequence[RavdessName], within: str, orders: int = 3) -> list[np.ndarray]:
+    """Re-pairings for test-time controls: ``orders`` int arrays ``src`` over the positions of ``names``, where
+    clip ``i`` keeps one modality and takes the other from clip ``src[i]`` of its group (never itself, unless its
+    group has one clip).
+
+    ``within="actor"``: the clips of one actor and statement (another emotion's voice or face, of the same person
+    saying the same sentence). ``within="pair"``: the clips of one actor, congruence pair and intensity (clips
+    outside the :data:`PAIRS` keep their own). Within such a group the member a face shows and the member a voice
+    shows are independent of the label, so each group keeps what either modality alone tells (the intensity, which
+    rules out neutral when strong, included) and only whether face and voice agree becomes random. Order ``k``
+    (1-based) takes, for each clip, the ``((k - 1) mod (n - 1)) + 1``-th next member of its group of ``n`` (file
+    order).
+    """
+    if within not in SWAP_GROUPS:
+        raise ValueError(f"within must be one of {SWAP_GROUPS}, got {within!r}")
+    groups: dict[tuple, list[int]] = {}
+    for i, name in enumerate(names):
+        pair = next((p for p in PAIRS if name.emotion_name in p), None)
+        if within == "actor":
+            key: tuple = (name.actor, name.statement)
+        else:
+            key = ("self", i) if pair is None else (name.actor, pair, name.intensity)
+        groups.setdefault(key, []).append(i)
+    result = []
+    for k in range(1, orders + 1):
+        src = np.arange(len(names))
+        for members in groups.values():
+            n = len(members)
+            if n > 1:
+                shift = (k - 1) % (n - 1) + 1
+                src[members] = [members[(j + shift) % n] for j in range(n)]
+        result.append(src)
+    return result
+
+
 def syllable_envelope(t: np.ndarray, tempo: float, start: float = 0.25) -> np.ndarray:
     """(len(t),) in [0, 1]: N_SYLLABLES raised-cosine syllables at ``tempo`` per second from ``start``."""
     phase = (t - start) * tempo
@@ -352,6 +391,7 @@ def write_synthetic_ravdess(
     face_size: int | None = None,
     preset: str = "veryfast",
     cue: bool = True,
+    workers: int = 0,
 ) -> list[Path]:
     """Write the corpus under ``root`` (``Actor_XX/`` folders); existing files are kept (re-runs are free).
 
@@ -366,6 +406,8 @@ def write_synthetic_ravdess(
             :func:`write_mp4`).
         cue: the congruence cue (the default); ``False`` writes the control, whose pair takes always show the
             same member in face and voice (see the module docstring). Give the control its own ``root``.
+        workers: with the default renderer, write the actors in this many processes (one thread each; every
+            take draws from its own seeded stream, so the files are the same whatever the count).
 
     Returns:
         The ``.mp4`` paths, sorted.
@@ -381,6 +423,26 @@ def write_synthetic_ravdess(
             raise ValueError(f"{label} must be a non-empty subset of (1, 2), got {list(values)}")
     if duration <= 0.5 or fps < 1 or height < 32:
         raise ValueError(f"need duration > 0.5 s, fps >= 1 and height >= 32, got {duration}, {fps}, {height}")
+    if workers > 1 and renderer is None and len(actors) > 1:
+        from affect_lib.pool import run_jobs
+
+        settings = dict(
+            repetitions=tuple(repetitions),
+            statements=tuple(statements),
+            intensities=tuple(intensities),
+            duration=duration,
+            fps=fps,
+            height=height,
+            seed=seed,
+            write_wav=write_wav,
+            face_size=face_size,
+            preset=preset,
+            cue=cue,
+        )
+        shares = [tuple(actors)[i::workers] for i in range(min(workers, len(actors)))]
+        jobs = [dict(root=root, actors=a, **settings) for a in shares]
+        parts = run_jobs(write_synthetic_ravdess, jobs, workers=workers, desc="write clips")
+        return sorted(p for part in parts for p in part)
     from affect_lib.faces.facs import prototype
 
     if renderer is None:

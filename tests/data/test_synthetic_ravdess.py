@@ -98,3 +98,53 @@ def test_control_files_differ_only_in_a_second_emotions_voice(tmp_path):
             assert not same_wav
         else:
             assert same_wav and path.read_bytes() == by_name[path.name].read_bytes()
+
+
+def test_swap_orders_stay_inside_their_groups_and_never_keep_a_clip():
+    from affect_lib.data.synthetic_ravdess import corpus_names, swap_orders
+
+    names = corpus_names(actors=(1, 2), repetitions=(1,))  # 30 clips per actor
+    in_pair = [any(n.emotion_name in p for p in PAIRS) for n in names]
+    actor_orders = swap_orders(names, "actor", orders=7)
+    pair_orders = swap_orders(names, "pair")
+    assert len(actor_orders) == 7 and len(pair_orders) == 3
+    for src in actor_orders:
+        assert sorted(src) == list(range(len(names)))  # a permutation: every voice (face) used once
+        for i, j in enumerate(src):
+            assert i != j and (names[i].actor, names[i].statement) == (names[j].actor, names[j].statement)
+    for src in pair_orders:
+        assert sorted(src) == list(range(len(names)))
+        for i, j in enumerate(src):
+            if not in_pair[i]:
+                assert i == j  # the emotions outside the pairs keep their own voice
+                continue
+            pair = next(p for p in PAIRS if names[i].emotion_name in p)
+            assert i != j and names[j].emotion_name in pair
+            assert (names[i].actor, names[i].intensity) == (names[j].actor, names[j].intensity)
+    # over the 3 orders a happy clip meets every other happy/surprised clip of its actor and intensity
+    first = next(i for i, n in enumerate(names) if n.emotion_name == "happy")
+    group = [
+        j
+        for j, n in enumerate(names)
+        if n.emotion_name in ("happy", "surprised") and (n.actor, n.intensity) == (1, names[first].intensity)
+    ]
+    assert len(group) == 4 and {int(src[first]) for src in pair_orders} == set(group) - {first}
+    with pytest.raises(ValueError, match="within"):
+        swap_orders(names, "emotion")
+
+
+def test_writing_in_two_processes_gives_the_same_files(tmp_path):
+    from affect_lib.data.synthetic_ravdess import write_synthetic_ravdess
+
+    small = dict(
+        actors=(1, 2), repetitions=(1,), statements=(1,), intensities=(1,), duration=1.0, fps=4, height=32
+    )
+    serial = write_synthetic_ravdess(tmp_path / "serial", **small)
+    parallel = write_synthetic_ravdess(tmp_path / "parallel", **small, workers=2)
+    assert [p.relative_to(tmp_path / "serial") for p in serial] == [
+        p.relative_to(tmp_path / "parallel") for p in parallel
+    ]
+    for a, b in zip(serial, parallel, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+        wav = a.parent / ("03" + a.name[2:-4] + ".wav")
+        assert wav.read_bytes() == (b.parent / wav.name).read_bytes()
