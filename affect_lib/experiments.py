@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,8 @@ class AVRun:
     """One trained model's test result: ``pred``/``true`` class indices of the test clips (in corpus order),
     ``valid``/``watch`` the validation and test accuracy after every epoch (the test never selects unless the
     run selected on the test fold), ``best_epoch`` the selected epoch, ``steps`` its optimiser steps in all
-    (the unimodal pretraining's included)."""
+    (the unimodal pretraining's included); ``controls`` the predictions on the test clips re-paired by each
+    control (by name, in the order of ``pred``)."""
 
     accuracy: float
     pred: tuple[int, ...]
@@ -46,6 +47,7 @@ class AVRun:
     watch: tuple[float, ...]
     best_epoch: int
     steps: int
+    controls: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=4)
@@ -80,6 +82,7 @@ def train_av(
     variant: str | None = None,
     select_on_test: bool = False,
     watch: bool = False,
+    controls: Mapping[str, tuple[Any, Any]] | None = None,
     profile: str = "quick",
     device: str = "cpu",
 ) -> AVRun:
@@ -89,7 +92,11 @@ def train_av(
     The epoch is selected on the validation actors (on the test actors when ``select_on_test``: the released
     protocol); ``train.init = "unimodal"`` in ``overrides`` first trains a video-only and an audio-only model on
     the same fold (:func:`~affect_lib.pretrain.initialise`). The preprocessing is the recipe's. ``watch``
-    also evaluates the test actors after every epoch (``AVRun.watch``; never used for selection). ``profile``
+    also evaluates the test actors after every epoch (``AVRun.watch``; never used for selection). ``controls``:
+    test-time re-pairings scored by the same trained weights, ``{name: (video_from, audio_from)}`` with two
+    (N,) int arrays over the corpus (test clip ``i`` shows the face of clip ``video_from[i]`` and the voice
+    of clip ``audio_from[i]``; identity arrays leave it unchanged), e.g. from
+    :func:`~affect_lib.data.synthetic_ravdess.swap_orders`. ``profile``
     and ``device``: the recipe's profile (``"paper"``: the released sizes) and where to train.
     """
     recipe = av_recipe(model, overrides, variant=variant, profile=profile)
@@ -127,6 +134,16 @@ def train_av(
     history = trainer.fit(loaders["train"], loaders["valid"], watch=test if watch else None)
     outputs, targets = trainer.predict(test)
     pred, true = outputs.argmax(1).numpy(), targets.numpy()
+    repaired = {}
+    for name, (video_from, audio_from) in (controls or {}).items():
+        v, a = np.asarray(video_from)[test_idx], np.asarray(audio_from)[test_idx]
+        if (corpus.actors[v] != corpus.actors[test_idx]).any() or (
+            corpus.actors[a] != corpus.actors[test_idx]
+        ).any():
+            raise ValueError(f"control {name!r} takes a test clip's face or voice from another actor")
+        clips = RavdessClips(corpus.frames[v], corpus.mfcc[a], corpus.labels[test_idx])
+        scores, _ = trainer.predict(DataLoader(clips, batch_size=t.eval_batch_size))
+        repaired[name] = tuple(int(x) for x in scores.argmax(1))
     cols = history.columns()
     per_epoch = len(loaders["train"])
     pretrain = 2 * (t.pretrain_epochs or t.epochs) if t.init == "unimodal" else 0
@@ -138,6 +155,7 @@ def train_av(
         watch=tuple(float(x) for x in cols.get("watch_accuracy", ())),
         best_epoch=int(history.best_epoch or 0),
         steps=per_epoch * (pretrain + len(history)),
+        controls=repaired,
     )
 
 
