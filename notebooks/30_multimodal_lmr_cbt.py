@@ -358,7 +358,7 @@ def over_seeds(name, aligned, model_name, metric, condition="tones"):
 # seeds; the Non0-F1 and MAE columns also give the seed standard deviation. On a stand-in the last column gives
 # Non0 Acc-2 as a fraction of the Bayes-optimal accuracy (mean ± std over the seeds).
 
-# %%
+# %% tags=["hide-input"]
 print(
     f"quick profile, {source}s; test split" if cfg.quick else "paper profile, real data; test split"
 )
@@ -405,7 +405,7 @@ Markdown("\n".join(rows))
 # when a model learns), but it compares two trainings and carries the noise of both: the sizing measurements above
 # are that experiment, and their per-seed gains spread over several points.
 
-# %%
+# %% tags=["hide-input"]
 if ABLATIONS:
     rows = [
         "| model | as recorded | tones removed | tones shuffled "
