@@ -28,6 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from affect_lib.expected import expected_file  # noqa: E402
 
 
+def round_up(value: float, digits: int = 2) -> float:
+    """``value`` rounded up to ``digits`` significant figures, so that a band is never narrower than its rule."""
+    scale = 10 ** (math.floor(math.log10(value)) - digits + 1)
+    return float(f"{math.ceil(round(value / scale, 9)) * scale:.{digits}g}")
+
+
 def propose(runs: list[dict], floor: float, labels: list[str] | None = None) -> dict[str, dict]:
     """One entry per name measured in every run: value, tol and the basis of the tolerance."""
     names = sorted(set.intersection(*(set(r) for r in runs)))
@@ -57,7 +63,7 @@ def propose(runs: list[dict], floor: float, labels: list[str] | None = None) -> 
         )
         entry = {
             "value": round(mid, 6),
-            "tol": float(f"{tol:.2g}") if tol > floor else floor,
+            "tol": round_up(tol) if tol > floor else floor,
             "basis": basis,
         }
         constants = {r[name]["constant"] for r in runs if "constant" in r[name]}
