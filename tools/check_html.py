@@ -8,6 +8,8 @@ each width in ``--widths`` (default 1280 and 390 px). On each page and width it 
 - a code, output or equation block wider than its container (it scrolls or is cut), or anything that sticks out
   of the article column outside a scrolling container (a table may scroll inside its own container); hidden
   inputs are opened first, so they are checked as a reader who shows them sees them;
+- a table whose last column ends past the visible edge without a scroll cue (the hint line affect.js puts above
+  a table wider than its box; phones show no scroll bar), or inside a box that does not scroll;
 - at 1200 px and wider (lines do not wrap), a chapter's code or output block with room for fewer than 101
   monospace characters (every line is at most 100, and fonts differ a little between systems);
 - progress-bar residue in an output (``25%|###   | 75/300 [00:10<00:30, ...]``);
@@ -169,6 +171,39 @@ for (const el of article.querySelectorAll('*')) {
   }
 }
 if (cut > 5) problems.push('cut off: ' + (cut - 5) + ' more elements');
+
+// A table whose last column ends past the visible edge (of its scrolling box, or of the screen) needs a visible
+// scroll cue: phones hide scroll bars, so nothing else tells a reader that a column (a verdict) is off-screen.
+// The cue is the hint line affect.js puts before the box (class affect-scroll-hint); a box that does not scroll
+// at all cuts the column.
+let offscreen = 0;
+for (const table of article.querySelectorAll('table')) {
+  if (!table.getClientRects().length) continue;
+  let box = table.parentElement;
+  while (box && box !== article && !['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(box).overflowX)) {
+    box = box.parentElement;
+  }
+  if (!box) box = article;
+  const edge = Math.min(box.getBoundingClientRect().right, window.innerWidth);
+  let over = 0;
+  for (const row of table.rows) {
+    const last = row.cells[row.cells.length - 1];
+    if (last && last.getClientRects().length) over = Math.max(over, last.getBoundingClientRect().right - edge);
+  }
+  if (over <= 1) continue;
+  const ox = getComputedStyle(box).overflowX;
+  const hint = box.previousElementSibling;
+  const cued = box !== article && (ox === 'auto' || ox === 'scroll') && hint
+    && hint.classList.contains('affect-scroll-hint') && hint.getClientRects().length
+    && hint.getBoundingClientRect().height > 0 && getComputedStyle(hint).visibility !== 'hidden';
+  if (!cued && offscreen++ < 5) {
+    const head = table.rows.length ? table.rows[0].cells : [];
+    const col = head.length ? snip(head[head.length - 1].textContent) : '';
+    problems.push('table\'s last column "' + col + '" ends ' + Math.round(over) + ' px past the visible edge '
+      + 'with no scroll cue: "' + snip(table.textContent) + '"' + where(table));
+  }
+}
+if (offscreen > 5) problems.push('tables cut off with no scroll cue: ' + (offscreen - 5) + ' more');
 
 // Progress-bar residue in outputs.
 const BAR = /\d{1,3}%\|[^|\n]*\||\|\s*\d+\/\d+\s*\[\d+:\d+|\d+(\.\d+)?(it|s)\/(s|it)\]/;

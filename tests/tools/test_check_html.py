@@ -51,6 +51,7 @@ CLEAN = """
 <div class="cell_input"><pre>print("short line")</pre></div>
 <div class="cell_output"><div class="output"><pre>epoch 3 done</pre></div></div>
 <div class="math"><mjx-container display="true"><span>W = 1</span></mjx-container></div>
+<div class="affect-scroll-hint">scroll the table sideways for every column</div>
 <div style="overflow-x: auto"><table><tr><td style="min-width: 900px">a wide table that scrolls</td></tr></table></div>
 <div class="cell_output"><img src="fig.png" width="300"></div>
 <div class="admonition"><p class="admonition-title">Re-run this chapter</p><p>It takes about 20 s.</p></div>
@@ -83,6 +84,18 @@ DEFECTS = {
         "</table></div>",
         "",
         "cut off",
+    ),
+    "table with no scroll cue": (  # a verdict column off-screen inside a box that scrolls, but says nothing
+        '<div style="overflow-x: auto"><table><tr><td style="min-width: 900px">claim</td><td>agrees?</td></tr>'
+        "</table></div>",
+        "",
+        'last column "agrees?" ends',
+    ),
+    "table cut by its box": (  # a hint, but the box does not scroll: the column is cut
+        '<div class="affect-scroll-hint">scroll</div><div style="overflow: hidden; max-width: 300px"><table><tr>'
+        '<td style="min-width: 500px">W1</td><td>W2</td></tr></table></div>',
+        "",
+        'last column "W2" ends',
     ),
     "progress bar": (
         '<div class="cell_output"><div class="output"><pre>critic steps:  25%|#######   | 75/300 '
@@ -357,3 +370,43 @@ def test_hidden_input_is_opened_and_needs_room_for_100_characters(site, tmp_path
         server.shutdown()
     assert any("narrower than 101 characters" in p for p in wide), wide
     assert not any("101 characters" in p for p in narrow), narrow
+
+
+@needs_browser
+def test_book_tables_on_a_phone(site, tmp_path):
+    # without the book's script a claims table's verdict and a wide data table's last column are off-screen at
+    # 390 px with no cue; with it the claims table stacks (verdict first) and the data table gets a scroll hint
+    driver, _ = site
+    static = TOOL.parents[1] / "book" / "_ext" / "static"
+    for name in ("affect.js", "affect.css"):
+        shutil.copy(static / name, tmp_path / name)
+    cell = '<td style="min-width: 150px">exact OT on samples within 0.33; formulas in [0.0968, 0.5000]</td>'
+    body = (
+        '<div style="overflow-x: auto"><table><thead><tr><th>claim</th><th>paper</th><th>this book</th>'
+        f"<th>agrees?</th></tr></thead><tbody><tr>{cell * 3}"
+        "<td>no</td></tr></tbody></table></div>"
+        '<div class="cell_output"><div class="output text_html" style="overflow-x: auto"><div><table>'
+        + "<tr>"
+        + "".join(f"<th>column{i}</th>" for i in range(12))
+        + "</tr>"
+        + "<tr>"
+        + "".join(f"<td>{i}.0000</td>" for i in range(12))
+        + "</tr></table></div></div></div>"
+    )
+    head = '<link rel="stylesheet" href="affect.css"><script src="affect.js"></script>'
+    write_page(tmp_path, "bare", body)
+    write_page(tmp_path, "book", body, script=head)
+    server, local = check_html.serve(tmp_path)
+    try:
+        bare = check_html.check_page(driver, f"{local}/bare.html", 390, {}, "demo")
+        book = check_html.check_page(driver, f"{local}/book.html", 390, {}, "demo")
+        verdict_first = driver.execute_script(
+            "const c = document.querySelector('table.affect-claims td:last-child');"
+            "return c.getBoundingClientRect().top < c.parentElement.cells[0].getBoundingClientRect().top;"
+        )
+    finally:
+        server.shutdown()
+    assert any('last column "agrees?"' in p for p in bare), bare
+    assert any('last column "column11"' in p for p in bare), bare
+    assert book == [], book
+    assert verdict_first

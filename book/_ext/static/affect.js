@@ -51,16 +51,60 @@
     }
   }
 
+  // Claims tables (claim | paper | this book | verdict) stack on phones, verdict first (affect.css): each cell is
+  // labelled with its column's header, which the stacked layout shows.
+  function labelClaims() {
+    for (const table of document.querySelectorAll("article table")) {
+      const head = table.tHead && table.tHead.rows[0];
+      if (!head || head.cells.length !== 4 || !/^\s*claim\s*$/i.test(head.cells[0].textContent)) continue;
+      table.classList.add("affect-claims");
+      const labels = Array.from(head.cells, (cell) => cell.textContent.trim().replace(/([^?:])$/, "$1:"));  // "claim:", "agrees?"
+      for (const body of table.tBodies) {
+        for (const row of body.rows) {
+          Array.from(row.cells).forEach((cell, i) => cell.setAttribute("data-label", labels[i] || ""));
+        }
+      }
+    }
+  }
+
+  // A table wider than its scrolling box gets a hint line above the box: phones hide scroll bars, and nothing
+  // else would tell a reader that the last columns are off-screen.
+  function cueScrolls() {
+    for (const table of document.querySelectorAll("article table")) {
+      let box = table.parentElement;
+      while (box && box.tagName !== "ARTICLE" && !["auto", "scroll"].includes(getComputedStyle(box).overflowX)) {
+        box = box.parentElement;
+      }
+      if (!box || box.tagName === "ARTICLE") continue;
+      const wide = box.scrollWidth > box.clientWidth + 1;
+      let hint = box.previousElementSibling;
+      if (!(hint && hint.classList.contains("affect-scroll-hint"))) {
+        if (!wide) continue;
+        hint = document.createElement("div");
+        hint.className = "affect-scroll-hint";
+        hint.textContent = "Wider than the screen: scroll the table sideways for every column \u2192";
+        box.before(hint);
+      }
+      hint.hidden = !wide;
+      box.classList.toggle("affect-scrolls", wide);
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     forwardToggles();
     zoomable();
+    labelClaims();
+    cueScrolls();
     const mathReady = () => window.MathJax && MathJax.startup && MathJax.startup.promise;
     const whenMath = (tries) => {
-      if (mathReady()) MathJax.startup.promise.then(fitEquations);
+      if (mathReady()) MathJax.startup.promise.then(() => { fitEquations(); cueScrolls(); });
       else if (tries > 0) setTimeout(() => whenMath(tries - 1), 100);
     };
     whenMath(100);
     let pending = null;
-    window.addEventListener("resize", () => { clearTimeout(pending); pending = setTimeout(fitEquations, 150); });
+    window.addEventListener("resize", () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => { fitEquations(); cueScrolls(); }, 150);
+    });
   });
 })();
