@@ -29,7 +29,8 @@
 # - Run the real preprocessing (decode, uniform frames, face detection, crop, MFCC from the decoded track) on files
 #   in RAVDESS's format, and cache it.
 # - Build CFN-SR and its baselines from the same branches, count their parameters against the paper's table, and
-#   measure the effect of the cross-modal block and of its residual.
+#   measure the effect of the cross-modal block and of its residual (on RAVDESS, in the paper profile).
+# - Test what a trained model uses, the face, the voice or their agreement, by re-pairing its test clips.
 # - See why the released protocol (best epoch chosen on the test fold, 5 folds that never test actors 21-24) gives
 #   higher numbers than a proper train / validation / test split.
 #
@@ -51,55 +52,53 @@ data_dir: str | None = (
 )
 
 # %%
+import json
 import textwrap
+import time
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
-import torch.nn.functional as F
 from IPython.display import Markdown
-from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, confusion_matrix
-from torch.utils.data import DataLoader, Subset
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 import affect_lib
-from affect_lib import expected, recipes
+from affect_lib import claims, expected, recipes
 from affect_lib.claims import claims_table
 from affect_lib.data.av_preprocess import decode_clip, preprocess_corpus
 from affect_lib.data.ravdess import (
     EMOTIONS,
     RavdessClips,
-    actor_folds,
     list_clips,
     parse_ravdess_name,
-    proper_folds,
-    proper_split,
     released_folds,
 )
 from affect_lib.data.synthetic_ravdess import (
     PAIRS,
     accuracy_ceilings,
     standin_folder,
+    swap_orders,
     write_synthetic_ravdess,
 )
-from affect_lib.metrics import classification_metrics
+from affect_lib.experiments import majority_baseline, train_av
 from affect_lib.models.cfn_sr import av_concat, av_late_fusion, cfn_sr, count_parameters
 from affect_lib.models.msaf import msaf
-from affect_lib.pretrain import initialise
-from affect_lib.progress import progress
+from affect_lib.pool import run_jobs
+from affect_lib.protocols import protocol_folds
+from affect_lib.runtime import available_cores
 from affect_lib.stats import (
     MIN_SEEDS,
     VERDICT_RULE,
     paired_difference,
     summarize,
+    verdict_at_least,
     verdict_greater,
     verdict_within,
-    welch_difference,
 )
-from affect_lib.train import Trainer
 
-cfg = affect_lib.setup(
-    profile, seed, device, data_dir, dataset="RAVDESS", required=("Actor_*",)
-)
+cfg = affect_lib.setup(profile, seed, device, data_dir, dataset="RAVDESS", required=("Actor_*",))
 print(cfg)
 
 # %% [markdown]
@@ -126,8 +125,8 @@ except ValueError as err:
 # %% [markdown]
 # ## The corpus
 #
-# In the quick profile we write the stand-in corpus: a handful of actors, all 8 emotions, both intensities, both
-# statements, one repetition, clips of 2 s at 8 frames/s. Each actor is the rig's face with its own tint, size,
+# In the quick profile we write the stand-in corpus: 24 actors, as many as RAVDESS has, all 8 emotions, both
+# intensities, both statements, one repetition, clips of 2 s at 8 frames/s. Each actor is the rig's face with its own tint, size,
 # placement and expressiveness; the expression follows an onset-apex-offset trajectory of the emotion's FACS
 # prototype (calm is a faint smile, a soft neutral), the mouth opens with the syllables, and the voice has an
 # emotion-dependent pitch level, contour, energy, brightness and tempo on top of the actor's own pitch, plus noise
@@ -152,8 +151,10 @@ except ValueError as err:
 # - a classifier of one modality: one emotion of each pair at best.
 #
 # So a model above the additive ceiling must have combined the modalities multiplicatively, as the cross-modal
-# block can (the audio re-weights the video features). A win on this stand-in shows that a model learnt this
-# interaction from a few dozen clips; it does not show that real RAVDESS needs it.
+# block can (the audio re-weights the video features). Whether a trained model reads the agreement at all is a
+# question the chapter asks directly, with a control that removes it from the test clips (below). A win on this
+# stand-in shows that a model learnt this interaction from a few hundred clips; it does not show that real RAVDESS
+# needs it.
 
 # %%
 recipe = recipes.get(
@@ -161,12 +162,14 @@ recipe = recipes.get(
 )  # every run setting: `affect-lib train --print-recipe`
 if cfg.quick:
     root = standin_folder(cfg.seed, **recipe.data.standin_kwargs())
-    write_synthetic_ravdess(root, **recipe.data.standin_kwargs(), seed=cfg.seed)
+    write_synthetic_ravdess(
+        root, **recipe.data.standin_kwargs(), seed=cfg.seed, workers=available_cores()
+    )
 else:
     root = cfg.data_dir
 prep = (
     recipe.data.preprocess_config()
-)  # paper: the released 30 frames of 224², MFCC 13 x 212; quick: 8 x 32²
+)  # paper: the released 30 frames of 224², MFCC 13 x 212; quick: 4 x 40²
 clips = list_clips(root)
 
 # %%
@@ -202,7 +205,7 @@ if ceilings:
 # %%
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    corpus = preprocess_corpus(clips, prep)
+    corpus = preprocess_corpus(clips, prep, workers=available_cores())
 print(f"video {corpus.frames.shape} uint8, MFCC {corpus.mfcc.shape}")
 print(
     f"of {corpus.n_frames_total} frames, {corpus.missed} took a neighbour's face box and "
@@ -277,173 +280,213 @@ builders = {
     "concat + FC": av_concat,
     "MSAF": msaf,
 }
-counts = {
-    name: count_parameters(build()) / 1e6 for name, build in builders.items()
-}  # paper sizes
+counts = {name: count_parameters(build()) / 1e6 for name, build in builders.items()}  # paper sizes
 print(f"{'model':26s} {'paper table':>12s} {'this build':>11s}")
 for name in builders:
     print(f"{name:26s} {paper_counts[name]:>11.2f}M {counts[name]:>10.2f}M")
+net = recipes.build_model(recipe).eval()
+print(f"{cfg.profile} profile CFN-SR: {count_parameters(net):,} parameters")
+with torch.inference_mode():
+    video_map = net.video(torch.zeros(1, 3, prep.n_frames, prep.size, prep.size)).shape[1:]
 print(
-    f"{cfg.profile} profile CFN-SR: {count_parameters(recipes.build_model(recipe)):,} parameters"
+    f"its video map for {prep.n_frames} frames of {prep.size}²: "
+    f"{' x '.join(map(str, video_map))} (channels x time x height x width)"
 )
 
 # %% [markdown]
 # CFN-SR, late fusion and MSAF agree with the paper's table. "Concat + FC" here is the block-free ablation, one linear
 # layer on 3712 features; the table's 26.87M row comes from MSAF, whose concatenation baseline has a larger head.
 #
-# ## Training: proper split, ablations and baselines
+# The block's softmax runs over the height x width positions of the video map. With a single position (crops of
+# 32² give a 1 x 1 map) the weight is 1 whatever the audio says, and the block only doubles the video features:
+# CFN-SR would be concat with extra parameters. The quick profile's crops are therefore 40² (a 2 x 2 map), from 4
+# frames per clip, which keeps a 3D convolution's cost near that of 8 frames of 32².
 #
-# All models are trained with the shared `affect_lib.train` trainer (Adam, lr $10^{-3}$, batch 16, as
-# released), select their epoch on the validation actors and report the test actors once. In the quick profile the
-# 7 stand-in actors form 3 blocks of 2 (actor 7 is always in training, like actors 21-24 in the release); the
-# proper split of fold $i$ tests block $i$, validates on block $i+1$ and trains on the rest.
+# ## How large the experiment has to be
+#
+# A model can gain from combining the face and the voice only after it has learnt what each of them tells. How many
+# actors and epochs that takes was measured once, outside the chapter (`benchmarks/cfn_sr_sizing.py`, printed
+# next): CFN-SR, concat and late fusion trained on the first 3, 6 or 12 actors of this stand-in for 30 epochs at a
+# constant learning rate, selected on 6 validation actors and tested on 6 others, the test accuracy recorded after
+# every epoch (never used for selection).
 
 # %%
-model_sizes = (
-    recipe.model_kwargs()
-)  # paper: channels-last (NDHWC), faster 3D convolutions, same numbers
-dataset = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels)
-augmented = RavdessClips(
-    corpus.frames,
-    corpus.mfcc,
-    corpus.labels,
-    augment=recipe.data.augment,
-    augment_scale=recipe.data.augment_scale,
-)
-
-
-def train_and_test(
-    build,
-    split,
-    *,
-    seed: int,
-    select_on_test: bool = False,
-    init: str | None = None,
-    **options,
-):
-    """Train ``build(**model_sizes, **options)`` on ``split`` from ``seed``, from scratch or
-    from unimodal checkpoints (``init``, default the recipe's); the test actors are watched
-    every epoch (never used for selection unless ``select_on_test``, the released protocol).
-    Returns the trainer and test (predictions, targets)."""
-    train_idx, valid_idx, test_idx = split.indices(corpus.actors)
-    if (
-        select_on_test
-    ):  # the released protocol: the best epoch is chosen on the test fold itself
-        valid_idx = test_idx
-    run = recipe.replace(**{"train.init": init}) if init else recipe
-    batch, eval_batch = run.train.batch_size, run.train.eval_batch_size
-    loaders = {
-        "train": DataLoader(
-            Subset(augmented, train_idx),
-            batch_size=batch,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(seed),
-        ),
-        "valid": DataLoader(Subset(dataset, valid_idx), batch_size=eval_batch),
-    }
-    test = DataLoader(Subset(dataset, test_idx), batch_size=eval_batch)
-    affect_lib.seed_everything(seed)
-    model = build(**model_sizes, **options)
-    # "unimodal": a video-only and an audio-only classifier are trained on this fold first
-    # (the same loaders) and their branches copied in; "scratch" leaves the model as built
-    initialise(model, run, loaders, seed=seed, device=cfg.device, progress=False)
-    config = recipes.train_config(run, device=cfg.device, seed=seed, progress=False)
-    trainer = Trainer(model, F.cross_entropy, config, metrics_fn=classification_metrics)
-    loaders["train"].generator.manual_seed(
-        seed
-    )  # the fusion run shuffles the same way after a pretraining
-    trainer.fit(loaders["train"], loaders["valid"], watch=test)
-    outputs, targets = trainer.predict(test)
-    return trainer, outputs.argmax(1).numpy(), targets.numpy()
-
-
-if cfg.quick:
-    k_folds = MIN_SEEDS
-    proper = proper_folds(corpus.actors, k_folds)
-    released = actor_folds(corpus.actors, k_folds)
-    replicates = [
-        (proper[i], cfg.seed + i) for i in range(k_folds)
-    ]  # one seed per fold
-else:
-    k_folds = 5
-    proper = [proper_split(corpus.actors)]
-    released = released_folds(corpus.actors)
-    replicates = [
-        (proper[0], cfg.seed + r) for r in range(MIN_SEEDS)
-    ]  # the fixed split, several seeds
-for i, split in enumerate(proper):
+BOOK_ROOT = Path(affect_lib.__file__).resolve().parents[1]  # the checkout the chapter runs in
+sizing = json.loads((BOOK_ROOT / "benchmarks" / "results" / "cfn_sr_sizing.json").read_text())
+heads = ("model", "train actors", "selected (%)", "last 10 epochs (%)", "swing")
+print(f"{heads[0]:15s} {heads[1]:>12s} {heads[2]:>12s} {heads[3]:>19s} {heads[4]:>6s}")
+for run in sizing["runs"]:
+    if not run["cue"] or run["seed"] != 0:
+        continue
+    last = 100 * np.array(run["test_by_epoch"][-10:])
+    swing = 100 * np.abs(np.diff(run["valid_by_epoch"])).max()  # largest change between two epochs
     print(
-        f"proper fold {i}: train {split.train}, valid {split.valid}, test {split.test}"
+        f"{run['model']:15s} {run['train_actors']:>12d} {100 * run['accuracy']:>12.1f} "
+        f"{last.mean():>11.1f} ± {last.std():.1f} {swing:>6.1f}"
     )
 
 # %% [markdown]
-# A single training run is not evidence: on a few dozen test clips, one run's accuracy moves by several points with
-# the seed, and even with the CPU's instruction set (which changes float rounding). Every model is therefore
-# trained on
-# 3 replicates (quick profile: the 3 proper folds, each with its own seed; paper profile: the
-# fixed split with 3 seeds), and every comparison is a *paired* difference over those replicates, judged by the
-# book's rule (below the claims table): it counts only when its 95% interval excludes zero.
+# Accuracy grows with the training actors all the way to 12, and the validation accuracy swings by up to the last
+# column's points between consecutive epochs at a constant learning rate, so the selected epoch is partly luck. The
+# chapter therefore trains on more actors per fold, every actor tested once (the recipe's `folds6`: fold $i$ tests
+# block $i$ of 4 actors, validates on block $i+1$ and trains on the other 16), with the plateau schedule (the
+# learning rate cut after epochs without a better validation accuracy; the settings are printed with the runs).
+# Each fold has its own seed, every comparison is paired over the folds, and the trainings run one per available
+# core (`affect_lib.pool.run_jobs`; a run's result does not depend on the worker that ran it). The models still end
+# below the one-modality ceiling (next table), so the chapter asks first what each model uses, with controls that
+# need no extra training.
+#
+# ## The controls: the same trained weights, re-paired test clips
+#
+# Every trained model is scored again on its test clips with one modality taken from another clip of the same actor
+# (`swap_orders`), averaged over 3 re-pairings:
+#
+# - **voice swapped**: each clip keeps its face and gets the voice of another clip of the same actor and sentence
+#   (another emotion, or the same emotion at the other intensity, which keeps part of what the voice tells, so
+#   this drop understates the voice's use). The drop in accuracy is what the model takes from the voice.
+# - **face swapped**: the same with the face.
+# - **agreement removed** (stand-in only): on the pair clips (neutral, calm, happy, surprised), each clip gets the
+#   voice of another clip of the same actor, pair and intensity. Each group keeps its faces and its voices, so
+#   either modality alone shows what it showed before, with the same frequencies; only whether face and voice agree
+#   becomes random. The drop in accuracy on the pair clips is what the model takes from the agreement: about half
+#   its accuracy on them for a model that reads it perfectly, nothing (in expectation) for a model of either
+#   modality alone. A model whose class scores add a face term and a voice term (concat, late fusion) can read part
+#   of the agreement, three of a pair's four face/voice combinations (the additive ceiling above), so at its
+#   ceiling it too would lose a good part of its pair-clip accuracy: a *yes* here says that a model reads the
+#   agreement, not that it combines the modalities multiplicatively; for that, CFN-SR's drop would have to exceed
+#   concat's. (The strong takes of calm form groups of two calm clips; their re-pairing can show a face and a
+#   voice of the same member, which no strong take in training does.)
+#
+# A control scores the same weights twice, so its drop carries no training noise of its own; the spread over the
+# folds includes the training runs' and the re-pairing's (it moves a pair clip's prediction between the pair's two
+# emotions at random, several points per fold on a few dozen pair clips). A model *uses* a modality when the drop's 95% interval over the folds
+# lies above zero (a model that ignored it would lose exactly nothing: its weights would see the same input). It
+# *reads the agreement* when the interval lies at or above a margin of 10 points of the pair clips' accuracy (a
+# fifth of what a perfect reader loses), and *no* when it lies below: a no means less than that, not nothing.
 
 # %%
+model_sizes = recipe.model_kwargs()
+dataset = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels)
+folds = protocol_folds(recipe.data.split, corpus.actors, real=not cfg.quick)
+if len(folds) > 1:  # quick: one seed per fold
+    replicates = [(split, cfg.seed + i) for i, split in enumerate(folds)]
+else:  # paper: the fixed split, several seeds
+    replicates = [(folds[0], cfg.seed + r) for r in range(MIN_SEEDS)]
+clip_names = [parse_ravdess_name(n) for n in corpus.names]
+same = np.arange(len(clip_names))
+MARGINS = {"voice swapped": 0.0, "face swapped": 0.0, "agreement removed": 0.10}
+controls = {}
+for k, order in enumerate(swap_orders(clip_names, "actor")):
+    controls[f"voice swapped {k}"] = (same, order)
+    controls[f"face swapped {k}"] = (order, same)
+if cfg.quick:  # the congruence pairs exist only in the stand-in
+    for k, order in enumerate(swap_orders(clip_names, "pair")):
+        controls[f"agreement removed {k}"] = (same, order)
+CONTROLS = [c for c in MARGINS if f"{c} 0" in controls]
+
+
+def control_verdict(drop, control: str) -> str:
+    """The book's rule for a control: the drop's interval above zero, or at or above its margin."""
+    margin = MARGINS[control]
+    return verdict_at_least(drop, margin) if margin > 0 else verdict_greater(drop)
+
+
 variants = {
-    "CFN-SR": (cfn_sr, {}),
-    "w/o residual": (cfn_sr, {"residual": False}),
-    "w/o cross-modal block (concat)": (av_concat, {}),
-    "late fusion (averaging)": (av_late_fusion, {}),
-    "MSAF (split attention)": (msaf, {}),
+    "CFN-SR": ("cfn_sr", {}),
+    "concat": ("av_concat", {}),
+    "late fusion": ("av_late_fusion", {}),
 }
-accuracy = {name: [] for name in variants}
-first = {}  # the first replicate's predictions and history, for the figure
-proper_curves = []  # CFN-SR's per-epoch test accuracy on each replicate (watched, not selected on)
-jobs = [(name, r) for name in variants for r in range(len(replicates))]
-for name, r in progress(jobs, desc="trainings", total=len(jobs)):
-    build, options = variants[name]
-    split, seed = replicates[r]
-    trainer, pred, true = train_and_test(build, split, seed=seed, **options)
-    accuracy[name].append(accuracy_score(true, pred))
-    if r == 0:
-        first[name] = {"pred": pred, "true": true, "history": trainer.history}
-    if (
-        name == "CFN-SR"
-    ):  # the test accuracy of every epoch, for the protocol breakdown below
-        proper_curves.append(trainer.history.columns()["watch_accuracy"])
+if not cfg.quick:  # the paper's other comparisons (the quick budget trains the three above)
+    variants |= {"w/o residual": ("cfn_sr", {"model.residual": False}), "MSAF": ("msaf", {})}
+t = recipe.train
+pre = t.pretrain_epochs or t.epochs
+if t.init == "scratch":  # the other start, at the same number of optimiser steps
+    other_init = {"train.init": "unimodal", "train.epochs": t.epochs - 2 * pre}
+else:
+    other_init = {"train.init": "scratch", "train.epochs": t.epochs + 2 * pre}
+other_name = f"CFN-SR, init {other_init['train.init']}"
+variants[other_name] = ("cfn_sr", other_init)
+jobs = [
+    dict(
+        model=model,
+        root=str(root),
+        split=split,
+        seed=s,
+        overrides=options,
+        watch=name
+        != other_name,  # the test accuracy of every epoch, for the released protocol below
+        controls=controls,
+        profile=cfg.profile,
+        device=cfg.device,
+    )
+    for name, (model, options) in variants.items()
+    for split, s in replicates
+]
+start = time.perf_counter()
+results = run_jobs(train_av, jobs, workers=available_cores() if cfg.device == "cpu" else 1)
+runs = {
+    name: results[i * len(replicates) : (i + 1) * len(replicates)]
+    for i, name in enumerate(variants)
+}
+accuracy = {name: [r.accuracy for r in rs] for name, rs in runs.items()}
 summary = {name: summarize(values) for name, values in accuracy.items()}
+schedule = (
+    f"lr x{t.lr_factor} after {t.lr_patience} epochs without a better one"
+    if t.lr_patience
+    else "none"
+)
+steps = sorted({r.steps for rs in runs.values() for r in rs})
+print(
+    textwrap.fill(
+        f"{len(jobs)} trainings on {len(replicates)} replicates "
+        f"in {time.perf_counter() - start:.0f} s: "
+        f"{t.epochs} epochs, batch {t.batch_size}, Adam lr {t.lr:g}, plateau schedule: {schedule}; "
+        f"optimiser steps per run: {steps}",
+        100,
+    )
+)
+for i, (split, s) in enumerate(replicates):
+    print(
+        f"replicate {i}, seed {s}: train {len(split.train)} actors, valid {split.valid}, ", end=""
+    )
+    print(f"test {split.test}")
 
 # %%
-heads = " | ".join(
-    f"fold {i} (seed {s})" if cfg.quick else f"seed {s}"
-    for i, (_, s) in enumerate(replicates)
-)
-rows = [
-    f"| model | {heads} | mean ± std [95% interval], points | of joint ceiling |",
-    "|---" * (len(replicates) + 3) + "|",
-]
-for name, values in accuracy.items():
-    cells = " | ".join(f"{100 * v:.1f}" for v in values)
-    share = f"{summary[name].mean / ceilings['joint']:.2f}" if ceilings else "n/a"
-    rows.append(
-        f"| {name} | {cells} | {summary[name].format(1, scale=100)} | {share} |"
-    )
+constant = majority_baseline(corpus.labels, corpus.actors, [split for split, _ in replicates])
 comparisons = {
-    "cross-modal block vs concatenation": "w/o cross-modal block (concat)",
+    "cross-modal block vs concatenation": "concat",
+    "CFN-SR vs late fusion": "late fusion",
     "residual vs no residual": "w/o residual",
-    "CFN-SR vs late fusion": "late fusion (averaging)",
-    "CFN-SR vs MSAF": "MSAF (split attention)",
+    "CFN-SR vs MSAF": "MSAF",
 }
 differences = {
     label: paired_difference(accuracy["CFN-SR"], accuracy[other])
     for label, other in comparisons.items()
+    if other in accuracy
 }
-rows += [
-    "",
-    "| CFN-SR minus ... (paired) | difference, points | verdict |",
-    "|---|---|---|",
+by_init = {t.init: accuracy["CFN-SR"], other_init["train.init"]: accuracy[other_name]}
+init_gain = paired_difference(by_init["unimodal"], by_init["scratch"])
+
+# %% tags=["hide-input"]
+heads = " | ".join(f"fold {i}" if cfg.quick else f"seed {s}" for i, (_, s) in enumerate(replicates))
+rows = [
+    f"| model | {heads} | mean ± std [95% interval] |",
+    "|---" * (len(replicates) + 2) + "|",
 ]
+for name, values in accuracy.items():
+    cells = " | ".join(f"{100 * v:.1f}" for v in values)
+    rows.append(f"| {name} | {cells} | {summary[name].format(1, scale=100)} |")
+rows += ["", "| paired difference | points | verdict |", "|---|---|---|"]
 rows += [
-    f"| {label} | {d.format(1, scale=100)} | {verdict_greater(d)} |"
+    f"| {label} | {d.format(1, scale=100)} | {'n/a' if cfg.quick else verdict_greater(d)} |"
     for label, d in differences.items()
 ]
-print(f"{cfg.profile} profile, test accuracy (%); chance 12.5%")
+rows.append(
+    f"| fine-tuned minus from scratch, equal steps | {init_gain.format(1, scale=100)} | "
+    "none (not a paper claim) |"
+)
+print(f"{cfg.profile} profile, test accuracy (%); chance 12.5%, ", end="")
+print(f"constant predictor {100 * constant:.1f}%")
 if ceilings:
     print(
         f"ceilings: joint {100 * ceilings['joint']:.1f}%, additive (concat, late fusion) "
@@ -452,172 +495,199 @@ if ceilings:
 Markdown("\n".join(rows))
 
 # %% [markdown]
-# The single runs above move with the machine; their means over the replicates are checked against committed
-# values with tolerances of four standard errors of the mean (`notebooks/expected/40_audiovisual_cfn_sr.json`
-# gives each tolerance and its basis). The parameter counts, the corpus counts and the batch-coupling check are
-# exact.
+# The fine-tuned CFN-SR starts from a video-only and an audio-only model trained on the same fold (the release's
+# practice, `train.init = "unimodal"`), and its pretraining epochs count: both runs take the same number of optimiser
+# steps (printed above), so the comparison is at equal training length, not a longer run against a shorter one.
+# Neither paper claims that fine-tuning beats training from scratch, so this difference is context for the
+# release's practice and carries no verdict.
+#
+# **Why the stand-in's model comparisons carry no verdict.** The paper's comparisons are claims about RAVDESS (the
+# paper profile judges them). On the stand-in, each side of a difference is a separate training, and a training's
+# trajectory moves with the float rounding of the CPU's kernels. This chapter was calibrated under three kernel sets
+# (native, AVX2 and the baseline x86-64 kernels; the per-fold accuracies are committed with the expected values);
+# the differences they give, with the verdict the book's rule would draw from each:
 
 # %%
-checked = {f"{name}: mean test accuracy": summary[name] for name in variants}
+calibration = expected.load_expected("40_audiovisual_cfn_sr") if cfg.quick else {}
+for label, other in comparisons.items():
+    first_runs = calibration.get("CFN-SR: mean test accuracy")
+    other_runs = calibration.get(f"{other}: mean test accuracy")
+    if not (first_runs and other_runs):
+        continue
+    by_kernel = []
+    for kernel, values in first_runs.kernels.items():
+        d = paired_difference(values, other_runs.kernels[kernel])
+        by_kernel.append(f"{kernel} {d.format(1, scale=100)}: {verdict_greater(d)}")
+    print(textwrap.fill(f"{label}: " + "; ".join(by_kernel), 100, subsequent_indent="  "))
 
-# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-2", "caption": "Left, the confusion matrix of CFN-SR on the test actors of the first replicate (rows true, columns predicted); right, the validation accuracy per epoch of the four models on that replicate."}}
-full = first["CFN-SR"]
-cm = confusion_matrix(full["true"], full["pred"], labels=range(8))
-fig, (ax0, ax1) = plt.subplots(
-    1, 2, figsize=(7, 3.4), gridspec_kw={"width_ratios": [1.1, 1]}
+# %% [markdown]
+# Where those verdicts differ, the difference is within what the rounding of one training moves. The controls below
+# score the same weights twice; their verdicts were the same under all three kernel sets, and the claims table's
+# verdicts are checked outputs, so a CPU that moved one would fail the chapter's check.
+#
+# The controls, for every model (accuracy in %, means over the folds; the drop with its 95% interval, in points):
+
+# %%
+test_parts = [split.indices(corpus.actors)[2] for split, _ in replicates]
+in_pair = np.array([any(n.emotion_name in p for p in PAIRS) for n in clip_names])
+
+
+def control_accuracy(run, part, control: str, repaired: bool) -> float:
+    """Accuracy of ``run`` on the test clips that ``control`` looks at (the pair clips for the
+    agreement), as tested or, ``repaired``, the mean over the control's re-pairings."""
+    true = np.array(run.true)
+    keep = in_pair[part] if control == "agreement removed" else slice(None)
+    if not repaired:
+        return float(np.mean((np.array(run.pred) == true)[keep]))
+    orders = [k for k in run.controls if k.rsplit(" ", 1)[0] == control]
+    return float(np.mean([np.mean((np.array(run.controls[k]) == true)[keep]) for k in orders]))
+
+
+drops, control_rows = {}, []
+for name, rs in runs.items():
+    for control in CONTROLS:
+        base, moved = (
+            [
+                control_accuracy(r, part, control, repaired)
+                for r, part in zip(rs, test_parts, strict=True)
+            ]
+            for repaired in (False, True)
+        )
+        drops[name, control] = paired_difference(base, moved)
+        control_rows.append((name, control, np.mean(base), np.mean(moved)))
+if cfg.quick:  # what the pair clips allow, as the ceilings above but on them alone
+    pair_ceilings = accuracy_ceilings(
+        [n.emotion_name for n in np.array(clip_names, dtype=object)[in_pair]]
+    )
+    print(
+        "pair clips' best reachable accuracy: "
+        + ", ".join(f"{kind} {100 * value:.1f}%" for kind, value in pair_ceilings.items())
+    )
+
+# %% tags=["hide-input"]
+rows = []
+for name, control, base, moved in control_rows:
+    kept = "pair clips" if control == "agreement removed" else "all clips"
+    d = drops[name, control]
+    rows.append(
+        f"| {name} | {control} ({kept}) | {100 * base:.1f} | {100 * moved:.1f} | "
+        f"{d.format(1, scale=100)} | {control_verdict(d, control)} |"
+    )
+Markdown(
+    "\n".join(
+        [
+            "| model | control | as tested | controlled | drop, points | verdict |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 )
-ConfusionMatrixDisplay(cm, display_labels=EMOTIONS).plot(
-    ax=ax0, colorbar=False, xticks_rotation=60
-)
+
+# %% [markdown]
+# The single runs above move with the machine; their means over the folds, and the drops under the voice control,
+# are checked against committed values with tolerances from the spread over folds and over three kernel sets
+# (native, AVX2 and the baseline x86-64 kernels; `notebooks/expected/40_audiovisual_cfn_sr.json` keeps every
+# per-fold value and the basis of each tolerance). Each band excludes what a constant predictor scores (for the
+# drops, zero), so a model that learnt nothing fails the check. The parameter counts, the corpus counts, the
+# batch-coupling check and the claims table's verdicts are checked exactly.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checked = {f"{name}: mean test accuracy": summary[name] for name in variants}
+constants = {key: constant for key in checked}
+for name in variants:
+    checked[f"{name}: drop, voice swapped"] = drops[name, "voice swapped"]
+    constants[f"{name}: drop, voice swapped"] = 0.0
+print(expected.check("40_audiovisual_cfn_sr", checked, constants=constants))
+
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-2", "caption": "Left, the confusion matrix of CFN-SR on the test actors of the first replicate (rows true, columns predicted); right, the validation accuracy per epoch of each model on that replicate (dots: the selected epoch; the fine-tuned run's epochs are those after its unimodal pretraining)."}}
+first = runs["CFN-SR"][0]
+cm = confusion_matrix(first.true, first.pred, labels=range(8))
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.5, 3.6), gridspec_kw={"width_ratios": [1.1, 1]})
+ConfusionMatrixDisplay(cm, display_labels=EMOTIONS).plot(ax=ax0, colorbar=False, xticks_rotation=60)
 ax0.set_title("CFN-SR, first replicate", fontsize=10)
-for name, r in first.items():
-    cols = r["history"].columns()
-    _ = ax1.plot(cols["epoch"], 100 * cols["valid_accuracy"], label=name)
+for name, rs in runs.items():
+    r = rs[0]
+    epochs = np.arange(1, len(r.valid) + 1)
+    (line,) = ax1.plot(epochs, 100 * np.array(r.valid), label=name)
+    ax1.plot(r.best_epoch, 100 * r.valid[r.best_epoch - 1], "o", color=line.get_color())
 ax1.set(xlabel="epoch", ylabel="validation accuracy (%)")
 ax1.set_title("selection on validation actors", fontsize=10)
 ax1.legend(fontsize=7)
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
-# ## Fine-tuning from unimodal checkpoints, as released
-#
-# The release does not train CFN-SR from scratch. In each fold it loads a video-only 3D ResNeXt and an MFCC-only CNN
-# trained on that fold first (MSAF's per-fold checkpoints), copies their branches into the fusion model and
-# fine-tunes everything. `affect_lib.pretrain` does the same (`train.init = "unimodal"`, the paper profile's
-# default; `"scratch"` is an option): both unimodal models train on the fold's training actors and select their
-# epoch on its validation actors, then CFN-SR starts from their branches. The quick profile trains from scratch
-# above, so here it fine-tunes on the same replicates and compares (the paper profile does the reverse).
-
-# %%
-other_init = "unimodal" if recipe.train.init == "scratch" else "scratch"
-other_accuracy = []
-for r in progress(range(len(replicates)), desc=f"CFN-SR, init {other_init}"):
-    split, seed = replicates[r]
-    _, pred, true = train_and_test(cfn_sr, split, seed=seed, init=other_init)
-    other_accuracy.append(accuracy_score(true, pred))
-by_init = {recipe.train.init: accuracy["CFN-SR"], other_init: other_accuracy}
-init_gain = paired_difference(by_init["unimodal"], by_init["scratch"])
-checked[f"CFN-SR init {other_init}: mean test accuracy"] = summarize(other_accuracy)
-rows = [f"| CFN-SR, init | {heads} | mean ± std [95% interval], % |", "|---" * 5 + "|"]
-for init, values in by_init.items():
-    cells = " | ".join(f"{100 * v:.1f}" for v in values)
-    rows.append(f"| {init} | {cells} | {summarize(values).format(1, 100)} |")
-rows.append(
-    f"\nFine-tuned minus from scratch: {init_gain.format(1, 100)} points (paired); "
-    f"verdict (fine-tuning helps): **{verdict_greater(init_gain)}**."
-)
-Markdown("\n".join(rows))
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-3", "caption": "The drop in accuracy of each model under the three test-time controls, with 95% intervals over the folds (voice and face: all test clips; agreement: the pair clips). A modality counts as used when its interval lies above zero (grey line); dashed, the agreement control's 10-point margin."}}
+fig, ax = plt.subplots(figsize=(7.5, 3.2))
+for k, control in enumerate(CONTROLS):
+    for m, name in enumerate(runs):
+        d = drops[name, control]
+        x = m + (k - 1) * 0.25
+        ax.errorbar(
+            x,
+            100 * d.mean,
+            yerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
+            fmt="os^"[k],
+            color=f"C{k}",
+            capsize=3,
+            label=control if m == 0 else None,
+        )
+        if MARGINS[control]:
+            ax.plot([x - 0.1, x + 0.1], [100 * MARGINS[control]] * 2, color=f"C{k}", ls="--", lw=1)
+ax.axhline(0, color="0.7", lw=0.8)
+ax.set_xticks(range(len(runs)), list(runs), fontsize=8)
+ax.set_ylabel("drop in accuracy (points)")
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
-# ## Per-fold results: the released protocol against a proper split
+# ## The released protocol: the best epoch on the test fold
 #
 # The released code evaluates every epoch on the held-out fold and keeps the **maximum** over epochs: the test fold
-# selects the model. With 24 actors and 5 folds of 4, actors 21-24 are never tested. A proper protocol selects on
-# separate validation actors and tests once. On the same folds and seeds we train CFN-SR the released way.
-
-# %%
-released_accuracy, released_curves = [], []
-for i in progress(range(k_folds), desc="released folds", total=k_folds):
-    trainer, pred, true = train_and_test(
-        cfn_sr, released[i], seed=cfg.seed + i, select_on_test=True
-    )
-    released_accuracy.append(accuracy_score(true, pred))
-    released_curves.append(trainer.history.columns()["watch_accuracy"])
-released_summary, proper_summary = summarize(released_accuracy), summary["CFN-SR"]
-if cfg.quick:  # the same test actors and seed per fold: paired
-    gap = paired_difference(released_accuracy, accuracy["CFN-SR"])
-else:  # 5 released folds against the fixed split's seeds: independent samples
-    gap = welch_difference(released_accuracy, accuracy["CFN-SR"])
-checked["CFN-SR: mean test accuracy, released protocol"] = released_summary
-
-# %%
-rows = [
-    "| fold | released: test actors | best epoch on test | proper: test actors | proper split |"
-]
-rows.append("|---|---|---|---|---|")
-for i in range(k_folds):
-    prop = (
-        f"{100 * accuracy['CFN-SR'][i]:.1f}"
-        if i < len(replicates) and cfg.quick
-        else "-"
-    )
-    test = str(proper[i].test) if i < len(proper) else "-"
-    rows.append(
-        f"| {i} | {released[i].test} | {100 * released_accuracy[i]:.1f} | {test} | {prop} |"
-    )
-rows.append(
-    f"| mean | | {released_summary.format(1, 100)} | | {proper_summary.format(1, 100)} |"
-)
-rows.append(
-    f"\nReleased minus proper: {gap.format(1, 100)} points; verdict (released > proper): "
-    f"**{verdict_greater(gap)}**."
-)
-Markdown("\n".join(rows))
+# selects the model. Its 5 folds of 4 actors never test actors 21-24, and it trains on the 20 others without a
+# validation block. Every run in the recipe's own initialisation above (from scratch on the quick profile) also
+# recorded its test accuracy after every epoch (never used to select it), so on the same runs the released number is
+# the best of those, and the proper one is the accuracy at the epoch the validation actors chose: a paired
+# difference with no training noise between its two sides, over every such run (the selection works the same way
+# for any model).
 
 # %%
 # NBVAL_CHECK_OUTPUT
-never = sorted(set(corpus.actors.tolist()) - {a for s in released for a in s.test})
+watched = [r for rs in runs.values() for r in rs if r.watch]
+gap = paired_difference([max(r.watch) for r in watched], [r.accuracy for r in watched])
+released_summary = summarize([max(r.watch) for r in runs["CFN-SR"]])
+proper_summary = summary["CFN-SR"]
+never = sorted(set(range(1, 25)) - {a for s in released_folds() for a in s.test})
 print(f"actors never tested under the released fold rule: {never}")
-print(expected.check("40_audiovisual_cfn_sr", checked))
 
-# %% [markdown]
-# **Where the gap comes from.** Two things differ between the protocols: the released one picks the epoch by its
-# test accuracy, and it trains on more actors (no validation block: 5 here against the proper split's 3). Each run
-# above also recorded its test accuracy after every epoch (never used for selection in the proper runs), so the gap
-# splits exactly into three steps, each a paired difference over the same folds and seeds:
-# released (best test epoch, 5 actors) − its last epoch; last epoch with 5 actors − last epoch with 3; last epoch
-# with 3 actors − the proper split's validation-selected epoch. A fifth line gives what test-fold selection alone
-# adds with the proper split's 3 training actors; the verdict column applies the book's rule to each line, and the
-# second table gives the per-fold values behind them.
-
-# %%
-if cfg.quick:  # the same test actors and seeds in both protocols: every step is paired
-    proper_best = [max(c) for c in proper_curves]
-    proper_last = [c[-1] for c in proper_curves]
-    released_last = [c[-1] for c in released_curves]
-    steps = {
-        "**total gap**: released minus proper": gap,
-        "= test-fold epoch selection, 5 training actors (best minus last epoch)": (
-            paired_difference(released_accuracy, released_last)
-        ),
-        "+ more training actors, 5 vs 3, so 5/3 as many steps (last epochs)": (
-            paired_difference(released_last, proper_last)
-        ),
-        "+ last epoch instead of validation selection, 3 training actors": (
-            paired_difference(proper_last, accuracy["CFN-SR"])
-        ),
-        "test-fold epoch selection alone, 3 training actors (best test epoch minus "
-        "validation-selected)": paired_difference(proper_best, accuracy["CFN-SR"]),
-    }
-    rows = ["| factor | contribution, points | verdict |", "|---|---|---|"]
-    rows += [f"| {k} | {d.format(1, 100)} | {verdict_greater(d)} |" for k, d in steps.items()]
-    rows.append("| fold assignment | 0 (the same test actors in both protocols here) | |")
-    rows += ["", "| fold | proper: validation-selected | best | last | released: best | last |"]
-    rows.append("|---" * 6 + "|")
-    rows += [
-        f"| {i} | {100 * accuracy['CFN-SR'][i]:.1f} | {100 * proper_best[i]:.1f} | "
-        f"{100 * proper_last[i]:.1f} | {100 * released_accuracy[i]:.1f} | "
-        f"{100 * released_last[i]:.1f} |"
-        for i in range(k_folds)
-    ]
-    breakdown = "\n".join(rows)
-else:
-    breakdown = (
-        "Paper profile: the released folds and the proper split test different actors and "
-        "use different seeds, so the steps are not paired; compare the tables above."
+# %% tags=["hide-input"]
+rows = [
+    "| CFN-SR, replicate | test actors | validation-selected | best epoch on test | its epoch |"
+]
+rows.append("|---|---|---|---|---|")
+for i, ((split, _), r) in enumerate(zip(replicates, runs["CFN-SR"], strict=True)):
+    best = int(np.argmax(r.watch)) + 1
+    rows.append(
+        f"| {i} | {split.test} | {100 * r.accuracy:.1f} (epoch {r.best_epoch}) | "
+        f"{100 * max(r.watch):.1f} | {best} |"
     )
-Markdown(breakdown)
+rows.append(f"| mean | | {proper_summary.format(1, 100)} | {released_summary.format(1, 100)} | |")
+rows.append(
+    f"\nBest test epoch minus validation-selected, over the {len(watched)} watched runs: "
+    f"{gap.format(1, 100)} points (paired)."
+)
+Markdown("\n".join(rows))
 
 # %% [markdown]
-# The two causes are of different kinds. Selecting the epoch on the test fold biases the reported number upwards
-# (it is the maximum of noisy estimates, not an estimate of one model); training on more actors is a real gain,
-# which a proper protocol with more training actors would share, but it also means more optimiser steps per epoch
-# (5/3 as many here), so the second step mixes data with training length. The table gives each step with its
-# interval; where an interval contains zero, that step is not established on these folds. The paper's 75.76 %
-# (5 folds, best epoch on test) and MSAF's 74.86 % (6 folds) are not strictly comparable either. The release's
-# fine-tuning from unimodal checkpoints is a third difference from a from-scratch run, which the previous section
-# measures on its own.
+# Selecting the epoch on the test fold biases the reported number upwards: it is the maximum of noisy estimates, not
+# an estimate of one model, so no run can lose by it: the difference is at least zero in every run by construction,
+# and testing it against zero would say nothing. What matters is its size, printed above; with the plateau schedule
+# the last epochs change little, so it is smaller here than at a constant learning rate. The chapter therefore
+# reports it as context, without a verdict. The release's other differences, more training actors (no validation block) and folds
+# that leave 4 actors out of every test, are not measured here; `affect-lib train cfn_sr --protocol released --fold
+# all` runs its folds. The paper's 75.76 % (5 folds, best epoch on test) and MSAF's 74.86 % (6 folds) are not
+# strictly comparable either.
 #
 # ## The batch-coupled attention of the released code
 #
@@ -627,9 +697,7 @@ Markdown(breakdown)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-x_video, x_mfcc = (
-    torch.stack(t) for t in zip(*(dataset[i][0] for i in range(8)), strict=True)
-)
+x_video, x_mfcc = (torch.stack(t) for t in zip(*(dataset[i][0] for i in range(8)), strict=True))
 for coupled in (False, True):
     affect_lib.seed_everything(cfg.seed)
     net = cfn_sr(**model_sizes, batch_coupled_attention=coupled).eval()
@@ -638,9 +706,7 @@ for coupled in (False, True):
         in_batch = net(x_video, x_mfcc)[:1]
     delta = (alone - in_batch).abs().max().item()
     shown = f"{delta:.1e}" if delta > 1e-4 else "< 1e-4 (float rounding only)"
-    print(
-        f"batch-coupled={coupled!s:5s}: max |logit alone - logit in a batch of 8| = {shown}"
-    )
+    print(f"batch-coupled={coupled!s:5s}: max |logit alone - logit in a batch of 8| = {shown}")
 
 # %% [markdown]
 # ## What the paper reports on real RAVDESS
@@ -665,16 +731,29 @@ for coupled in (False, True):
 # %% tags=["hide-input"]
 stand_in = "synthetic stand-in" if cfg.quick else "RAVDESS"
 n_rep = f"{len(replicates)} {'folds' if cfg.quick else 'seeds'}"
+not_trained = "not trained on the quick profile (its budget trains CFN-SR, concat and late fusion)"
 
 
 def difference_row(claim: str, paper: str, label: str):
+    if label not in differences:
+        return (claim, paper, not_trained, "n/a")
     d = differences[label]
     return (
         claim,
         paper,
         f"{d.format(1, scale=100)} points ({stand_in}, {n_rep})",
-        verdict_greater(d),
+        "n/a" if cfg.quick else verdict_greater(d),
     )
+
+
+def control_row(claim: str, name: str, control: str):
+    if (name, control) not in drops:
+        return (claim, "-", "needs the stand-in's congruence pairs", "n/a")
+    d = drops[name, control]
+    measured = (
+        f"drop {d.format(1, scale=100)} points (margin {100 * MARGINS[control]:.0f}; {n_rep})"
+    )
+    return (claim, "-", measured, control_verdict(d, control))
 
 
 reproduced = "n/a" if cfg.quick else verdict_within(released_summary, 0.7576, 0.03)
@@ -697,9 +776,8 @@ claims_table(
         (
             "CFN-SR reaches 75.76% on RAVDESS (within ±3 points)",
             "75.76% (5-fold, best epoch on test)",
-            f"released protocol {released_summary.format(1, 100)}; "
-            f"proper {proper_summary.format(1, 100)} "
-            f"({stand_in}, init {recipe.train.init})",
+            f"best test epoch {released_summary.format(1, 100)}; "
+            f"validation-selected {proper_summary.format(1, 100)} ({stand_in}, {n_rep})",
             reproduced,
         ),
         difference_row(
@@ -712,26 +790,37 @@ claims_table(
             "ablation reported, value not retrievable",
             "residual vs no residual",
         ),
-        difference_row(
-            "CFN-SR beats late fusion", "75.76% vs 68.82%", "CFN-SR vs late fusion"
-        ),
-        difference_row(
-            "CFN-SR beats MSAF", "75.76% vs 74.86% (5 vs 6 folds)", "CFN-SR vs MSAF"
+        difference_row("CFN-SR beats late fusion", "75.76% vs 68.82%", "CFN-SR vs late fusion"),
+        difference_row("CFN-SR beats MSAF", "75.76% vs 74.86% (5 vs 6 folds)", "CFN-SR vs MSAF"),
+        control_row("book's test: CFN-SR uses the voice", "CFN-SR", "voice swapped"),
+        control_row("book's test: CFN-SR uses the face", "CFN-SR", "face swapped"),
+        *(
+            control_row(
+                f"book's test: {name} reads whether face and voice agree", name, "agreement removed"
+            )
+            for name in ("CFN-SR", "concat", "late fusion")
         ),
     ],
     rule=VERDICT_RULE
     + " Parameter counts: exact agreement at the paper's rounding. The reproduction row: "
-    "*yes* when the interval lies within 75.76 ± 3 points (n/a on the stand-in).",
+    "*yes* when the interval lies within 75.76 ± 3 points; it and the model comparisons are "
+    "claims about RAVDESS, n/a on the stand-in (its differences are printed, with the "
+    "calibration kernels' verdicts, above). The control rows: a modality is used when the "
+    "interval of the drop lies above zero; the agreement is read when it lies at or above 10 "
+    "points of the pair clips' accuracy (*no*: below).",
 )
 
+# %%
+# NBVAL_CHECK_OUTPUT
+print(claims.verdicts("40_audiovisual_cfn_sr"))
+
 # %% [markdown]
-# The parameter counts agree exactly. How to read the four comparisons on the stand-in: a *yes* says CFN-SR is more
-# accurate than the other model on these folds; only an accuracy above the additive ceiling would show that it used
-# the face-voice interaction that concat and late fusion cannot express. A *no* or *inconclusive* next to accuracies
-# below the additive (or even the one-modality) ceiling means that no model got far enough, on a few dozen training
-# clips and a few epochs, for the interaction to matter, which says nothing about real RAVDESS either way. The
-# released protocol's gap over the proper split, its verdict and its breakdown are in the section above; it is the
-# part of this chapter that carries over to the real data, whatever its size on these folds.
+# The parameter counts agree exactly. On the stand-in, the control rows ask what each model uses. A model that reads whether face
+# and voice agree gains on the pair clips what no model of the face and the voice separately can; a *no* there means
+# that the model takes less than the margin from the agreement at this size (16 training actors, a few epochs), not
+# that the cross-modal block could never learn it, and it says nothing about real RAVDESS either way. What carries
+# over to the real data is the protocol: a maximum over epochs of a noisy test accuracy is biased upwards, and the
+# released folds never test actors 21-24.
 #
 # ## Running the paper profile on real RAVDESS
 #
@@ -741,9 +830,11 @@ claims_table(
 # 2. Run `make chapter NB=40_audiovisual_cfn_sr PROFILE=paper DATA_DIR=/path/to/that/folder` (or set
 #    `$AFFECT_DATA_DIR` to a folder containing `RAVDESS/`). Preprocessing uses the released settings (30 frames of
 #    224², MFCC 13 x 212) and is cached; training uses the paper's 70 epochs at batch 16 with clip-consistent
-#    augmentation, on the fixed proper split (test actors 5, 10, 16, 19; validation 11, 13, 18, 22) and on the
-#    released 5 folds. This needs a GPU: one training step of the full model takes tens of seconds on 2 CPU cores
-#    (see the performance appendix).
+#    augmentation, on the fixed proper split (test actors 5, 10, 16, 19; validation 11, 13, 18, 22) with 3 seeds,
+#    and adds the residual ablation and MSAF to the comparisons; the voice and face controls apply as they are (the
+#    agreement control needs the stand-in's pairs). The released 5 folds are `affect-lib train cfn_sr --profile
+#    paper --protocol released --fold all`. This needs a GPU: one training step of the full model takes tens of
+#    seconds on 2 CPU cores (see the performance appendix).
 # 3. The released quirks are options. The recipe variant `released` (`affect-lib train cfn_sr --variant released`)
 #    sets `cfn_sr(batch_coupled_attention=True)`, `PreprocessConfig(squash_first=True)` and the release's
 #    augmentation scale, and the command line then also passes `RavdessClips(..., bgr_input=True,
@@ -755,46 +846,47 @@ claims_table(
 #
 # ## Exercises
 #
-# 1. Train CFN-SR on the proper split with `batch_coupled_attention=True`. Does the test accuracy change? Does the
-#    prediction for a test clip depend on the evaluation batch size?
+# 1. Train CFN-SR with the released, batch-coupled attention on the first fold. Does the test accuracy change?
+#    Does the prediction for a test clip depend on the evaluation batch size?
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Call `train_and_test(cfn_sr, proper[0], seed=cfg.seed, batch_coupled_attention=True)` for each replicate and
-# compare the accuracies with the table above by `paired_difference` (on three small folds the interval will
-# most likely contain zero). `trainer.predict(DataLoader(Subset(dataset, test), batch_size=1))`, with
-# `test = proper[0].indices(corpus.actors)[2]`, and the same
-# with `batch_size=64` then give different logits: the summed map mixes the batch-mates' attention into every sample,
-# as the check above shows for an untrained model, so even the evaluation depends on how the test set is batched.
+# `train_av(model="cfn_sr", root=str(root), split=replicates[0][0], seed=replicates[0][1],
+# overrides={"model.batch_coupled_attention": True})` trains it; compare its `accuracy` with the first fold's
+# CFN-SR above (one fold decides nothing: run every fold and take `paired_difference`). For the batch size, build
+# `cfn_sr(**model_sizes, batch_coupled_attention=True).eval()` and predict the same clips in batches of 1 and of 8,
+# as the check above does: the summed map mixes the batch-mates' attention into every sample, so even the
+# evaluation depends on how the test set is batched.
 # ```
 #
-# 2. Make the stand-in harder: write the corpus with both repetitions but pass `PreprocessConfig(n_frames=4)`. Which
-#    modality suffers, and why?
+# 2. Train CFN-SR and concat on crops of 32² (`overrides={"data.size": 32, "data.n_frames": 8}`), where the video
+#    map has one position. What does the cross-modal block compute then?
 #
 # ```{admonition} Solution
 # :class: dropdown
-# With 4 frames the expression's onset and apex are sampled coarsely, so the video branch loses information while
-# the MFCC is unchanged; compare `av_late_fusion`'s two heads (the `video_head` and `audio_head` logits) on the test
-# actors to see which branch carries the decision.
+# With one position the softmax is 1 whatever the audio says, so the block returns twice the video features: CFN-SR
+# becomes concat with a rescaled video half and extra, unused parameters. The paired difference between the two
+# then measures training noise and the rescaling, not attention; expect the controls to show both models using the
+# face and the voice, and neither able to read their agreement beyond what an additive model can.
 # ```
 #
-# 3. Measure the released protocol's gain over 5 seeds instead of 3. Is the gain larger with fewer test actors per
-#    fold?
+# 3. Is the gain from choosing the epoch on the test fold smaller with more test clips per fold?
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Re-run the chapter with 5 replicates per fold (seeds `cfg.seed + i` and `cfg.seed + 10 + i`, ...) and summarise
-# `paired_difference(released_accuracy, accuracy["CFN-SR"])`. The gain from selection shrinks as the test fold grows: the maximum over epochs of a noisy
-# accuracy is biased upwards by roughly its standard deviation, which falls like one over the square root of the
-# number of test clips.
+# Re-run the CFN-SR jobs with `protocol_folds("folds3", corpus.actors)` (8 test actors per fold) and compare
+# `paired_difference([max(r.watch) for r in runs], [r.accuracy for r in runs])` with the table above. The maximum
+# over epochs of a noisy accuracy is biased upwards by roughly its spread between epochs, which falls like one over
+# the square root of the number of test clips, so expect the gain to shrink as the test fold grows.
 # ```
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=40_audiovisual_cfn_sr` executes this chapter alone and rebuilds the book (21 fusion trainings
-# and 6 unimodal pretrainings on the quick profile; this build's runtime is in the {doc}`/book/generated/reproducibility`). `make test` re-executes it
-# and checks the cells marked `# NBVAL_CHECK_OUTPUT`: exactly, the parsed file name, the corpus counts, the parameter
-# counts, the reachable-accuracy ceilings, the never-tested actors and the batch-coupling check; within committed
-# tolerances
-# (`notebooks/expected/40_audiovisual_cfn_sr.json`), the seed means of the test accuracies.
+# `make chapter NB=40_audiovisual_cfn_sr` executes this chapter alone and rebuilds the book (24 trainings on the
+# quick profile, 6 of them after a unimodal pretraining; this build's runtime is in the
+# {doc}`/book/generated/reproducibility`). `make test` re-executes it and checks the cells marked
+# `# NBVAL_CHECK_OUTPUT`: exactly, the parsed file name, the corpus counts, the reachable-accuracy ceilings, the
+# parameter counts and the video map, the never-tested actors, the batch-coupling check and the claims table's
+# verdicts; within committed tolerances (`notebooks/expected/40_audiovisual_cfn_sr.json`), the fold means of the
+# test accuracies and the drops under the voice control; the face control through its verdict.
 # ```

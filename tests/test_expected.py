@@ -90,15 +90,7 @@ def test_record_mode_keeps_seed_values_and_constants(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "chapter",
-    [
-        "30_multimodal_lmr_cbt",
-        pytest.param(
-            "40_audiovisual_cfn_sr",
-            marks=pytest.mark.xfail(
-                strict=True, reason="chapter 40's bands predate the rule: not yet re-derived over kernel sets"
-            ),
-        ),
-    ],
+    ["30_multimodal_lmr_cbt", "40_audiovisual_cfn_sr"],
 )
 def test_a_constant_predictor_fails_every_trained_check(chapter):
     """Every checked trained number of Parts III and IV records the constant predictor's score, and checking

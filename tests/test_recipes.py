@@ -44,7 +44,7 @@ def test_paper_recipe_builds_the_paper_model():
     )
     quick = recipes.get("cfn_sr", "ravdess", "quick")
     model = recipes.build_model(quick)
-    assert model.config.frames == quick.data.preprocess.n_frames == 8
+    assert model.config.frames == quick.data.preprocess.n_frames == 4
     assert model.config.mfcc_frames == quick.data.preprocess_config().mfcc_frames == 130
 
 
