@@ -248,6 +248,70 @@ for (const box of document.querySelectorAll('.affect-interactive')) {
 return problems;
 """
 
+# The page as Chromium prints it (print media, PRINT_WIDTH px): returns a list of problem strings.
+# arguments[0]: the height of a printed page's content box in CSS px.
+PRINT_PROBLEMS = r"""
+const pageHeight = arguments[0];
+const problems = [];
+const article = document.querySelector('article') || document.querySelector('main') || document.body;
+const snip = (s) => s.replace(/\s+/g, ' ').trim().slice(0, 60);
+const avoids = (s) => s.breakInside === 'avoid' || s.breakInside === 'avoid-page';
+const framed = (s) => ['Top', 'Left', 'Right', 'Bottom'].some(
+    (side) => parseFloat(s['border' + side + 'Width']) > 0 && s['border' + side + 'Style'] !== 'none')
+  || !/^(transparent|rgba\(0, 0, 0, 0\))$/.test(s.backgroundColor);
+// A frame (a border or background) that may break across pages around content that may not: when the content
+// moves to the next page, the frame's top prints empty at the foot of this one.
+const frames = new Set();
+for (const el of article.querySelectorAll('*')) {
+  if (!el.getClientRects().length || !avoids(getComputedStyle(el))) continue;
+  for (let a = el.parentElement; a && a !== article; a = a.parentElement) {
+    const s = getComputedStyle(a);
+    if (avoids(s) || a.getBoundingClientRect().height > pageHeight) break;  // kept whole, or too tall to be
+    if (framed(s)) {
+      if (!frames.has(a) && frames.size < 5) {
+        problems.push('print: a framed <' + a.tagName.toLowerCase() + ' class="' + a.className + '"> may break '
+          + 'while its content may not (an empty frame at a page foot): "' + snip(a.textContent) + '"');
+      }
+      frames.add(a);
+      break;
+    }
+  }
+}
+if (frames.size > 5) problems.push('print: ' + (frames.size - 5) + ' more framed blocks that may print empty');
+// A forced page break before the first content: what comes before it is printed on a page of its own.
+const forced = (v) => ['page', 'left', 'right', 'recto', 'verso'].includes(v);
+for (const el of document.body.querySelectorAll('*')) {
+  if (!el.getClientRects().length || !forced(getComputedStyle(el).breakBefore)) continue;
+  const above = el.getBoundingClientRect().top + window.scrollY;
+  if (above > 1 && above < pageHeight / 2) {
+    problems.push('print: a forced page break before <' + el.tagName.toLowerCase() + '> "' + snip(el.textContent)
+      + '" leaves the first page ' + Math.round(100 * (1 - above / pageHeight)) + '% empty');
+  }
+  break;
+}
+return problems;
+"""
+PRINT_WIDTH = 720  # CSS px: A4 less 0.5-in margins (tools/pdf.py prints at this width)
+PRINT_PAGE_HEIGHT = 1000  # CSS px: A4 less its top and bottom margins, about
+
+
+def print_problems(driver: Any) -> list[str]:
+    """Problems of the loaded page as printed (print media at ``PRINT_WIDTH``); the screen media is restored."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        return driver.execute_script(PRINT_PROBLEMS, PRINT_PAGE_HEIGHT)
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+def check_print(driver: Any, url: str) -> list[str]:
+    """Problems of one page printed (Chromium's print of a chapter page, as a reader's browser prints it)."""
+    set_width(driver, PRINT_WIDTH)
+    driver.get(url)
+    driver.execute_async_script(WAIT_FOR_MATH)
+    return print_problems(driver)
+
+
 # Moves every slider of every interactive figure to its last position; returns the number of sliders moved.
 MOVE_SLIDERS = """
 let n = 0;
@@ -667,6 +731,7 @@ def check_pages(
                     if shots is not None:
                         name = rel.with_suffix("").as_posix().replace("/", "__")
                         screenshot(driver, url, width, shots / f"{name}.{width}.png")
+                problems += [f"{rel} printed: {p}" for p in check_print(driver, url)]
                 print(f"checked {rel}", flush=True)
         finally:
             driver.quit()

@@ -2,7 +2,8 @@
 
 Prints the single-page HTML build (``jupyter-book build . --builder singlehtml``) with Debian's headless
 Chromium (``Page.printToPDF``, the engine of ``chromium --print-to-pdf``) after MathJax has typeset every
-equation and every figure has loaded; fails if either did not happen. A4, page numbers in the footer.
+equation and every figure has loaded; fails if either did not happen, or if the print layout would leave a
+code frame empty at a page foot or break the page before the first content (``check_html.print_problems``). A4, page numbers in the footer.
 Nothing is downloaded.
 """
 
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from check_html import browser, serve, set_width  # noqa: E402 - a sibling script, not a package
+from check_html import browser, print_problems, serve, set_width  # noqa: E402 - a sibling script, not a package
 
 PRINT_WIDTH = 720  # CSS px: A4 less 0.5-in margins, so equations and tables are fitted to the printed column
 # Sets window.__affectReady once every image has loaded and MathJax has typeset the page (false if it failed).
@@ -71,6 +72,7 @@ def print_pdf(site: Path, page: str, pdf: Path) -> list[str]:
                 if not ready:
                     return ["MathJax failed"]
                 problems = driver.execute_script(PROBLEMS)
+                problems += print_problems(driver)  # frames that print empty, a forced break first
                 result = driver.execute_cdp_cmd(
                     "Page.printToPDF",
                     {

@@ -410,3 +410,42 @@ def test_book_tables_on_a_phone(site, tmp_path):
     assert any('last column "column11"' in p for p in bare), bare
     assert book == [], book
     assert verdict_first
+
+
+PRINT_PAGES = {  # name: (body, expected problem or "" for none)
+    "framed cell breaks": (  # the code may not break, its bordered container may: an empty frame at a page foot
+        '<div class="cell_input" style="border-left: 3px solid green; background: #f7f7f7">'
+        '<div class="highlight" style="break-inside: avoid"><pre>x = 1</pre></div></div>',
+        "may break while its content may not",
+    ),
+    "forced break first": (  # a title block, then a page break before the chapter: the first page half empty
+        '<div style="height: 200px">The book</div><h1 style="break-before: page">Chapter</h1><p>text</p>',
+        "leaves the first page",
+    ),
+    "book print css": (  # the book's print rules: cells kept whole, a page break only between documents
+        '<div style="height: 200px">The book</div><section><h1>Intro</h1><p style="height: 600px">text</p></section>'
+        '<span id="document-ch"></span><section><h2>Chapter</h2>'
+        '<div class="cell_input" style="border-left: 3px solid green; background: #f7f7f7">'
+        '<div class="highlight" style="break-inside: avoid"><pre>x = 1</pre></div></div></section>',
+        "",
+    ),
+}
+
+
+@needs_browser
+@pytest.mark.parametrize("name", list(PRINT_PAGES))
+def test_print_layout(site, tmp_path, name):
+    driver, _ = site
+    body, expected = PRINT_PAGES[name]
+    shutil.copy(TOOL.parents[1] / "book" / "_ext" / "static" / "affect.css", tmp_path / "affect.css")
+    css = '<link rel="stylesheet" href="affect.css">' if not expected else ""
+    write_page(tmp_path, "printed", body, script=css)
+    server, local = check_html.serve(tmp_path)
+    try:
+        found = check_html.check_print(driver, f"{local}/printed.html")
+    finally:
+        server.shutdown()
+    if expected:
+        assert any(expected in p for p in found), found
+    else:
+        assert found == [], found
