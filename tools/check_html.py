@@ -26,7 +26,8 @@ Without a browser, on the built files:
 - a local link to a missing file (the PDF after ``make book``, a download);
 - a reader's download that serves the solutions: the page source under ``_sources/``, ``_downloads/``, a chapter
   ``.ipynb``/``.py`` other than its student copy, or an instructor copy not behind its labelled link; a student
-  copy that holds a solution; a copy with raw MyST directive fences;
+  copy that holds a solution or lacks an empty answer cell after an exercise; a copy with raw MyST directive
+  fences;
 - no link to the source archive ``downloads/affect-book-<commit>.tar.gz`` on the introduction and the record, an
   archive that does not open or does not hold the tree, an unfilled ``<repository-url>`` placeholder.
 
@@ -499,6 +500,7 @@ SOLUTION_TEXT = re.compile(  # a solution's heading; in a .py copy, behind the "
     re.IGNORECASE | re.MULTILINE,
 )
 MYST_FENCE = re.compile(r"^\s*(?:#\s)?\s*(?:`{3,}|:{3,})\{", re.MULTILINE)
+ANSWER_CELL = re.compile(r"^# Your answer to exercise \d+")  # a student copy's empty answer cell
 
 
 def link_problems(root: Path, rel: Path, links: list[tuple[str, list[str]]]) -> list[str]:
@@ -540,6 +542,19 @@ def download_problems(root: Path) -> list[str]:
             problems.append(f"downloads/{path.name}: a student copy holds a solution")
         if MYST_FENCE.search(text) and (".student." in path.name or ".instructor." in path.name):
             problems.append(f"downloads/{path.name}: raw MyST directive fence (Jupyter shows it as code)")
+        student = folder / path.name.replace(".instructor.", ".student.")
+        if path.name.endswith(".instructor.ipynb") and student.exists():
+            solutions = len(SOLUTION_TEXT.findall(text))
+            answers = sum(
+                1
+                for c in json.loads(student.read_text(errors="replace")).get("cells", [])
+                if c.get("cell_type") == "code" and ANSWER_CELL.match("".join(c.get("source", "")))
+            )
+            if answers < solutions:
+                problems.append(
+                    f"downloads/{student.name}: {answers} answer cells for {solutions} exercises "
+                    "(an empty '# Your answer to exercise n' cell after each)"
+                )
     for archive in sorted(folder.glob("affect-book-*.tar.gz")) if folder.is_dir() else []:
         try:
             with tarfile.open(archive) as tar:

@@ -3,8 +3,9 @@ source archive: the exact tree the book was built from, ``affect-book-<commit>.t
 
 Jupyter does not know MyST, so in both copies directives become plain Markdown, ``{cite}`key``` becomes
 "Author (year)", ``{eq}`label``` becomes "Eq. (n)" with ``\\tag{n}`` on the equation, and other roles keep their
-text. The student copy drops every solution (an admonition titled "Solution..." or "Answer..."); the instructor
-copy shows the solutions as plain Markdown. ``write_all`` is called by the book build (``affect_book``).
+text. The student copy drops every solution (an admonition titled "Solution..." or "Answer...") and puts an empty
+answer cell where it was (a code cell headed ``# Your answer to exercise n``); the instructor copy shows the
+solutions as plain Markdown. ``write_all`` is called by the book build (``affect_book``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ SOLUTION = re.compile(r"^(solutions?|answers?)\b", re.IGNORECASE)
 ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<text>[^`]*)`")
 EQ_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[\w.:-]+)\)")
 TARGET = re.compile(r"^\s*\([\w.:-]+\)=\s*$", re.MULTILINE)
+ANSWER_MARK = "\x00answer\x00"  # where a student copy's answer cell goes (a dropped solution)
+ANSWER_HEADER = "# Your answer to exercise {n}"
 
 
 def download_names(chapter: str) -> dict[str, str]:
@@ -73,8 +76,7 @@ def _directives(lines: list[str], solutions: bool) -> list[str]:
         if name == "math":
             out += ["$$", *inner, "$$"]
         elif SOLUTION.match(arg):
-            if solutions:
-                out += [f"**{arg}**", "", *inner]
+            out += [f"**{arg}**", "", *inner] if solutions else [ANSWER_MARK]
         elif name in ("admonition", "note", "tip", "important", "warning", "seealso", "hint", "attention"):
             out += [f"**{arg or name.capitalize()}**", "", *inner]
         else:  # figures, tables and the like: keep their content
@@ -114,11 +116,30 @@ def equation_numbers(nb: Any) -> dict[str, int]:
 
 def reader_copy(nb: Any, citations: dict[str, str], *, solutions: bool) -> Any:
     """A copy of notebook ``nb`` for students (``solutions=False``) or instructors."""
+    import nbformat
+
     out = copy.deepcopy(nb)
     equations = equation_numbers(nb)
+    cells, answers = [], 0
     for cell in out.cells:
-        if cell.cell_type == "markdown":
-            cell.source = convert_markdown(cell.source, citations, equations, solutions)
+        cells.append(cell)
+        if cell.cell_type != "markdown":
+            continue
+        parts = convert_markdown(cell.source, citations, equations, solutions).split(ANSWER_MARK)
+        cell.source = parts[0].rstrip("\n") if len(parts) > 1 else parts[0]
+        for k, part in enumerate(
+            parts[1:], 1
+        ):  # a student copy: an empty answer cell where each solution was
+            answers += 1
+            new = {"answer": nbformat.v4.new_code_cell(ANSWER_HEADER.format(n=answers) + "\n")}
+            if part.strip():
+                new["part"] = nbformat.v4.new_markdown_cell(part.strip("\n"))
+            for suffix, added in new.items():
+                added.pop("id", None)
+                if "id" in cell:  # ids (nbformat 4.5) stay unique and the same from build to build
+                    added["id"] = f"{str(cell['id'])[:48]}-{suffix}{k}"
+                cells.append(added)
+    out.cells = cells
     return out
 
 

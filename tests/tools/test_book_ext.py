@@ -38,13 +38,36 @@ Run it.
 def test_student_copy_drops_solutions_and_myst():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(CELL), nbformat.v4.new_code_cell("x = 1")]
-    student = affect_downloads.reader_copy(nb, CITATIONS, solutions=False).cells[0].source
+    cells = affect_downloads.reader_copy(nb, CITATIONS, solutions=False).cells
+    student = "\n\n".join(c.source for c in cells if c.cell_type == "markdown")
     assert "42" not in student and "Solution" not in student
     assert "Yang et al. (2024); Mironov (2017) satisfies" in student
     assert "\\tag{1}$$" in student and "by Eq. (1)" in student and "(eq-shift)" not in student
     assert "`the source`" in student and "{" + "download}" not in student
     assert "**Re-run this chapter**" in student and ":class:" not in student
     assert nb.cells[0].source == CELL  # the original is left alone
+
+
+def test_student_copy_has_an_empty_answer_cell_after_each_exercise():
+    text = "1. Count.\n\n```{admonition} Solution\n42\n```\n\n2. Again.\n\n:::{admonition} Answer\n43\n:::\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(text), nbformat.v4.new_code_cell("x = 1")]
+    student = affect_downloads.reader_copy(nb, CITATIONS, solutions=False)
+    kinds = [(c.cell_type, c.source) for c in student.cells]
+    assert kinds == [
+        ("markdown", "1. Count."),
+        ("code", "# Your answer to exercise 1\n"),
+        ("markdown", "2. Again."),
+        ("code", "# Your answer to exercise 2\n"),
+        ("code", "x = 1"),
+    ]
+    assert len({c.id for c in student.cells}) == 5  # unique ids, the same at every build
+    assert [c.id for c in affect_downloads.reader_copy(nb, CITATIONS, solutions=False).cells] == [
+        c.id for c in student.cells
+    ]
+    nbformat.validate(student)
+    instructor = affect_downloads.reader_copy(nb, CITATIONS, solutions=True)
+    assert [c.cell_type for c in instructor.cells] == ["markdown", "code"]
 
 
 def test_instructor_copy_keeps_solutions_as_markdown():

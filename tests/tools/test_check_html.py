@@ -276,7 +276,12 @@ def _tree(root: Path, *, intro: str = "", chapter: str = "", record: str = "") -
         info = tarfile.TarInfo("affect-book-0123456789ab/Makefile")
         info.size = 4
         tar.addfile(info, io.BytesIO(b"all:"))
-    student = {"cells": [{"cell_type": "markdown", "source": "**Exercise 1**\n\nCount them."}]}
+    student = {
+        "cells": [
+            {"cell_type": "markdown", "source": "**Exercise 1**\n\nCount them."},
+            {"cell_type": "code", "source": "# Your answer to exercise 1\n"},
+        ]
+    }
     instructor = {"cells": [{"cell_type": "markdown", "source": "**Solution**\n\n42."}]}
     (root / "downloads" / "c.student.ipynb").write_text(json.dumps(student))
     (root / "downloads" / "c.instructor.ipynb").write_text(json.dumps(instructor))
@@ -327,6 +332,12 @@ TREE_DEFECTS = {
             "# ```{admonition} Solution\n# 42\n# ```\n"
         ),
         "raw MyST directive fence",
+    ),
+    "student copy without answer cells": (
+        lambda r: (r / "downloads" / "c.student.ipynb").write_text(
+            json.dumps({"cells": [{"cell_type": "markdown", "source": "**Exercise 1**"}]})
+        ),
+        "0 answer cells for 1 exercises",
     ),
     "no source archive on the introduction": (
         lambda r: _tree(r, intro="<p>git clone &lt;repository-url&gt;</p>"),
