@@ -150,11 +150,12 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# 1. Change `seed` in the parameters cell and re-run. Which printed numbers change, and which do not?
-# 2. For two Gaussians $\mathcal N(m_1, s^2)$ and $\mathcal N(m_2, s^2)$ with the same scale, what is $W_p$ for every
-#    $p \ge 1$? Check your answer with `ot.wasserstein_1d` on large samples.
-# 3. Why does `ot.emd2` need the full $n \times n$ cost matrix while the sorted-samples route needs only
-#    $O(n \log n)$ time? What does that say about computing Wasserstein distances in more than one dimension?
+# 1. *(5 min, easy)* Change `seed` in the parameters cell and re-run. Which printed numbers change, and which do not?
+# 2. *(15 min, easy)* For two Gaussians $\mathcal N(m_1, s^2)$ and $\mathcal N(m_2, s^2)$ with the same scale, what
+#    is $W_p$ for every $p \ge 1$? Check your answer with `ot.wasserstein_1d` on large samples.
+# 3. *(10 min, medium)* Why does `ot.emd2` need the full $n \times n$ cost matrix while the sorted-samples route
+#    needs only $O(n \log n)$ time? What does that say about computing Wasserstein distances in more than one
+#    dimension?
 #
 # ```{admonition} Solutions
 # :class: dropdown

@@ -439,7 +439,7 @@ print(claims.verdicts("10_wdp_definition"))
 # %% [markdown]
 # ## Exercises
 #
-# 1. Randomized response on $\{0, 1\}$ outputs the true bit with probability $p > 1/2$. Show that
+# 1. *(20 min, medium)* Randomized response on $\{0, 1\}$ outputs the true bit with probability $p > 1/2$. Show that
 #    $W_\mu(\mathrm{Bern}(p), \mathrm{Bern}(1-p)) = (2p - 1)^{1/\mu}$ and check it with `wasserstein_distance`
 #    on weighted atoms.
 #
@@ -451,8 +451,9 @@ print(claims.verdicts("10_wdp_definition"))
 # grows ($p \to 1/2$), because its output space is bounded.
 # ```
 #
-# 2. Clip the Gaussian mechanism's output to $[-1, 2]$ (a 1-Lipschitz post-processing). Compute $W_1$ between the
-#    clipped laws for $\sigma \in \{1, 5, 50\}$ by sampling and `wasserstein_distance`. Does noise help now?
+# 2. *(15 min, medium)* Clip the Gaussian mechanism's output to $[-1, 2]$ (a 1-Lipschitz post-processing). Compute
+#    $W_1$ between the clipped laws for $\sigma \in \{1, 5, 50\}$ by sampling and `wasserstein_distance`. Does noise
+#    help now?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -462,7 +463,7 @@ print(claims.verdicts("10_wdp_definition"))
 # space, not the noise scale alone, is what makes a Wasserstein budget shrink.
 # ```
 #
-# 3. Where would the Table-1 formula be a valid *upper* bound on $W_\mu$? Find the scale at which
+# 3. *(10 min, easy)* Where would the Table-1 formula be a valid *upper* bound on $W_\mu$? Find the scale at which
 #    `wdp_gaussian(1, sigma)` equals the exact value 1.
 #
 # ```{admonition} Solution

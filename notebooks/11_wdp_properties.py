@@ -744,8 +744,8 @@ print(claims.verdicts("11_wdp_properties"))
 # %% [markdown]
 # ## Exercises
 #
-# 1. Show numerically that $W_\infty$ (the limit $\mu \to \infty$) of the Gaussian mechanism is also $\Delta$,
-#    while $\lim_{\mu\to\infty}$ of the Table-1 formula is $1/2$ for every $\sigma$.
+# 1. *(15 min, medium)* Show numerically that $W_\infty$ (the limit $\mu \to \infty$) of the Gaussian mechanism is
+#    also $\Delta$, while $\lim_{\mu\to\infty}$ of the Table-1 formula is $1/2$ for every $\sigma$.
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -754,8 +754,8 @@ print(claims.verdicts("11_wdp_properties"))
 # independent of the mechanism: it cannot be a privacy budget.
 # ```
 #
-# 2. Jensen–Shannon divergence is symmetric (the paper mentions it). Does $\sqrt{\mathrm{JS}}$ satisfy the
-#    triangle inequality on the three Bernoulli laws of P2?
+# 2. *(15 min, easy)* Jensen–Shannon divergence is symmetric (the paper mentions it). Does $\sqrt{\mathrm{JS}}$
+#    satisfy the triangle inequality on the three Bernoulli laws of P2?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -764,8 +764,8 @@ print(claims.verdicts("11_wdp_properties"))
 # $\sqrt{js(.01, .5)} \le \sqrt{js(.01, .1)} + \sqrt{js(.1, .5)}$, while JS itself can fail.
 # ```
 #
-# 3. Make P7 hold: replace $M_2(y) = 1000 y + Z_2$ by a 1-Lipschitz map of $y$ plus noise. What is the joint
-#    $W_2$ now?
+# 3. *(20 min, medium)* Make P7 hold: replace $M_2(y) = 1000 y + Z_2$ by a 1-Lipschitz map of $y$ plus noise. What is
+#    the joint $W_2$ now?
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -663,9 +663,10 @@ print(claims.verdicts("12_wdp_compositions"))
 # %% [markdown]
 # ## Exercises
 #
-# 1. The released code's inverse `get_privacy(target_privacy=eps)` returns $\delta = \beta e^{W - \varepsilon}$.
-#    With `WassersteinAccountant(paper_compat=True)` and $\beta = 32$, compute both deltas for the 0.5-quantile
-#    run at $\varepsilon = $ `get_epsilon(1e-5)`. Which one round-trips to $10^{-5}$?
+# 1. *(20 min, medium)* The released code's inverse `get_privacy(target_privacy=eps)` returns
+#    $\delta = \beta e^{W - \varepsilon}$. With `WassersteinAccountant(paper_compat=True)` and
+#    $\beta = 32$, compute both deltas for the 0.5-quantile run at $\varepsilon = $
+#    `get_epsilon(1e-5)`. Which one round-trips to $10^{-5}$?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -674,8 +675,8 @@ print(claims.verdicts("12_wdp_compositions"))
 # $\beta\,\delta^{1/\beta} = 32 \cdot 10^{-5/32} \approx 22$: not even a probability.
 # ```
 #
-# 2. Re-run the WDP accountant with noise multiplier $\sigma \in \{0.05, 0.2, 1.0\}$. Plot $\varepsilon_W(100)$
-#    against $\sigma$ and the PLD $\varepsilon$ of the same mechanism.
+# 2. *(20 min, medium)* Re-run the WDP accountant with noise multiplier $\sigma \in \{0.05, 0.2, 1.0\}$. Plot
+#    $\varepsilon_W(100)$ against $\sigma$ and the PLD $\varepsilon$ of the same mechanism.
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -683,8 +684,8 @@ print(claims.verdicts("12_wdp_compositions"))
 # budget falls steeply with $\sigma$. A budget that rewards *less* noise cannot measure privacy leakage.
 # ```
 #
-# 3. The paper's appendix plots $\varepsilon = W - \log(\delta)/\beta$ for $W = 10$ against $\beta$. What happens as
-#    $\beta \to \infty$, and why is that not a free lunch?
+# 3. *(15 min, medium)* The paper's appendix plots $\varepsilon = W - \log(\delta)/\beta$ for $W = 10$ against
+#    $\beta$. What happens as $\beta \to \infty$, and why is that not a free lunch?
 #
 # ```{admonition} Solution
 # :class: dropdown

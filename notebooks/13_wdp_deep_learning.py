@@ -759,9 +759,9 @@ print(claims.verdicts("13_wdp_deep_learning"))
 #
 # ## Exercises
 #
-# 1. Compute the released MNIST configuration's WDP *noise floor*: $z = 0.01$, $q = 1024/60000$, 28 pairs,
-#    $T = 1475$ steps, $\mu = 16$, $\beta = 32$, $\delta = 10^{-5}$ (hint: `wasserstein_step_loss` with zero
-#    distances). Can the paper's $\varepsilon \approx 0.4$ come from that configuration?
+# 1. *(20 min, medium)* Compute the released MNIST configuration's WDP *noise floor*: $z = 0.01$, $q = 1024/60000$,
+#    28 pairs, $T = 1475$ steps, $\mu = 16$, $\beta = 32$, $\delta = 10^{-5}$ (hint: `wasserstein_step_loss` with
+#    zero distances). Can the paper's $\varepsilon \approx 0.4$ come from that configuration?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -770,8 +770,8 @@ print(claims.verdicts("13_wdp_deep_learning"))
 # paper's values cannot come from the released defaults.
 # ```
 #
-# 2. Calibrate DP-SGD to a PRV budget of $\varepsilon = 3$ at $\delta = 10^{-5}$ for this schedule with
-#    `opacus.accountants.utils.get_noise_multiplier`, train, and report accuracy.
+# 2. *(30 min, medium)* Calibrate DP-SGD to a PRV budget of $\varepsilon = 3$ at $\delta = 10^{-5}$ for this schedule
+#    with `opacus.accountants.utils.get_noise_multiplier`, train, and report accuracy.
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -781,8 +781,8 @@ print(claims.verdicts("13_wdp_deep_learning"))
 # above.
 # ```
 #
-# 3. In the released semantics, replace the batch-mean clipping with per-example clipping but keep the
-#    coordinate mask. Which accountant assumptions are still violated?
+# 3. *(20 min, hard)* In the released semantics, replace the batch-mean clipping with per-example clipping but keep
+#    the coordinate mask. Which accountant assumptions are still violated?
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -271,7 +271,7 @@ claims_table(
 # %% [markdown]
 # ## Exercises
 #
-# 1. Which basic expression's prototype loses an AU in the 17-D space, and which AU?
+# 1. *(10 min, easy)* Which basic expression's prototype loses an AU in the 17-D space, and which AU?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -279,8 +279,8 @@ claims_table(
 # AUs; `facs.prototype("angry")` activates AU4 and AU7 only.
 # ```
 #
-# 2. Render the "happily surprised" prototype at intensity 4 and classify it. Is the result closer to the target
-#    $\tfrac12$ happy + $\tfrac12$ surprise than the happy prototype is?
+# 2. *(15 min, easy)* Render the "happily surprised" prototype at intensity 4 and classify it. Is the result closer
+#    to the target $\tfrac12$ happy + $\tfrac12$ surprise than the happy prototype is?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -288,7 +288,8 @@ claims_table(
 # `1 - 0.5 * abs(p - t).sum()` for both renders with `t = facs.target_distribution("happily surprised")`.
 # ```
 #
-# 3. Why must the classifier's input go through the same preprocessing as in training (grey, 64×64, $2x-1$)?
+# 3. *(10 min, easy)* Why must the classifier's input go through the same preprocessing as in training (grey, 64×64,
+#    $2x-1$)?
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -465,7 +465,8 @@ claims_table(
 #
 # ## Exercises
 #
-# 1. Count the generator's parameters by hand from the architecture table and compare with the printed number.
+# 1. *(30 min, medium)* Count the generator's parameters by hand from the architecture table and compare with the
+#    printed number.
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -483,7 +484,7 @@ claims_table(
 # `test_paper_size_shapes_and_parameter_count` does exactly this sum.
 # ```
 #
-# 2. Set `weights = gan.LossWeights(attention=0.0, tv=0.0)` and re-run. What happens to the mask?
+# 2. *(15 min, easy)* Set `weights = gan.LossWeights(attention=0.0, tv=0.0)` and re-run. What happens to the mask?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -493,8 +494,8 @@ claims_table(
 # towards 1 and the edits fade; the TV term only keeps the mask smooth.
 # ```
 #
-# 3. Score the untrained generator (`gan.Generator(ngf=16, n_res=2)`) with `ground_truth_l1`. Why is it far worse
-#    than the unchanged input?
+# 3. *(10 min, easy)* Score the untrained generator (`gan.Generator(ngf=16, n_res=2)`) with `ground_truth_l1`. Why is
+#    it far worse than the unchanged input?
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -480,8 +480,8 @@ claims_table(
 #
 # ## Exercises
 #
-# 1. Run the whole comparison with the whole aligned frame (`clf_whole`) instead of the fer crop on the fear and
-#    disgust targets. What happens?
+# 1. *(20 min, medium)* Run the whole comparison with the whole aligned frame (`clf_whole`) instead of the fer crop
+#    on the fear and disgust targets. What happens?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -491,8 +491,8 @@ claims_table(
 # search's "unreachable class" can be a preprocessing bug.
 # ```
 #
-# 2. Switch the GA to its released behaviour (`original=True`) and look at the genes of the best runs. What
-#    happens to them?
+# 2. *(15 min, easy)* Switch the GA to its released behaviour (`original=True`) and look at the genes of the best
+#    runs. What happens to them?
 #
 # ```{admonition} Solution
 # :class: dropdown
@@ -502,7 +502,7 @@ claims_table(
 # almost the same.
 # ```
 #
-# 3. Why does the fitness use the total-variation distance rather than cross-entropy?
+# 3. *(10 min, medium)* Why does the fitness use the total-variation distance rather than cross-entropy?
 #
 # ```{admonition} Solution
 # :class: dropdown
