@@ -737,7 +737,7 @@ print(claims.verdicts("30_multimodal_lmr_cbt"))
 # %% [markdown]
 # ## Exercises
 #
-# 1. **Has0 against Non0.** On the MOSEI stand-in, how many test labels are exactly zero, and why do the Has0 and
+# 1. *(10 min, easy)* **Has0 against Non0.** On the MOSEI stand-in, how many test labels are exactly zero, and why do the Has0 and
 #    Non0 Acc-2 of one model differ?
 #
 # ```{admonition} Solution
@@ -747,7 +747,7 @@ print(claims.verdicts("30_multimodal_lmr_cbt"))
 # "non-negative", so a model that predicts a small negative score for a zero label loses a point under Has0 only.
 # ```
 #
-# 2. **MulT's F1 bug.** Recompute the MOSEI unaligned LMR-CBT row with `sentiment_metrics(..., f1_arg_order="mult")`
+# 2. *(20 min, medium)* **MulT's F1 bug.** Recompute the MOSEI unaligned LMR-CBT row with `sentiment_metrics(..., f1_arg_order="mult")`
 #    (get the predictions with `trainer.predict`). Which way does the swapped F1 move, and why?
 #
 # ```{admonition} Solution
@@ -757,7 +757,7 @@ print(claims.verdicts("30_multimodal_lmr_cbt"))
 # accuracy does not change; only F1 does, by up to a few points for a biased model.
 # ```
 #
-# 3. **Misalignment.** Rebuild the MOSEI unaligned stand-in with `write_standin(..., lengths=(12, 36, 36))` and a
+# 3. *(45 min, hard)* **Misalignment.** Rebuild the MOSEI unaligned stand-in with `write_standin(..., lengths=(12, 36, 36))` and a
 #    larger lag (raise `affect_lib.data.synthetic_mult.MAX_LAG` from 0.15), and retrain LF-LSTM and LMR-CBT. Which
 #    model suffers more?
 #

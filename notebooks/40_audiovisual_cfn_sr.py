@@ -846,7 +846,7 @@ print(claims.verdicts("40_audiovisual_cfn_sr"))
 #
 # ## Exercises
 #
-# 1. Train CFN-SR with the released, batch-coupled attention on the first fold. Does the test accuracy change?
+# 1. *(30 min, medium)* Train CFN-SR with the released, batch-coupled attention on the first fold. Does the test accuracy change?
 #    Does the prediction for a test clip depend on the evaluation batch size?
 #
 # ```{admonition} Solution
@@ -859,7 +859,7 @@ print(claims.verdicts("40_audiovisual_cfn_sr"))
 # evaluation depends on how the test set is batched.
 # ```
 #
-# 2. Train CFN-SR and concat on crops of 32² (`overrides={"data.size": 32, "data.n_frames": 8}`), where the video
+# 2. *(30 min, medium)* Train CFN-SR and concat on crops of 32² (`overrides={"data.size": 32, "data.n_frames": 8}`), where the video
 #    map has one position. What does the cross-modal block compute then?
 #
 # ```{admonition} Solution
@@ -870,7 +870,7 @@ print(claims.verdicts("40_audiovisual_cfn_sr"))
 # face and the voice, and neither able to read their agreement beyond what an additive model can.
 # ```
 #
-# 3. Is the gain from choosing the epoch on the test fold smaller with more test clips per fold?
+# 3. *(20 min, hard)* Is the gain from choosing the epoch on the test fold smaller with more test clips per fold?
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -119,7 +119,6 @@ def test_table_columns_write_numbers_one_way(name):
 
 # Every exercise states a rough time and difficulty right after its number: "1. *(10 min, easy)* ...".
 ESTIMATE = re.compile(r"^\d+\. \*\(\d+(?:–\d+)? min(?: [^,)]*)?, (?:easy|medium|hard)\)\* ")
-ELSEWHERE = {"30_multimodal_lmr_cbt", "40_audiovisual_cfn_sr"}  # rewritten elsewhere: they add theirs there
 
 
 def exercises(source: str) -> list[str]:
@@ -144,15 +143,7 @@ def test_exercises_are_recognised():
     assert [bool(ESTIMATE.match(x)) for x in exercises(text)] == [True, False]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason="estimates added with the rewrite"))
-        if n in ELSEWHERE
-        else n
-        for n in CHAPTERS
-    ],  # fmt: skip
-)
+@pytest.mark.parametrize("name", CHAPTERS)
 def test_every_exercise_has_a_time_and_difficulty(name):
     source = "\n".join(c.source for c in _source(name).cells if c.cell_type == "markdown")
     items = exercises(source)
