@@ -444,6 +444,21 @@ def history_problems(text: str, chapter: bool = True) -> list[str]:
     return found
 
 
+INTERACTIVE_CLAIM = re.compile(
+    r"\binteractive (?:figure|plot|chart|explorer)s?\b|\bmove the sliders?\b", re.I
+)
+
+
+def interactivity_problems(text: str, html: str) -> list[str]:
+    """A page whose text promises an interactive figure or sliders but holds no ``affect-interactive`` element
+    (the class every interactive figure of the book carries, and that the browser checks then exercise)."""
+    m = INTERACTIVE_CLAIM.search(text)
+    if m is None or "affect-interactive" in html:
+        return []
+    quote = " ".join(text[max(0, m.start() - 40) : m.end()].split())
+    return [f'promises interactivity but has no interactive figure: "...{quote}"']
+
+
 class _Text(HTMLParser):
     """The text of a page's ``<article>`` (else its body), scripts and styles left out."""
 
@@ -572,10 +587,11 @@ def tree_problems(root: Path) -> list[str]:
     """Checks on the built files themselves (no browser): see the module docstring."""
     problems = []
     for rel in pages(root):
-        parsed = _parse((root / rel).read_text(errors="replace"))
+        html = (root / rel).read_text(errors="replace")
+        parsed = _parse(html)
         text = "".join(parsed.article_parts or parsed.parts)
         chapter = rel.as_posix().startswith(CHAPTER_PAGES)
-        found = history_problems(text, chapter)
+        found = history_problems(text, chapter) + interactivity_problems(text, html)
         found += link_problems(root, rel, parsed.links)
         if "<repository-url>" in text or re.search(r"\{\{ [a-z_]+ \}\}", text):
             found.append("an unfilled placeholder (<repository-url> or {{ ... }}) in the text")

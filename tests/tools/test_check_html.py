@@ -460,3 +460,10 @@ def test_print_layout(site, tmp_path, name):
         assert any(expected in p for p in found), found
     else:
         assert found == [], found
+
+
+def test_a_promise_of_interactivity_needs_an_interactive_figure():
+    promise = "Move the sliders: every curve falls as the noise grows."
+    assert check_html.interactivity_problems(promise, "<p>a static png</p>")  # planted: nothing to move
+    assert check_html.interactivity_problems(promise, '<div class="affect-interactive">...</div>') == []
+    assert check_html.interactivity_problems("The frames were rendered when the book was built.", "") == []
