@@ -159,6 +159,20 @@ def train_av(
     )
 
 
+def control_accuracy(run: AVRun, control: str | None = None, keep: Any = None) -> float:
+    """The accuracy of ``run`` on its test clips (``keep``: a boolean mask over them, default all), as tested
+    (``control=None``) or under a control: the mean over the re-pairings named ``"<control> <k>"`` in
+    ``run.controls`` (:func:`train_av`'s ``controls``)."""
+    true = np.asarray(run.true)
+    keep = np.ones(len(true), bool) if keep is None else np.asarray(keep, bool)
+    if control is None:
+        return float(np.mean((np.asarray(run.pred) == true)[keep]))
+    names = [name for name in run.controls if name.rsplit(" ", 1)[0] == control]
+    if not names:
+        raise ValueError(f"run has no re-pairings named {control!r} <k>; it has {sorted(run.controls)}")
+    return float(np.mean([np.mean((np.asarray(run.controls[n]) == true)[keep]) for n in names]))
+
+
 def constant_accuracy(train_labels: Any, test_labels: Any) -> float:
     """The test accuracy of the constant predictor that always says the most frequent training label (the
     smallest label on a tie): what a model that learnt nothing from the clips scores on the same test items."""

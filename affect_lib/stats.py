@@ -149,6 +149,14 @@ def verdict_at_least(summary: Summary, claimed: float, *, min_seeds: int = MIN_S
     return "inconclusive"
 
 
+def verdict_above(summary: Summary, margin: float = 0.0, *, min_seeds: int = MIN_SEEDS) -> Verdict:
+    """Verdict on "the result exceeds ``margin``": with ``margin = 0`` the interval must lie strictly above zero
+    (:func:`verdict_greater`), otherwise at or above the margin (:func:`verdict_at_least`)."""
+    if margin == 0:
+        return verdict_greater(summary, min_seeds=min_seeds)
+    return verdict_at_least(summary, margin, min_seeds=min_seeds)
+
+
 def verdict_within(
     summary: Summary, claimed: float, tolerance: float, *, min_seeds: int = MIN_SEEDS
 ) -> Verdict:

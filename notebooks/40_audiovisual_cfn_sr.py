@@ -82,7 +82,7 @@ from affect_lib.data.synthetic_ravdess import (
     swap_orders,
     write_synthetic_ravdess,
 )
-from affect_lib.experiments import majority_baseline, train_av
+from affect_lib.experiments import control_accuracy, majority_baseline, train_av
 from affect_lib.models.cfn_sr import av_concat, av_late_fusion, cfn_sr, count_parameters
 from affect_lib.models.msaf import msaf
 from affect_lib.pool import run_jobs
@@ -93,7 +93,7 @@ from affect_lib.stats import (
     VERDICT_RULE,
     paired_difference,
     summarize,
-    verdict_at_least,
+    verdict_above,
     verdict_greater,
     verdict_within,
 )
@@ -385,12 +385,6 @@ if cfg.quick:  # the congruence pairs exist only in the stand-in
 CONTROLS = [c for c in MARGINS if f"{c} 0" in controls]
 
 
-def control_verdict(drop, control: str) -> str:
-    """The book's rule for a control: the drop's interval above zero, or at or above its margin."""
-    margin = MARGINS[control]
-    return verdict_at_least(drop, margin) if margin > 0 else verdict_greater(drop)
-
-
 variants = {
     "CFN-SR": ("cfn_sr", {}),
     "concat": ("av_concat", {}),
@@ -532,27 +526,12 @@ test_parts = [split.indices(corpus.actors)[2] for split, _ in replicates]
 in_pair = np.array([any(n.emotion_name in p for p in PAIRS) for n in clip_names])
 
 
-def control_accuracy(run, part, control: str, repaired: bool) -> float:
-    """Accuracy of ``run`` on the test clips that ``control`` looks at (the pair clips for the
-    agreement), as tested or, ``repaired``, the mean over the control's re-pairings."""
-    true = np.array(run.true)
-    keep = in_pair[part] if control == "agreement removed" else slice(None)
-    if not repaired:
-        return float(np.mean((np.array(run.pred) == true)[keep]))
-    orders = [k for k in run.controls if k.rsplit(" ", 1)[0] == control]
-    return float(np.mean([np.mean((np.array(run.controls[k]) == true)[keep]) for k in orders]))
-
-
 drops, control_rows = {}, []
 for name, rs in runs.items():
     for control in CONTROLS:
-        base, moved = (
-            [
-                control_accuracy(r, part, control, repaired)
-                for r, part in zip(rs, test_parts, strict=True)
-            ]
-            for repaired in (False, True)
-        )
+        masks = [in_pair[part] if control == "agreement removed" else None for part in test_parts]
+        base = [control_accuracy(r, None, m) for r, m in zip(rs, masks, strict=True)]
+        moved = [control_accuracy(r, control, m) for r, m in zip(rs, masks, strict=True)]
         drops[name, control] = paired_difference(base, moved)
         control_rows.append((name, control, np.mean(base), np.mean(moved)))
 if cfg.quick:  # what the pair clips allow, as the ceilings above but on them alone
@@ -571,7 +550,7 @@ for name, control, base, moved in control_rows:
     d = drops[name, control]
     rows.append(
         f"| {name} | {control} ({kept}) | {100 * base:.1f} | {100 * moved:.1f} | "
-        f"{d.format(1, scale=100)} | {control_verdict(d, control)} |"
+        f"{d.format(1, scale=100)} | {verdict_above(d, MARGINS[control])} |"
     )
 Markdown(
     "\n".join(
@@ -753,7 +732,7 @@ def control_row(claim: str, name: str, control: str):
     measured = (
         f"drop {d.format(1, scale=100)} points (margin {100 * MARGINS[control]:.0f}; {n_rep})"
     )
-    return (claim, "-", measured, control_verdict(d, control))
+    return (claim, "-", measured, verdict_above(d, MARGINS[control]))
 
 
 reproduced = "n/a" if cfg.quick else verdict_within(released_summary, 0.7576, 0.03)

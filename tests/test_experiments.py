@@ -28,3 +28,21 @@ def test_jobs_and_results_are_plain_data():
     run = AVRun(0.5, (1, 2), (1, 3), (0.4,), (), 1, 10)
     assert pickle.loads(pickle.dumps(run)) == run
     assert av_recipe("av_concat", {"train.epochs": 2}).train.epochs == 2
+
+
+def test_control_accuracy_averages_the_named_re_pairings_on_the_kept_clips():
+    from affect_lib.experiments import control_accuracy
+
+    controls = {
+        "voice swapped 0": (1, 0, 0, 3),
+        "voice swapped 1": (1, 1, 2, 0),
+        "face swapped 0": (0, 0, 0, 0),
+    }
+    run = AVRun(0.75, (1, 1, 2, 0), (1, 1, 2, 3), (), (), 1, 10, controls)
+    assert control_accuracy(run) == pytest.approx(0.75)
+    # voice swapped: order 0 gets clips 0 and 3 right, order 1 clips 0, 1 and 2: mean (2/4 + 3/4) / 2
+    assert control_accuracy(run, "voice swapped") == pytest.approx(0.625)
+    # on clips 2 and 3 only: order 0 gets clip 3, order 1 clip 2
+    assert control_accuracy(run, "voice swapped", keep=[False, False, True, True]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="agreement removed"):
+        control_accuracy(run, "agreement removed")

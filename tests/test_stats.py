@@ -49,3 +49,14 @@ def test_verdicts_follow_the_interval():
     assert stats.verdict_at_least(s, 0.70) == "yes" and stats.verdict_at_least(s, 0.80) == "no"
     with pytest.raises(ValueError, match="non-finite"):
         stats.summarize([0.1, float("nan")])
+
+
+def test_verdict_above_is_strict_at_zero_and_inclusive_at_a_margin():
+    from affect_lib.stats import summarize, verdict_above
+
+    nothing = summarize([0.0, 0.0, 0.0])  # a model that ignores the input loses exactly nothing
+    assert verdict_above(nothing) == "inconclusive"
+    assert verdict_above(summarize([0.1, 0.12, 0.11])) == "yes"
+    assert verdict_above(summarize([0.1, 0.12, 0.11]), 0.10) == "inconclusive"
+    assert verdict_above(summarize([0.25, 0.25, 0.25]), 0.25) == "yes"  # at the margin counts
+    assert verdict_above(summarize([0.01, -0.02, 0.0]), 0.10) == "no"
