@@ -474,7 +474,6 @@ print(claims.verdicts("10_wdp_definition"))
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=10_wdp_definition` executes this chapter alone.
 # nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the Table-1 values, the exact-OT
 # table, the quadratures, the formula-vs-exact summary, the attack table and the verdicts.
 # ```

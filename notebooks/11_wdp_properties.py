@@ -775,7 +775,6 @@ print(claims.verdicts("11_wdp_properties"))
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=11_wdp_properties` executes this chapter alone.
 # nbval checks every cell marked `# NBVAL_CHECK_OUTPUT`: each property's numbers, the
 # scorecard and the verdicts.
 # ```

@@ -695,7 +695,6 @@ print(claims.verdicts("12_wdp_compositions"))
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=12_wdp_compositions` executes this chapter alone.
 # nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the budget table at steps 1, 10, 50 and 100,
 # the noise-floor summary, the exact distances of one step, the units table, the interactive figure's
 # agreement with the static accountants and the verdicts.

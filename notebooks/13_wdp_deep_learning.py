@@ -795,7 +795,6 @@ print(claims.verdicts("13_wdp_deep_learning"))
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=13_wdp_deep_learning` executes this chapter alone.
 # nbval checks the cells marked `# NBVAL_CHECK_OUTPUT`: the exact DP budgets, the noise floors, the
 # anchors, the tolerance checks of the trained results and of the audit, the trade-off check and the verdicts.
 # ```

@@ -300,7 +300,6 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=20_faces_classifier_and_rig` executes this chapter alone. `make test`
-# re-executes it and checks the AU table, the targets, the classifier's verdicts on real faces and the confusion
+# `make test` re-executes it and checks the AU table, the targets, the classifier's verdicts on real faces and the confusion
 # picture of the rig's prototypes.
 # ```

@@ -505,7 +505,6 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=21_ganimation_training` executes this chapter alone.
 # `make test` re-executes it and checks the
 # parameter counts, shapes and run sizes exactly, and the ground-truth errors against their committed tolerances.
 # ```

@@ -512,7 +512,6 @@ claims_table(
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=22_evogan_search` executes this chapter alone.
 # `make test` re-executes it and checks the crop,
 # the run sizes and the seed means against their committed tolerances.
 # ```

@@ -771,8 +771,7 @@ print(claims.verdicts("30_multimodal_lmr_cbt"))
 # %% [markdown]
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=30_multimodal_lmr_cbt` executes this chapter alone (the quick profile's trainings run two at a
-# time, one per core) and rebuilds the book. `make test` re-executes it and checks the cells marked
+# The quick profile's trainings run one per core. `make test` re-executes it and checks the cells marked
 # `# NBVAL_CHECK_OUTPUT`: exactly, the corpus table, the Bayes-optimal accuracies, the parameter counts, the BiLSTM
 # quirk and every verdict of the claims table; within committed tolerances
 # (`notebooks/expected/30_multimodal_lmr_cbt.json`), the seed means of each configuration's headline metric.

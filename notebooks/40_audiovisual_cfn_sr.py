@@ -861,9 +861,7 @@ print(claims.verdicts("40_audiovisual_cfn_sr"))
 #
 # ```{admonition} Re-run this chapter
 # :class: tip
-# `make chapter NB=40_audiovisual_cfn_sr` executes this chapter alone and rebuilds the book (24 trainings on the
-# quick profile, 6 of them after a unimodal pretraining; this build's runtime is in the
-# {doc}`/book/generated/reproducibility`). `make test` re-executes it and checks the cells marked
+# The quick profile runs 24 trainings, 6 of them after a unimodal pretraining. `make test` re-executes it and checks the cells marked
 # `# NBVAL_CHECK_OUTPUT`: exactly, the parsed file name, the corpus counts, the reachable-accuracy ceilings, the
 # parameter counts and the video map, the never-tested actors, the batch-coupling check and the claims table's
 # verdicts; within committed tolerances (`notebooks/expected/40_audiovisual_cfn_sr.json`), the fold means of the

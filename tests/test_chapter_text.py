@@ -150,3 +150,11 @@ def test_every_exercise_has_a_time_and_difficulty(name):
     assert items, f"{name}: no exercises"
     missing = [x[:60] for x in items if not ESTIMATE.match(x)]
     assert not missing, f'{name}: start each exercise with "*(N min, easy|medium|hard)*": {missing}'
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_the_re_run_box_says_its_command_once(name):
+    """The book's generated re-run box states the `make chapter` command; the chapter's own notes, which the box
+    takes in, must not say it again."""
+    source = "\n".join(c.source for c in _source(name).cells if c.cell_type == "markdown")
+    assert "executes this chapter alone" not in source, name
