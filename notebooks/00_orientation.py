@@ -151,25 +151,35 @@ plt.show()
 # ## Exercises
 #
 # 1. *(5 min, easy)* Change `seed` in the parameters cell and re-run. Which printed numbers change, and which do not?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The seeded draws and the three $W_1$ values change with the seed; the versions, device and the fact that
+# re-seeding repeats the draws do not. The $W_1$ values still agree with each other to solver precision.
+# ```
+#
 # 2. *(15 min, easy)* For two Gaussians $\mathcal N(m_1, s^2)$ and $\mathcal N(m_2, s^2)$ with the same scale, what
 #    is $W_p$ for every $p \ge 1$? Check your answer with `ot.wasserstein_1d` on large samples.
+#
+# ```{admonition} Solution
+# :class: dropdown
+# A shift moves every quantile by $m_2 - m_1$, so by {eq}`eq-wp-quantile`
+#
+# $$W_p = \left(\int_0^1 |m_2 - m_1|^p \, du\right)^{1/p} = |m_2 - m_1|$$
+#
+# for every $p$: the noise shape does not matter. Part I returns to this fact, because it is exactly the
+# Wasserstein distance between $f(D) + Z$ and $f(D') + Z$ for any noise $Z$.
+# ```
+#
 # 3. *(10 min, medium)* Why does `ot.emd2` need the full $n \times n$ cost matrix while the sorted-samples route
 #    needs only $O(n \log n)$ time? What does that say about computing Wasserstein distances in more than one
 #    dimension?
 #
-# ```{admonition} Solutions
+# ```{admonition} Solution
 # :class: dropdown
-# 1. The seeded draws and the three $W_1$ values change with the seed; the versions, device and the fact that
-#    re-seeding repeats the draws do not. The $W_1$ values still agree with each other to solver precision.
-# 2. A shift moves every quantile by $m_2 - m_1$, so by {eq}`eq-wp-quantile`
-#
-#    $$W_p = \left(\int_0^1 |m_2 - m_1|^p \, du\right)^{1/p} = |m_2 - m_1|$$
-#
-#    for every $p$: the noise shape does not matter. Part I returns to this fact, because it is exactly the
-#    Wasserstein distance between $f(D) + Z$ and $f(D') + Z$ for any noise $Z$.
-# 3. On the line, optimal transport is monotone: the $i$-th smallest point goes to the $i$-th smallest, so sorting
-#    solves it. In higher dimensions there is no such order, and the general solver works on the whole cost matrix
-#    (a linear program), which is why closed forms and 1-D reductions matter.
+# On the line, optimal transport is monotone: the $i$-th smallest point goes to the $i$-th smallest, so sorting
+# solves it. In higher dimensions there is no such order, and the general solver works on the whole cost matrix
+# (a linear program), which is why closed forms and 1-D reductions matter.
 # ```
 
 # %% [markdown]

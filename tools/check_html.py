@@ -516,6 +516,7 @@ SOLUTION_TEXT = re.compile(  # a solution's heading; in a .py copy, behind the "
 )
 MYST_FENCE = re.compile(r"^\s*(?:#\s)?\s*(?:`{3,}|:{3,})\{", re.MULTILINE)
 ANSWER_CELL = re.compile(r"^# Your answer to exercise \d+")  # a student copy's empty answer cell
+EXERCISE = re.compile(r"^\s*\d+\. \*\(\d+ min, (?:easy|medium|hard)\)\*", re.M)
 
 
 def link_problems(root: Path, rel: Path, links: list[tuple[str, list[str]]]) -> list[str]:
@@ -559,12 +560,18 @@ def download_problems(root: Path) -> list[str]:
             problems.append(f"downloads/{path.name}: raw MyST directive fence (Jupyter shows it as code)")
         student = folder / path.name.replace(".instructor.", ".student.")
         if path.name.endswith(".instructor.ipynb") and student.exists():
-            solutions = len(SOLUTION_TEXT.findall(text))
+            student_cells = json.loads(student.read_text(errors="replace")).get("cells", [])
             answers = sum(
                 1
-                for c in json.loads(student.read_text(errors="replace")).get("cells", [])
+                for c in student_cells
                 if c.get("cell_type") == "code" and ANSWER_CELL.match("".join(c.get("source", "")))
             )
+            exercises = sum(  # an exercise starts with its estimate, "1. *(10 min, easy)* ..."
+                len(EXERCISE.findall("".join(c.get("source", ""))))
+                for c in student_cells
+                if c.get("cell_type") == "markdown"
+            )
+            solutions = max(len(SOLUTION_TEXT.findall(text)), exercises)
             if answers < solutions:
                 problems.append(
                     f"downloads/{student.name}: {answers} answer cells for {solutions} exercises "

@@ -339,6 +339,22 @@ TREE_DEFECTS = {
         ),
         "0 answer cells for 1 exercises",
     ),
+    "one answer cell for three exercises": (
+        lambda r: (r / "downloads" / "c.student.ipynb").write_text(
+            json.dumps(
+                {
+                    "cells": [
+                        {
+                            "cell_type": "markdown",
+                            "source": "1. *(5 min, easy)* a\n2. *(5 min, easy)* b\n3. *(9 min, hard)* c",
+                        },
+                        {"cell_type": "code", "source": "# Your answer to exercise 1\n"},
+                    ]
+                }
+            )
+        ),
+        "1 answer cells for 3 exercises",
+    ),
     "no source archive on the introduction": (
         lambda r: _tree(r, intro="<p>git clone &lt;repository-url&gt;</p>"),
         "intro.html: no link to the source archive",
