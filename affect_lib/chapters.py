@@ -143,17 +143,22 @@ def execute_chapter(
 
 
 def checked_outputs(nb: nbformat.NotebookNode) -> list[str]:
-    """The text printed by every code cell marked ``# NBVAL_CHECK_OUTPUT``."""
+    """The text shown by every code cell marked ``# NBVAL_CHECK_OUTPUT``, in order: printed text, and a displayed
+    or returned object as Markdown where it has it (a table), else as plain text (never its ``repr``
+    placeholder such as ``<IPython.core.display.Markdown object>``)."""
     texts = []
     for cell in nb.cells:
         if cell.cell_type != "code" or CHECK_MARK not in cell.source:
             continue
-        parts = [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
-        parts += [
-            o["data"]["text/plain"]
-            for o in cell.get("outputs", [])
-            if o.get("output_type") == "execute_result" and "text/plain" in o.get("data", {})
-        ]
+        parts = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+            elif "text/markdown" in data:
+                parts.append(data["text/markdown"].rstrip() + "\n")
+            elif "text/plain" in data and out.get("output_type") == "execute_result":
+                parts.append(data["text/plain"])
         texts.append("".join(parts).rstrip())
     return texts
 

@@ -67,6 +67,20 @@ def test_unknown_chapter_lists_the_known_ones():
         chapters.chapter_source("no_such_chapter")
 
 
+def test_checked_outputs_show_a_markdown_table_not_its_repr():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nMarkdown(table)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "execute_result",
+            {"text/plain": "<IPython.core.display.Markdown object>", "text/markdown": "| a |\n|---|"},
+            execution_count=1,
+        )
+    ]
+    nb.cells = [cell]
+    assert chapters.checked_outputs(nb) == ["| a |\n|---|"]
+
+
 def test_checked_outputs_reads_only_marked_cells():
     nb = nbformat.v4.new_notebook()
     nb.cells = [_cell("print(1)", ["1\n"]), _cell("# NBVAL_CHECK_OUTPUT\nprint(2)", ["2\n", "3\n"])]

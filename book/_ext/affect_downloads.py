@@ -144,7 +144,8 @@ def reader_copy(nb: Any, citations: dict[str, str], *, solutions: bool) -> Any:
 
 
 def write_all(repo: Path, dest: Path) -> list[Path]:
-    """Write every chapter's downloads into ``dest``; return the paths written."""
+    """Write every chapter's downloads into ``dest`` and remove any other file there but the source archive;
+    return the paths written."""
     import jupytext
     import nbformat
 
@@ -162,6 +163,9 @@ def write_all(repo: Path, dest: Path) -> list[Path]:
             nbformat.write(copy_nb, dest / names[f"{form}_ipynb"])
             jupytext.write(copy_nb, dest / names[f"{form}_py"], fmt="py:percent")
             written += [dest / names[f"{form}_ipynb"], dest / names[f"{form}_py"]]
+    for stale in dest.iterdir():  # an older build's copies (a source with solutions among them) go
+        if stale.is_file() and stale not in written and not stale.name.startswith("affect-book-"):
+            stale.unlink()
     return written
 
 

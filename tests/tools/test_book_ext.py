@@ -79,7 +79,10 @@ def test_instructor_copy_keeps_solutions_as_markdown():
 
 def test_write_all_writes_both_forms_for_every_chapter(tmp_path):
     repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "10_wdp_definition.py").write_text("# an older build's copy, solutions included")  # planted
+    (tmp_path / "affect-book-0123.tar.gz").write_bytes(b"")
     written = affect_downloads.write_all(repo, tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted([*written, tmp_path / "affect-book-0123.tar.gz"])
     names = {p.name for p in written}
     assert {"00_orientation.student.ipynb", "00_orientation.instructor.py"} <= names
     assert "00_orientation.py" not in names  # the source, solutions included, is in the source archive
