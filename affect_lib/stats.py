@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as _st
@@ -61,6 +61,13 @@ class Summary:
         f = f"{{:.{digits}f}}"
         m, s, lo, hi = (v * scale for v in (self.mean, self.std, self.low, self.high))
         return f"{f.format(m)} ± {f.format(s)}{unit} [{f.format(lo)}, {f.format(hi)}], n = {self.n}"
+
+    def errorbar(self, scale: float = 1.0) -> dict[str, Any]:
+        """``y`` and ``yerr`` for matplotlib's ``errorbar``: the mean and the interval's asymmetric arms."""
+        return {
+            "y": self.mean * scale,
+            "yerr": [[(self.mean - self.low) * scale], [(self.high - self.mean) * scale]],
+        }
 
     def __str__(self) -> str:
         return self.format()

@@ -527,8 +527,7 @@ if ABLATIONS:  # the drops of the test-time controls, with their 95% intervals o
             x = m + (k - 0.5) * 0.3
             ax.errorbar(
                 x,
-                100 * d.mean,
-                yerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
+                **d.errorbar(scale=100),
                 fmt="os"[k],
                 color=f"C{k + 3}",
                 capsize=3,

@@ -604,8 +604,7 @@ for k, control in enumerate(CONTROLS):
         x = m + (k - 1) * 0.25
         ax.errorbar(
             x,
-            100 * d.mean,
-            yerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
+            **d.errorbar(scale=100),
             fmt="os^"[k],
             color=f"C{k}",
             capsize=3,
@@ -785,8 +784,8 @@ claims_table(
     "*yes* when the interval lies within 75.76 ± 3 points; it and the model comparisons are "
     "claims about RAVDESS, n/a on the stand-in (its differences are printed, with the "
     "calibration kernels' verdicts, above). The control rows: a modality is used when the "
-    "interval of the drop lies above zero; the agreement is read when it lies at or above 10 "
-    "points of the pair clips' accuracy (*no*: below).",
+    "interval of the drop lies above zero; the agreement is read when it lies at or above "
+    f"{100 * MARGINS['agreement removed']:.0f} points of the pair clips' accuracy (*no*: below).",
 )
 
 # %%

@@ -60,3 +60,11 @@ def test_verdict_above_is_strict_at_zero_and_inclusive_at_a_margin():
     assert verdict_above(summarize([0.1, 0.12, 0.11]), 0.10) == "inconclusive"
     assert verdict_above(summarize([0.25, 0.25, 0.25]), 0.25) == "yes"  # at the margin counts
     assert verdict_above(summarize([0.01, -0.02, 0.0]), 0.10) == "no"
+
+
+def test_errorbar_gives_the_mean_and_the_asymmetric_arms():
+    from affect_lib.stats import Summary
+
+    bar = Summary(n=3, mean=0.5, std=0.1, low=0.2, high=0.9).errorbar(scale=100)
+    assert bar["y"] == pytest.approx(50)
+    assert np.allclose(bar["yerr"], [[30], [40]])

@@ -48,7 +48,10 @@ from affect_lib.data.ravdess import (
     DEFAULT_AUGMENT_SCALE,
     ActorSplit,
     RavdessClips,
+    check_no_missing_actors,
     parse_ravdess_name,
+    proper_folds,
+    proper_split,
 )
 from affect_lib.progress import progress
 from affect_lib.runtime import cache_dir
@@ -692,20 +695,21 @@ def ravdess_loaders(
 
     ``split`` is an :class:`ActorSplit`, ``"proper"`` (the fixed test and validation actors of
     :func:`~affect_lib.data.ravdess.proper_split`; a corpus that lacks one of them is refused, never silently
-    re-split) or another named protocol of :mod:`affect_lib.protocols`, whose fold 0 it takes (``"folds3"``: fold 0
-    of ``proper_folds(actors, 3)``, for a stand-in with other actors; actors missing from 1..n are refused likewise). Only train shuffles, with the global torch RNG that the trainer
+    re-split) or ``"folds3"`` (fold 0 of ``proper_folds(actors, 3)``, for a stand-in with other actors; actors
+    missing from 1..n are refused likewise). Only train shuffles, with the global torch RNG that the trainer
     reseeds every epoch, and with ``augment`` it also augments (``augment_scale``: the random resized crop's area
     range, see :class:`RavdessClips`; ``per_frame_augmentation``, ``bgr_input``: the released quirks).
     ``num_workers`` and ``pin_memory`` go to the loaders (the frames are memory-mapped, so workers share them).
     """
     corpus = preprocess_corpus(clips, config, workers=num_workers)
     actors = sorted(set(corpus.actors.tolist()))
-    if isinstance(split, str):
-        from affect_lib.protocols import protocol_fold
-
-        split = protocol_fold(split, 0, actors)
+    if split == "proper":
+        split = proper_split(actors)
+    elif split == "folds3":
+        check_no_missing_actors(actors, "folds3")
+        split = proper_folds(actors, 3)[0]
     elif not isinstance(split, ActorSplit):
-        raise ValueError(f"split must be an ActorSplit or a protocol name, got {split!r}")
+        raise ValueError(f"split must be an ActorSplit, 'proper' or 'folds3', got {split!r}")
     plain = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels, bgr_input=bgr_input)
     train = RavdessClips(
         corpus.frames,
