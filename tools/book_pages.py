@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,10 +118,7 @@ def _record_lines() -> list[str]:
             f"Runtime {rec['seconds']:.1f} s{_run_context(rec)}. "
             f"Checked outputs ({len(rec['checked_outputs'])} cells):",
             "",
-            "```text",
-            *("\n".join(rec["checked_outputs"]) or "(none)").splitlines(),
-            "```",
-            "",
+            *checked_lines("\n".join(rec["checked_outputs"]) or "(none)"),
         ]
     if records:
         lines.insert(
@@ -144,6 +142,58 @@ def _record_lines() -> list[str]:
         "",
     ]
     return lines
+
+
+MATH = re.compile(r"\$[^$\s][^$]*\$")  # inline TeX, as MyST renders it
+VERDICTS = re.compile(r"^verdicts of \S+ \(.*\):$")  # the header affect_lib.claims.verdicts prints
+VERDICT_ROW = re.compile(rf"^ *(?P<verdict>{'|'.join(map(re.escape, DISPLAY))})  (?P<claim>\S.*)$")
+WRAPPED = re.compile(r"^ {14}\S")  # a verdict's claim wrapped onto the next line
+
+
+def checked_lines(text: str) -> list[str]:
+    """A chapter's checked outputs as the record shows them: printed text verbatim in code blocks; a Markdown
+    table, a line with inline TeX (``$...$``) and the verdicts (``affect_lib.claims.verdicts``, as a table) rendered,
+    so no reader meets raw TeX."""
+    out: list[str] = []
+    plain: list[str] = []
+
+    def flush() -> None:
+        if any(ln.strip() for ln in plain):
+            out.extend(["```text", *plain, "```", ""])
+        plain.clear()
+
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if VERDICTS.match(line):
+            rows: list[list[str]] = []
+            i += 1
+            while i < len(lines) and (VERDICT_ROW.match(lines[i]) or rows and WRAPPED.match(lines[i])):
+                if m := VERDICT_ROW.match(lines[i]):
+                    rows.append([m["verdict"], m["claim"]])
+                else:
+                    rows[-1][1] += " " + lines[i].strip()
+                i += 1
+            flush()
+            table = ("| " + v + " | " + c.replace("|", "\\|") + " |" for v, c in rows)
+            out += [line, "", "| verdict | claim |", "|---|---|", *table, ""]
+            continue
+        if line.startswith("|") and i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            flush()
+            while i < len(lines) and lines[i].startswith("|"):
+                out.append(lines[i])
+                i += 1
+            out.append("")
+            continue
+        if MATH.search(line):
+            flush()
+            out += [line.strip(), ""]
+        else:
+            plain.append(line)
+        i += 1
+    flush()
+    return out
 
 
 def _band_lines() -> list[str]:

@@ -24,12 +24,19 @@ Without a browser, on the built files:
 - project history in a chapter (an issue number, "the review", "an earlier version of this chapter";
   ``book/changelog.md`` is the place for it), an issue number on any page;
 - a local link to a missing file (the PDF after ``make book``, a download);
+- a file in Sphinx's ``_downloads/`` that no page links (an older build's copy, still published);
 - a reader's download that serves the solutions: the page source under ``_sources/``, ``_downloads/``, a chapter
   ``.ipynb``/``.py`` other than its student copy, or an instructor copy not behind its labelled link; a student
   copy that holds a solution or lacks an empty answer cell after an exercise; a copy with raw MyST directive
   fences;
+- raw TeX (``$W_\\mu$``) in a code block of a generated page (the record's checked outputs);
 - no link to the source archive ``downloads/affect-book-<commit>.tar.gz`` on the introduction and the record, an
   archive that does not open or does not hold the tree, an unfilled ``<repository-url>`` placeholder.
+
+The whole book's PDF, ``affect_book.pdf`` beside the pages (with poppler-utils): a blank page, a figure cut
+across two pages, a link to the print server (127.0.0.1) or to a file missing beside the PDF. Printed (print media
+at the PDF's width), each page fails on a framed block that may break around content that may not, a forced page
+break before the first content, and a figure taller than a page.
 
 Then linkchecker looks for broken internal links and anchors. Saves one screenshot per page and width.
 Nothing here downloads a browser.
@@ -48,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -279,6 +287,14 @@ for (const el of article.querySelectorAll('*')) {
   }
 }
 if (frames.size > 5) problems.push('print: ' + (frames.size - 5) + ' more framed blocks that may print empty');
+// A figure taller than a page: Chromium moves it to a new page (leaving a blank one) and then cuts it.
+for (const el of article.querySelectorAll('img, svg, canvas, video')) {
+  const h = el.getBoundingClientRect().height;
+  if (h > pageHeight && !el.parentElement.closest('svg')) {
+    problems.push('print: a figure ' + Math.round(h) + ' px tall, taller than a page (' + pageHeight + ' px), is cut '
+      + 'across pages: <' + el.tagName.toLowerCase() + ' src="' + (el.getAttribute('src') || '') + '">');
+  }
+}
 // A forced page break before the first content: what comes before it is printed on a page of its own.
 const forced = (v) => ['page', 'left', 'right', 'recto', 'verso'].includes(v);
 for (const el of document.body.querySelectorAll('*')) {
@@ -303,6 +319,75 @@ def print_problems(driver: Any) -> list[str]:
         return driver.execute_script(PRINT_PROBLEMS, PRINT_PAGE_HEIGHT)
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+PDF_NAME = "affect_book.pdf"  # the whole book printed (tools/pdf.py), at the root of the HTML build
+PDF_DPI = 20  # enough to see one line of text on an otherwise empty page
+PDF_FOOTER_IN = 0.6  # in: the bottom margin, where the footer (title and page number) is on every page
+LOCAL_URL = re.compile(r"^[a-z][a-z0-9+.-]*://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", re.IGNORECASE)
+POPPLER = ("pdftoppm", "pdfimages", "pdfinfo")  # Debian's poppler-utils
+
+
+def _poppler(*args: str) -> str:
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def pdf_blank_pages(pdf: Path) -> list[int]:
+    """Pages (1-based) of ``pdf`` with nothing printed above the footer margin, as poppler renders them."""
+    from PIL import Image
+
+    blank = []
+    with tempfile.TemporaryDirectory() as tmp:
+        _poppler("pdftoppm", "-r", str(PDF_DPI), "-gray", str(pdf), f"{tmp}/p")
+        for path in sorted(Path(tmp).glob("p-*.pgm")):
+            with Image.open(path) as page:
+                body = page.crop((0, 0, page.width, page.height - round(PDF_FOOTER_IN * PDF_DPI)))
+                if body.getextrema()[0] > 240:  # no pixel darker than near-white
+                    blank.append(int(path.stem.rsplit("-", 1)[1]))
+    return blank
+
+
+def pdf_cut_images(pdf: Path) -> list[tuple[int, str]]:
+    """Images of ``pdf`` drawn on two consecutive pages (one picture sliced by a page break): (first page, size)."""
+    pages_of: dict[str, list[int]] = {}
+    size: dict[str, str] = {}
+    for line in _poppler("pdfimages", "-list", str(pdf)).splitlines()[2:]:
+        f = line.split()  # page num type width height color comp bpc enc interp object ID ...
+        if len(f) > 10 and f[2] == "image":
+            pages_of.setdefault(f[10], []).append(int(f[0]))
+            size[f[10]] = f"{f[3]}x{f[4]} px"
+    return sorted((p, size[obj]) for obj, ps in pages_of.items() for p in sorted(set(ps)) if p + 1 in ps)
+
+
+def pdf_links(pdf: Path) -> list[tuple[int, str]]:
+    """Every link (URI annotation) of ``pdf``: (page, URI)."""
+    out = []
+    for line in _poppler("pdfinfo", "-url", str(pdf)).splitlines()[1:]:
+        page, _, url = line.split(None, 2)
+        out.append((int(page), url))
+    return out
+
+
+def pdf_problems(pdf: Path) -> list[str]:
+    """A blank page, a figure cut across pages, a link to the print server or to a file missing beside the PDF."""
+    missing = [tool for tool in POPPLER if not shutil.which(tool)]
+    if missing:
+        return [f"cannot check the PDF: {', '.join(missing)} missing (apt-get install poppler-utils)"]
+    problems = [f"page {p} is blank" for p in pdf_blank_pages(pdf)]
+    problems += [f"a {s} figure is cut across pages {p} and {p + 1}" for p, s in pdf_cut_images(pdf)]
+    bad: dict[str, list[int]] = {}
+    for page, url in pdf_links(pdf):
+        if LOCAL_URL.match(url):
+            bad.setdefault(f"a link to the print server: {url}", []).append(page)
+        elif not re.match(r"^[a-z][a-z0-9+.-]*:|^#", url, re.IGNORECASE):
+            path = urllib.parse.unquote(url.split("#", 1)[0].split("?", 1)[0])
+            target = (pdf.parent / path).resolve()
+            if not target.is_relative_to(pdf.parent.resolve()) or not target.exists():
+                bad.setdefault(f"a link to a file missing beside the PDF: {url}", []).append(page)
+    for what, pages in bad.items():
+        shown = sorted(set(pages))
+        problems.append(f"{what} (page {', '.join(map(str, shown[:5]))}{', ...' if len(shown) > 5 else ''})")
+    return problems
 
 
 def check_print(driver: Any, url: str) -> list[str]:
@@ -509,6 +594,8 @@ STUDENT = re.compile(r"(^|/)downloads/[^/]+\.student\.(ipynb|py)$")
 INSTRUCTOR = re.compile(r"(^|/)downloads/[^/]+\.instructor\.(ipynb|py)$")
 NOTEBOOK_LINK = re.compile(r"\.(ipynb|py)$")
 SOURCE_ARCHIVE = re.compile(r"(^|/)downloads/affect-book-[\w.+-]+\.tar\.gz$")
+GENERATED_PAGES = "book/generated/"  # the record, results at a glance, performance (tools/book_pages.py)
+INLINE_TEX = re.compile(r"\$[^$\s][^$]*\\[a-zA-Z]+[^$]*\$|\$[^$\s]\$")  # $W_\mu$, $x$
 ARCHIVE_PAGES = ("book/intro.html", "book/generated/reproducibility.html")  # must link this build's source
 SOLUTION_TEXT = re.compile(  # a solution's heading; in a .py copy, behind the "# " of a Markdown cell
     r"^\s*(?:#\s)?\s*(?:\*\*|#+\s*|`{3,}\{\w+\}\s*|:{3,}\{\w+\}\s*)(?:solutions?|answers?)\b",
@@ -593,18 +680,31 @@ def download_problems(root: Path) -> list[str]:
 def tree_problems(root: Path) -> list[str]:
     """Checks on the built files themselves (no browser): see the module docstring."""
     problems = []
+    linked: set[Path] = set()
     for rel in pages(root):
         html = (root / rel).read_text(errors="replace")
         parsed = _parse(html)
+        linked |= {
+            ((root / rel).parent / urllib.parse.unquote(h.split("#")[0])).resolve() for h, _ in parsed.links
+        }
         text = "".join(parsed.article_parts or parsed.parts)
         chapter = rel.as_posix().startswith(CHAPTER_PAGES)
         found = history_problems(text, chapter) + interactivity_problems(text, html)
         found += link_problems(root, rel, parsed.links)
         if "<repository-url>" in text or re.search(r"\{\{ [a-z_]+ \}\}", text):
             found.append("an unfilled placeholder (<repository-url> or {{ ... }}) in the text")
+        if rel.as_posix().startswith(GENERATED_PAGES):  # no reader code there: TeX in a code block is raw
+            for block in re.findall(r"<pre\b[^>]*>(.*?)</pre>", html, re.S):
+                if tex := INLINE_TEX.search(page_text(block)):
+                    found.append(f"raw TeX in a code block (render it as Markdown): {tex[0]}")
         if rel.as_posix() in ARCHIVE_PAGES and not any(SOURCE_ARCHIVE.search(h) for h, _ in parsed.links):
             found.append("no link to the source archive (downloads/affect-book-<commit>.tar.gz)")
         problems += [f"{rel}: {p}" for p in found]
+    stale = [p for p in sorted(root.glob("_downloads/**/*")) if p.is_file() and p.resolve() not in linked]
+    problems += [
+        f"{p.relative_to(root)}: in Sphinx's _downloads/ but linked from no page (an older build's)"
+        for p in stale
+    ]
     return problems + download_problems(root)
 
 
@@ -816,6 +916,8 @@ def main(argv: list[str] | None = None) -> int:
     widths = tuple(int(w) for w in args.widths.split(","))
     records = read_records(args.records or args.html.parent / "records")
     problems = tree_problems(args.html)
+    if (args.html / PDF_NAME).exists():  # after `make book`; a link to it when it is missing fails above
+        problems += [f"{PDF_NAME}: {p}" for p in pdf_problems(args.html / PDF_NAME)]
     server, base = serve(args.html)
     try:
         problems += check_pages(

@@ -2,22 +2,26 @@
 
 Prints the single-page HTML build (``jupyter-book build . --builder singlehtml``) with Debian's headless
 Chromium (``Page.printToPDF``, the engine of ``chromium --print-to-pdf``) after MathJax has typeset every
-equation and every figure has loaded; fails if either did not happen, or if the print layout would leave a
-code frame empty at a page foot or break the page before the first content (``check_html.print_problems``). A4, page numbers in the footer.
-Nothing is downloaded.
+equation and every figure has loaded; fails if either did not happen, if the print layout would leave a code
+frame empty at a page foot, break the page before the first content or cut a figure taller than a page
+(``check_html.print_problems``), or if the PDF has a blank page, a figure cut across pages or a link that does not
+resolve (``check_html.pdf_problems``). Links into the book become links inside the PDF; links to the build's other
+files (downloads, the source archive, images) become paths relative to the PDF, which belongs at the root of the
+HTML build (``_build/html/affect_book.pdf``). A4, page numbers in the footer. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from check_html import browser, print_problems, serve, set_width  # noqa: E402 - a sibling script, not a package
+from check_html import browser, pdf_problems, print_problems, serve, set_width  # noqa: E402 - a sibling script, not a package
 
 PRINT_WIDTH = 720  # CSS px: A4 less 0.5-in margins, so equations and tables are fitted to the printed column
 # Sets window.__affectReady once every image has loaded and MathJax has typeset the page (false if it failed).
@@ -40,10 +44,49 @@ const untypeset = Array.from(document.querySelectorAll('.math')).filter(el => !e
 if (untypeset.length) out.push(untypeset.length + ' equations not typeset');
 return out;
 """
+# Points every link to a place in the book at that place (an in-document link in the PDF, not a URL on the print
+# server). The one-page build repeats ids across chapters (a citation's id in each chapter that cites it, "id2" in
+# both chapters 10 and 30): a citation goes to its bibliography entry, any other link to the element with that id
+# in its own chapter, else the first. arguments[0]: the page's paths on the server. Returns the links retargeted.
+INTERNAL_LINKS = """
+const paths = arguments[0];
+const ids = new Map();
+for (const el of document.querySelectorAll('[id]')) {
+  if (!ids.has(el.id)) ids.set(el.id, []);
+  ids.get(el.id).push(el);
+}
+const chapter = (el) => { let s = el.closest('section'), up; while (s && (up = s.parentElement.closest('section'))) s = up; return s; };
+let n = 0, fresh = 0;
+const renamed = new Set();
+for (const a of document.querySelectorAll('a[href]')) {
+  let url;
+  try { url = new URL(a.href); } catch (e) { continue; }
+  if (url.origin !== location.origin || !paths.includes(url.pathname) || url.hash.length < 2) continue;
+  const all = (ids.get(decodeURIComponent(url.hash.slice(1))) || []).filter((t) => !t.contains(a));
+  const target = all.find((t) => t.getAttribute('role') === 'doc-biblioentry')
+    || all.find((t) => chapter(t) === chapter(a)) || all[0];
+  if (!target) continue;
+  if (!renamed.has(target) && ids.get(target.id).length > 1) {  // an id of its own, so the PDF goes to this one
+    renamed.add(target);
+    target.id = 'affect-print-' + (++fresh);
+  }
+  a.setAttribute('href', '#' + target.id);
+  n++;
+}
+return n;
+"""
 FOOTER = (
     '<div style="font-size:8px; width:100%; text-align:center; color:#666">'
     '<span class="title"></span> — <span class="pageNumber"></span> / <span class="totalPages"></span></div>'
 )
+
+
+def relative_links(data: bytes, base: str) -> tuple[bytes, int]:
+    """``data`` (a PDF) with every link to the print server ``base`` made relative to the PDF, which sits at the
+    root of the HTML build (``http://127.0.0.1:8000/downloads/x.ipynb`` -> ``downloads/x.ipynb``), and how many.
+    The URI strings are uncompressed dictionary entries; whitespace before each keeps every byte offset."""
+    server = re.compile(rb"/URI \(" + re.escape(base.encode()) + rb"/")
+    return server.subn(lambda m: b"/URI " + b" " * (len(m[0]) - 6) + b"(", data)
 
 
 def print_pdf(site: Path, page: str, pdf: Path) -> list[str]:
@@ -73,6 +116,7 @@ def print_pdf(site: Path, page: str, pdf: Path) -> list[str]:
                     return ["MathJax failed"]
                 problems = driver.execute_script(PROBLEMS)
                 problems += print_problems(driver)  # frames that print empty, a forced break first
+                driver.execute_script(INTERNAL_LINKS, [f"/{page}", f"/{root_copy.name}"])
                 result = driver.execute_cdp_cmd(
                     "Page.printToPDF",
                     {
@@ -94,8 +138,8 @@ def print_pdf(site: Path, page: str, pdf: Path) -> list[str]:
         server.shutdown()
         root_copy.unlink(missing_ok=True)
     pdf.parent.mkdir(parents=True, exist_ok=True)
-    pdf.write_bytes(base64.b64decode(result["data"]))
-    return problems
+    pdf.write_bytes(relative_links(base64.b64decode(result["data"]), base)[0])
+    return problems + pdf_problems(pdf)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -239,11 +239,31 @@ def depart_rerun(self: Any, node: rerun_box) -> None:
     self.depart_admonition(node)
 
 
+def remove_stale_downloads(outdir: Path, current: set[str]) -> list[Path]:
+    """Remove every file in Sphinx's ``<outdir>/_downloads/`` but ``current`` (paths relative to that folder, as
+    ``env.dlfiles`` names them), and the folders left empty; return the files removed. Sphinx only adds there, so
+    an older build's copies (a chapter's source, solutions included) would stay published."""
+    folder = outdir / "_downloads"
+    removed = [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).as_posix() not in current
+    ]
+    for path in removed:
+        path.unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    return removed
+
+
 def write_downloads(app: Any, exception: Exception | None) -> None:
-    """Write every chapter's student and instructor copies and the source archive into ``<html>/downloads/``."""
+    """Write every chapter's student and instructor copies and the source archive into ``<html>/downloads/``;
+    remove what this build did not put in Sphinx's ``_downloads/``."""
     if exception is None and app.builder.format == "html":
         affect_downloads.write_all(Path(app.confdir), Path(app.outdir) / "downloads")
         affect_downloads.write_source_archive(Path(app.confdir), Path(app.outdir) / "downloads")
+        remove_stale_downloads(Path(app.outdir), {dest for _, dest in app.env.dlfiles.values()})
 
 
 def add_static(app: Any) -> None:

@@ -229,3 +229,19 @@ def test_repository_url_switches_the_buttons_and_the_clone_line(url):
     assert "<repository-url>" not in str(subs)
     assert subs["source_archive"] == subs["source_dir"] + ".tar.gz"
     assert subs["source_archive"].startswith("affect-book-")
+
+
+def test_stale_sphinx_downloads_are_removed(tmp_path):
+    # planted: an older build's copy of a chapter (solutions included) beside this build's one download
+    folder = tmp_path / "_downloads"
+    (folder / "0123abcd").mkdir(parents=True)
+    (folder / "0123abcd" / "10_wdp_definition.ipynb").write_text("{}")
+    (folder / "4567ef").mkdir()
+    (folder / "4567ef" / "data.csv").write_text("a,b")
+    removed = affect_book.remove_stale_downloads(tmp_path, {"4567ef/data.csv"})
+    assert removed == [folder / "0123abcd" / "10_wdp_definition.ipynb"]
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "4567ef",
+        "4567ef/data.csv",
+    ]
+    assert affect_book.remove_stale_downloads(tmp_path / "no-build", set()) == []

@@ -64,3 +64,24 @@ def test_headings_keep_acronyms():
 def test_refuses_options(capsys):
     assert book_pages.main(["--out", "x"]) == 2
     assert "no options" in capsys.readouterr().err
+
+
+def test_record_renders_tex_tables_and_verdicts_outside_code():
+    # a chapter's checked outputs: printed numbers, a Markdown table and a line with TeX, then its verdicts (one
+    # of them wrapped, one with TeX); the TeX must reach MyST as Markdown, never inside a code block
+    claims._SHOWN["10_demo"] = [
+        ("Budgets are the $W_\\mu$ of the mechanism " + "x" * 80, "no"),
+        ("shift", "yes"),
+    ]
+    outputs = [
+        "W1 = 1.000\nexact $W_\\mu$: 5 of 6\n\n| a | $b$ |\n|---|---|\n| 1 | 2 |",
+        claims.verdicts("10_demo"),
+    ]
+    lines = book_pages.checked_lines("\n".join(outputs))
+    text = "\n".join(lines)
+    fenced = re.findall(r"```text\n(.*?)```", text, re.S)
+    assert fenced == ["W1 = 1.000\n"], fenced
+    assert "exact $W_\\mu$: 5 of 6" in lines and "| a | $b$ |" in lines
+    rows = [ln for ln in lines if ln.startswith("| no ") or ln.startswith("| yes ")]
+    assert rows == ["| no | Budgets are the $W_\\mu$ of the mechanism " + "x" * 80 + " |", "| yes | shift |"]
+    assert book_pages.checked_lines("(none)") == ["```text", "(none)", "```", ""]

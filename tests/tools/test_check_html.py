@@ -367,7 +367,21 @@ TREE_DEFECTS = {
         lambda r: (r / "downloads" / "affect-book-0123456789ab.tar.gz").write_bytes(b"not gzip"),
         "not a readable archive",
     ),
+    "an older build's file in Sphinx's _downloads": (
+        lambda r: (
+            (r / "_downloads" / "ab12").mkdir(parents=True)
+            or (r / "_downloads" / "ab12" / "c.ipynb").write_text("{}")
+        ),
+        "_downloads/ab12/c.ipynb: in Sphinx's _downloads/ but linked from no page",
+    ),
 }
+
+
+def test_a_linked_sphinx_download_is_not_stale(tmp_path):
+    root = _tree(tmp_path, intro='<a href="../_downloads/ab12/data.csv">data</a>')
+    (root / "_downloads" / "ab12").mkdir(parents=True)
+    (root / "_downloads" / "ab12" / "data.csv").write_text("a,b")
+    assert not any("linked from no page" in p for p in check_html.tree_problems(root))
 
 
 @pytest.mark.parametrize("defect", list(TREE_DEFECTS))
@@ -439,6 +453,7 @@ def test_book_tables_on_a_phone(site, tmp_path):
     assert verdict_first
 
 
+TALL_FIGURE = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='300' height='1500'/%3E"
 PRINT_PAGES = {  # name: (body, expected problem or "" for none)
     "framed cell breaks": (  # the code may not break, its bordered container may: an empty frame at a page foot
         '<div class="cell_input" style="border-left: 3px solid green; background: #f7f7f7">'
@@ -449,11 +464,16 @@ PRINT_PAGES = {  # name: (body, expected problem or "" for none)
         '<div style="height: 200px">The book</div><h1 style="break-before: page">Chapter</h1><p>text</p>',
         "leaves the first page",
     ),
+    "figure taller than a page": (  # moved to a new page whole (a blank one left behind), then cut
+        f'<p>text</p><div class="cell_output"><img src="{TALL_FIGURE}"></div>',
+        "taller than a page",
+    ),
     "book print css": (  # the book's print rules: cells kept whole, a page break only between documents
         '<div style="height: 200px">The book</div><section><h1>Intro</h1><p style="height: 600px">text</p></section>'
         '<span id="document-ch"></span><section><h2>Chapter</h2>'
         '<div class="cell_input" style="border-left: 3px solid green; background: #f7f7f7">'
-        '<div class="highlight" style="break-inside: avoid"><pre>x = 1</pre></div></div></section>',
+        '<div class="highlight" style="break-inside: avoid"><pre>x = 1</pre></div></div>'
+        f'<div class="cell_output"><img src="{TALL_FIGURE}"></div></section>',
         "",
     ),
 }
