@@ -136,8 +136,8 @@ fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.5, 3.2))
 bins = np.linspace(-4, 5, 60)
 ax0.hist(x, bins=bins, alpha=0.6, density=True, label=r"$\mathcal{N}(0, 1)$")
 ax0.hist(y, bins=bins, alpha=0.6, density=True, label=r"Laplace$(1, 1/\sqrt{2})$")
-ax0.set(xlabel="x", ylabel="density", title="two samples")
-ax0.legend()
+ax0.set(xlabel="x", ylabel="density", title="two samples", ylim=(0, 1))  # room above the bars
+ax0.legend(loc="upper left")
 ax1.plot(u, np.sort(x), label=r"$F_\mu^{-1}$")
 ax1.plot(u, np.sort(y), label=r"$F_\nu^{-1}$")
 area = f"area = $W_1$ = {w1_sorted:.3f}"

@@ -272,7 +272,7 @@ for ax, (name, values) in zip(axes.flat, grid.items(), strict=True):
         xlim=(1, 10),
         ylim=(0, 2),
     )
-    ax.legend(fontsize=10, ncols=2 if name.startswith("RDP") else 1)
+    ax.legend(fontsize=9, ncols=2, loc="upper right")  # above every curve, the dashed line included
 for ax in axes[:, 0]:
     ax.set_ylabel("privacy budget")
 fig.tight_layout()
