@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ except ImportError as err:  # pragma: no cover - the book extra is part of the p
         "executing chapters needs the book extra: pip install 'affect_lib[book]' (papermill, nbformat)"
     ) from err
 
-from affect_lib.runtime import available_cores, check_profile
+from affect_lib.runtime import DATA_DIR_ENV, available_cores, check_profile, source_commit
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -131,7 +130,7 @@ def execute_chapter(
         "seconds": round(seconds, 1),
         "output": str(out.resolve()),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": source_commit(REPO),
         "machine": run_machine(),
         "checked_outputs": checked_outputs(nb),
         "python": platform.python_version(),
@@ -206,17 +205,35 @@ def run_machine() -> dict[str, Any]:
     }
 
 
-def git_commit() -> str | None:
-    """The checkout's commit (``+dirty`` when files differ from it), or None outside a git checkout."""
+def execute_all_paper(
+    *, data_root: str | os.PathLike[str] | None = None, output_dir: str | os.PathLike[str]
+) -> dict[str, str]:
+    """Execute every chapter on the ``paper`` profile into ``output_dir`` (``affect-lib full``, ``make full``); return
+    a status line per chapter.
 
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
-        ).stdout.strip()
+    Each chapter finds its dataset in ``$AFFECT_DATA_DIR/<dataset>`` (``data_root`` sets that variable). A chapter
+    that stops with ``FileNotFoundError`` (its data is missing) is reported as skipped, with the chapter's message.
+    """
+    from papermill.exceptions import PapermillExecutionError
 
+    previous = os.environ.get(DATA_DIR_ENV)
+    if data_root is not None:  # the kernels inherit the variable; it is restored afterwards
+        os.environ[DATA_DIR_ENV] = str(Path(data_root).expanduser().resolve())
+    results = {}
     try:
-        head = git("rev-parse", "--short=12", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+        for name in chapter_names():
+            out = Path(output_dir) / f"{name}.ipynb"
+            try:
+                record = execute_chapter(name, profile="paper", output=out)
+                results[name] = f"done in {record['seconds']:.0f} s -> {out}"
+            except PapermillExecutionError as err:
+                if err.ename == "FileNotFoundError":
+                    results[name] = f"skipped: {err.evalue}"
+                else:
+                    results[name] = f"failed: {err.ename}: {err.evalue} (see {out.with_suffix('.tmp.ipynb')})"
+    finally:
+        if previous is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = previous
+    return results

@@ -20,16 +20,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
 from affect_lib import recipes
 from affect_lib.data.av_preprocess import PreprocessConfig, ProcessedCorpus, preprocess_corpus
 from affect_lib.data.ravdess import ActorSplit, RavdessClips, list_clips
-from affect_lib.metrics import classification_metrics
-from affect_lib.pretrain import initialise
-from affect_lib.runtime import seed_everything
-from affect_lib.train import Trainer
+from affect_lib.runs import RunData, train_recipe
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,7 @@ def train_av(
 
     The epoch is selected on the validation actors (on the test actors when ``select_on_test``: the released
     protocol); ``train.init = "unimodal"`` in ``overrides`` first trains a video-only and an audio-only model on
-    the same fold (:func:`~affect_lib.pretrain.initialise`). The preprocessing is the recipe's. ``watch``
+    the same fold (:func:`~affect_lib.runs.pretrain.initialise`). The preprocessing is the recipe's. ``watch``
     also evaluates the test actors after every epoch (``AVRun.watch``; never used for selection). ``controls``:
     test-time re-pairings scored by the same trained weights, ``{name: (video_from, audio_from)}`` with two
     (N,) int arrays over the corpus (test clip ``i`` shows the face of clip ``video_from[i]`` and the voice
@@ -123,16 +119,13 @@ def train_av(
             generator=torch.Generator().manual_seed(seed),
         ),
         "valid": DataLoader(Subset(plain, valid_idx.tolist()), batch_size=t.eval_batch_size),
+        "test": DataLoader(Subset(plain, test_idx.tolist()), batch_size=t.eval_batch_size),
     }
-    test = DataLoader(Subset(plain, test_idx.tolist()), batch_size=t.eval_batch_size)
-    seed_everything(seed)
-    net = recipes.build_model(recipe)
-    initialise(net, recipe, loaders, seed=seed, device=device, progress=False)
-    config = recipes.train_config(recipe, device=device, seed=seed, progress=False)
-    trainer = Trainer(net, F.cross_entropy, config, metrics_fn=classification_metrics)
-    loaders["train"].generator.manual_seed(seed)  # the fusion run shuffles the same way after a pretraining
-    history = trainer.fit(loaders["train"], loaders["valid"], watch=test if watch else None)
-    outputs, targets = trainer.predict(test)
+    run = train_recipe(
+        recipe, RunData(loaders, None, {}), seed=seed, device=device, progress=False, watch=watch, test=False
+    )
+    trainer, history = run.trainer, run.history
+    outputs, targets = trainer.predict(loaders["test"])
     pred, true = outputs.argmax(1).numpy(), targets.numpy()
     repaired = {}
     for name, (video_from, audio_from) in (controls or {}).items():

@@ -13,9 +13,8 @@ from typing import Any
 
 from affect_lib import recipes
 from affect_lib.data.mult import load_mult_pickle, make_loaders
-from affect_lib.metrics import task_loss, task_metrics
-from affect_lib.runtime import seed_everything
-from affect_lib.train import History, Trainer
+from affect_lib.runs import RunData, train_recipe
+from affect_lib.train import History
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,11 @@ def train_mult_run(
         recipe = recipe.replace(**overrides)
     corpus = load_mult_pickle(path, dataset, aligned)
     loaders = make_loaders(corpus, recipe.train.batch_size, eval_batch_size=recipe.train.eval_batch_size)
-    seed_everything(seed)
-    net = recipes.build_model(recipe, dims=corpus.dims)
-    config = recipes.train_config(recipe, device=device, seed=seed, progress=False)
-    trainer = Trainer(net, task_loss(dataset), config, metrics_fn=task_metrics(dataset))
-    history = trainer.fit(loaders["train"], loaders["valid"], watch=loaders["test"] if watch else None)
-    test = trainer.evaluate(loaders["test"])
+    run = train_recipe(
+        recipe, RunData(loaders, corpus.dims, {}), seed=seed, device=device, progress=False, watch=watch
+    )
     others = {}
     for name, other in (other_tests or {}).items():
         split = make_loaders(load_mult_pickle(other, dataset, aligned), recipe.train.eval_batch_size)["test"]
-        others[name] = trainer.evaluate(split)
-    return MultRun(test, history, sum(r["seconds"] for r in history), others)
+        others[name] = run.trainer.evaluate(split)
+    return MultRun(run.test, run.history, sum(r["seconds"] for r in run.history), others)

@@ -12,8 +12,9 @@ A recipe is ``model x dataset x alignment`` on a profile, resolved by merging fo
 
 Layers are written as ``{"section.field": value}`` overrides of the typed dataclasses below; a field that does not
 exist is rejected by name. :func:`get` returns the frozen :class:`Recipe`; :func:`recipe_hash` ties a result to
-it; :func:`build_model` builds its model. The chapters, the command line (``affect-lib train --print-recipe``)
-and the benchmarks read them, so the CLI's ``quick`` run and the chapter's are the same experiment.
+it. Recipes are plain data: :mod:`affect_lib.runs` builds their models and trains them. The chapters, the command
+line (``affect-lib train --print-recipe``) and the benchmarks read them, so the CLI's ``quick`` run and the
+chapter's are the same experiment.
 """
 
 from __future__ import annotations
@@ -24,15 +25,13 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from torch import nn
-
 if TYPE_CHECKING:  # the audio-visual stack (PyAV, OpenCV, librosa) loads only for RAVDESS recipes
     from affect_lib.data.av_preprocess import PreprocessConfig
 
 SEQUENCE_MODELS = ("lmr_cbt", "mult", "late_fusion")
 AV_MODELS = ("cfn_sr", "av_late_fusion", "av_concat", "msaf", "video_only", "audio_only")
 UNIMODAL_MODELS = ("video_only", "audio_only")
-"""The per-fold unimodal classifiers of the pretraining stage (:mod:`affect_lib.pretrain`); the other
+"""The per-fold unimodal classifiers of the pretraining stage (:mod:`affect_lib.runs.pretrain`); the other
 audio-visual models are fusion models, which ``train.init = "unimodal"`` starts from them."""
 INITS = ("scratch", "unimodal")
 MULT_DATASETS = ("mosi", "mosei", "iemocap")
@@ -198,7 +197,7 @@ class Recipe:
     def replace(self, **overrides: Any) -> Recipe:
         """A copy with ``{"section.field": value}`` overrides (``"train.epochs"``, ``"model.layers"``, ...)."""
         recipe = _apply(self, overrides, where="override")
-        _check_model_args(recipe)
+        _check_init(recipe)
         return recipe
 
 
@@ -352,7 +351,7 @@ def get(
         layers.append((f"variant {variant!r}", VARIANTS[variant]))
     for where, layer in layers:
         recipe = _apply(recipe, layer, where=where)
-    _check_model_args(recipe)
+    _check_init(recipe)
     return recipe
 
 
@@ -401,32 +400,6 @@ def recipe_hash(recipe: Recipe) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def build_model(recipe: Recipe, **overrides: Any) -> nn.Module:
-    """The recipe's model (``overrides`` replace model arguments, e.g. the dims of the corpus actually read)."""
-    from affect_lib.models import build_model as build
-
-    return build(recipe.model, **{**recipe.model_kwargs(), **overrides})
-
-
-def train_config(recipe: Recipe, **runtime: Any) -> Any:
-    """The :class:`~affect_lib.train.TrainConfig` of the recipe; ``runtime`` adds device, seed, checkpoint_dir..."""
-    from affect_lib.train import TrainConfig
-
-    t = recipe.train
-    return TrainConfig(
-        epochs=t.epochs,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        grad_clip=t.grad_clip,
-        patience=t.patience,
-        lr_factor=t.lr_factor,
-        lr_patience=t.lr_patience,
-        monitor=t.monitor,
-        mode=t.mode,
-        **runtime,
-    )
-
-
 def describe(recipe: Recipe) -> str:
     """The merged recipe as indented JSON (what ``--print-recipe`` prints and every run folder stores)."""
     return json.dumps(recipe.to_dict(), indent=1)
@@ -466,11 +439,9 @@ def _apply(recipe: Recipe, layer: dict[str, Any], *, where: str) -> Recipe:
     return recipe
 
 
-def _check_model_args(recipe: Recipe) -> None:
-    """Build the model on the meta device (no memory, no compute) so that a wrong model field fails by name now;
-    check ``train.init`` against the model."""
-    import torch
-
+def _check_init(recipe: Recipe) -> None:
+    """``train.init`` must be one of :data:`INITS`, and ``"unimodal"`` needs an audio-visual fusion model. (The
+    model's own fields and sizes are checked with the model: :func:`affect_lib.runs.check_recipe`.)"""
     init = recipe.train.init
     if init not in INITS:
         raise ValueError(f"recipe {recipe.name}: train.init must be one of {INITS}, got {init!r}")
@@ -479,14 +450,6 @@ def _check_model_args(recipe: Recipe) -> None:
             f"recipe {recipe.name}: train.init='unimodal' applies to the audio-visual fusion models "
             f"({', '.join(m for m in AV_MODELS if m not in UNIMODAL_MODELS)}), not to {recipe.model}"
         )
-
-    try:
-        with torch.device("meta"):
-            build_model(recipe)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"recipe {recipe.name}: a model field is not an argument of {recipe.model}: {err}"
-        ) from err
 
 
 # ---- GANimation (Part II): its own recipe, resolved with the same layered overrides ----------------------------

@@ -2,17 +2,14 @@
 
 Every notebook's ``parameters`` cell holds ``profile``, ``seed``, ``device`` and ``data_dir``; :func:`setup`
 validates them in one call and returns a :class:`RunConfig` that the rest of the chapter reads.
-:func:`check_run_folder` and :func:`data_digest` are the run-folder rules that ``affect-lib train`` and
-``affect-lib train ganimation`` share.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import random
-from collections.abc import Iterable, Sequence
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -233,73 +230,19 @@ def setup(
     return RunConfig(profile=profile, seed=check_seed(seed), device=resolve_device(device), data_dir=folder)
 
 
-# ---- run folders ---------------------------------------------------------------------------------------------
-def data_digest(files: Iterable[str | os.PathLike[str]]) -> str:
-    """SHA-256 over the names and contents of ``files``, in the given order: what a run trained on, so that a
-    resumed run cannot continue on other data.
+def source_commit(repo: str | os.PathLike[str] | None = None) -> str | None:
+    """The commit of the git checkout ``repo`` (default: the library's), 12 hex digits, ``+dirty`` when tracked
+    files differ from it; ``None`` outside a git checkout (an installed library)."""
+    folder = str(Path(__file__).resolve().parents[1] if repo is None else repo)
 
-    Raises:
-        FileNotFoundError: a file is missing or is a folder.
-    """
-    digest = hashlib.sha256()
-    for file in files:
-        path = Path(file)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"data file {path} is {'a folder, not a file' if path.is_dir() else 'missing'}"
-            )
-        with path.open("rb") as fh:
-            content = hashlib.file_digest(fh, "sha256").digest()
-        digest.update(f"{path.name}\0".encode() + content)
-    return digest.hexdigest()
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", folder, *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
 
-
-def check_run_folder(
-    out: str | os.PathLike[str], fp: dict[str, Any], *, resume: bool, overwrite: bool | None = None
-) -> bool:
-    """Whether ``out`` holds the run of fingerprint ``fp`` (then ``resume`` is required); refuse, touching nothing:
-
-    a file; a folder of another run (naming the first field of ``fp`` that differs); this run without ``resume``;
-    ``resume`` where no run is (no folder, or no ``run.json``); a non-empty folder without ``run.json``. With
-    ``overwrite`` only a file is refused (the run is replaced); ``overwrite=None``: the command has no such option.
-
-    Raises:
-        FileExistsError: a file, another run, this run without ``resume``, or a folder of other files.
-        FileNotFoundError: ``resume`` but ``out`` holds no run.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a folder: choose another --out")
-    if overwrite:
-        return False
-    replace = "" if overwrite is None else ", or pass --overwrite to replace it"
-    run_file = out / "run.json"
-    if not run_file.exists():
-        if out.is_dir() and any(out.iterdir()):
-            raise FileExistsError(
-                f"--out {out} is not empty and holds no run.json: choose a new or empty folder (nothing was changed)"
-            )
-        if resume:
-            raise FileNotFoundError(
-                f"--resume: {out} holds no run (no run.json{'' if out.is_dir() else '; the folder does not exist'})"
-                " to continue: check --out, or drop --resume to start a new run there"
-            )
-        return False
     try:
-        saved = json.loads(run_file.read_text())["fingerprint"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise FileExistsError(
-            f"{run_file} is unreadable ({type(err).__name__}): choose another --out{replace}"
-        ) from None
-    for key, value in fp.items():
-        if saved.get(key) != value:
-            raise FileExistsError(
-                f"run folder {out} holds another run: its {key} is {saved.get(key)!r}, this run's is {value!r}; "
-                f"choose another --out{replace} (nothing was changed)"
-            )
-    if not resume:
-        afresh = "" if overwrite is None else " or --overwrite to start afresh"
-        raise FileExistsError(
-            f"run folder {out} already holds this run: pass --resume to continue it{afresh} (nothing was changed)"
-        )
-    return True
+        head = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")

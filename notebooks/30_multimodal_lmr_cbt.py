@@ -55,7 +55,7 @@ import torch
 from IPython.display import Markdown, display
 
 import affect_lib
-from affect_lib import claims, expected, recipes
+from affect_lib import claims, expected, recipes, runs
 from affect_lib.data.mult import (
     DATASETS,
     EMOTIONS,
@@ -225,11 +225,11 @@ def n_params(model: torch.nn.Module) -> int:
 
 MODELS = ("late_fusion", "lmr_cbt", "mult")
 paper_size = {
-    name: n_params(recipes.build_model(recipes.get(name, "mosei", "paper")))
+    name: n_params(runs.build_model(recipes.get(name, "mosei", "paper")))
     for name in ("lmr_cbt", "mult", "late_fusion")
 }
 quick_size = {
-    name: n_params(recipes.build_model(recipes.get(name, "mosei", "quick"))) for name in MODELS
+    name: n_params(runs.build_model(recipes.get(name, "mosei", "quick"))) for name in MODELS
 }
 print(f"{'model':12s} {'paper config (MOSEI)':>22s} {'quick config':>14s}")
 for name in paper_size:
@@ -277,7 +277,7 @@ mates = [torch.cat([x[:1], torch.randn_like(x[1:])]) for x in batch]
 quirk_change = {}
 for released in (True, False):
     affect_lib.seed_everything(cfg.seed)
-    model = recipes.build_model(
+    model = runs.build_model(
         recipes.get("lmr_cbt", "mosei", "paper"), lstm_over_batch_axis=released
     ).eval()
     with torch.no_grad():

@@ -65,7 +65,7 @@ from IPython.display import Markdown
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 import affect_lib
-from affect_lib import claims, expected, recipes
+from affect_lib import claims, expected, recipes, runs
 from affect_lib.claims import claims_table
 from affect_lib.data.av_preprocess import decode_clip, preprocess_corpus
 from affect_lib.data.ravdess import (
@@ -284,7 +284,7 @@ counts = {name: count_parameters(build()) / 1e6 for name, build in builders.item
 print(f"{'model':26s} {'paper table':>12s} {'this build':>11s}")
 for name in builders:
     print(f"{name:26s} {paper_counts[name]:>11.2f}M {counts[name]:>10.2f}M")
-net = recipes.build_model(recipe).eval()
+net = runs.build_model(recipe).eval()
 print(f"{cfg.profile} profile CFN-SR: {count_parameters(net):,} parameters")
 with torch.inference_mode():
     video_map = net.video(torch.zeros(1, 3, prep.n_frames, prep.size, prep.size)).shape[1:]

@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-from affect_lib import chapters
+from affect_lib import chapters, runtime
 
 CHAPTERS = chapters.chapter_names()
 
@@ -135,7 +135,7 @@ def test_executed_chapter_is_clean_and_has_its_figures(name):
         )
 
 
-def test_git_commit_names_head_and_a_dirty_tree(tmp_path, monkeypatch):
+def test_source_commit_names_head_and_a_dirty_tree(tmp_path):
     import subprocess
 
     def git(*args):
@@ -143,17 +143,16 @@ def test_git_commit_names_head_and_a_dirty_tree(tmp_path, monkeypatch):
             ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True
         )
 
-    monkeypatch.setattr(chapters, "REPO", tmp_path)
-    assert chapters.git_commit() is None  # not a checkout
+    assert runtime.source_commit(tmp_path) is None  # not a checkout
     git("init", "-q", "-b", "main")
     (tmp_path / "a.txt").write_text("1")
     git("add", "a.txt")
     git("commit", "-q", "-m", "one")
     head = (tmp_path / ".git" / "refs" / "heads" / "main").read_text().strip()  # read without git
     (tmp_path / "untracked.txt").write_text("x")
-    assert chapters.git_commit() == head[:12]  # untracked files do not make it dirty
+    assert runtime.source_commit(tmp_path) == head[:12]  # untracked files do not make it dirty
     (tmp_path / "a.txt").write_text("2")
-    assert chapters.git_commit() == head[:12] + "+dirty"
+    assert runtime.source_commit(tmp_path) == head[:12] + "+dirty"
 
 
 def test_executed_page_has_no_progress_bars_hides_the_injected_cell_and_records_the_machine(
@@ -189,7 +188,7 @@ def test_executed_page_has_no_progress_bars_hides_the_injected_cell_and_records_
 def test_a_chapter_stopped_by_bad_input_is_one_line(tmp_path, monkeypatch, capsys):
     import papermill
 
-    from affect_lib import cli
+    from affect_lib import commands
 
     def stops(source, out, **kwargs):
         nbformat.write(nbformat.v4.new_notebook(), out)
@@ -203,7 +202,7 @@ def test_a_chapter_stopped_by_bad_input_is_one_line(tmp_path, monkeypatch, capsy
     ename = (
         "FileNotFoundError"  # an empty data folder: one line naming the chapter, the error and the traceback
     )
-    assert cli.main([*argv, "--output", str(tmp_path / "out.ipynb")]) == 2
+    assert commands.main([*argv, "--output", str(tmp_path / "out.ipynb")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         f"error: chapter 40_audiovisual_cfn_sr (paper) stopped in cell 3: FileNotFoundError: data_dir {tmp_path} "
@@ -212,4 +211,29 @@ def test_a_chapter_stopped_by_bad_input_is_one_line(tmp_path, monkeypatch, capsy
     assert not (tmp_path / "out.ipynb").exists() and not (tmp_path / "records").exists()
     ename = "RuntimeError"  # a fault of the chapter itself keeps papermill's traceback
     with pytest.raises(papermill.PapermillExecutionError):
-        cli.main([*argv, "--output", str(tmp_path / "out.ipynb")])
+        commands.main([*argv, "--output", str(tmp_path / "out.ipynb")])
+
+
+def test_full_run_skips_chapters_without_data(tmp_path, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    seen_env = []
+
+    def fake_execute(name, *, profile, output):
+        assert profile == "paper"
+        seen_env.append(os.environ.get("AFFECT_DATA_DIR"))
+        if name == "needs_data":
+            raise PapermillExecutionError(3, 1, "cfg = setup()", "FileNotFoundError", "no mosei here", [])
+        if name == "broken":
+            raise PapermillExecutionError(3, 1, "x()", "ValueError", "bad", [])
+        return {"seconds": 1.0}
+
+    monkeypatch.setattr(chapters, "chapter_names", lambda: ["fine", "needs_data", "broken"])
+    monkeypatch.setattr(chapters, "execute_chapter", fake_execute)
+    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
+    results = chapters.execute_all_paper(data_root=tmp_path, output_dir=tmp_path)
+    assert results["fine"].startswith("done")
+    assert results["needs_data"] == "skipped: no mosei here"
+    assert results["broken"].startswith("failed: ValueError")
+    assert seen_env == [str(tmp_path.resolve())] * 3  # the kernels see the data root ...
+    assert "AFFECT_DATA_DIR" not in os.environ  # ... and the caller's environment is left as it was

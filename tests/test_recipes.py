@@ -2,7 +2,7 @@
 
 import pytest
 
-from affect_lib import recipes
+from affect_lib import recipes, runs
 from affect_lib.models.cfn_sr import count_parameters
 
 
@@ -39,11 +39,11 @@ def test_layers_merge_dataset_model_profile_variant():
 
 def test_paper_recipe_builds_the_paper_model():
     assert (
-        round(count_parameters(recipes.build_model(recipes.get("cfn_sr", "ravdess", "paper"))) / 1e6, 2)
+        round(count_parameters(runs.build_model(recipes.get("cfn_sr", "ravdess", "paper"))) / 1e6, 2)
         == 26.30
     )
     quick = recipes.get("cfn_sr", "ravdess", "quick")
-    model = recipes.build_model(quick)
+    model = runs.build_model(quick)
     assert model.config.frames == quick.data.preprocess.n_frames == 4
     assert model.config.mfcc_frames == quick.data.preprocess_config().mfcc_frames == 130
 
@@ -54,8 +54,9 @@ def test_unknown_fields_are_rejected_by_name():
         recipe.replace(**{"train.epoch": 3})
     with pytest.raises(ValueError, match="unknown data field data.frames"):
         recipes.get("cfn_sr", "ravdess").replace(**{"data.frames": 3})
+    deep = recipe.replace(**{"model.depth": 3})  # plain data: the model judges its own fields ...
     with pytest.raises(ValueError, match="depth"):
-        recipe.replace(**{"model.depth": 3})
+        runs.check_recipe(deep)  # ... before any run (the command line calls this first)
     with pytest.raises(ValueError, match="'train.X', 'data.X' or 'model.X'"):
         recipe.replace(epochs=3)
     for args, words in [

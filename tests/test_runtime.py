@@ -107,15 +107,3 @@ def test_setup_without_data_refuses_a_data_dir(tmp_path):
     assert cfg.data_dir is None and cfg.profile == "paper"
     with pytest.raises(ValueError, match="reads no data"):
         runtime.setup("paper", 0, "cpu", tmp_path, dataset=None)
-
-
-def test_data_digest_follows_the_files_names_and_contents(tmp_path):
-    a, b = tmp_path / "a.pkl", tmp_path / "b.pkl"
-    a.write_bytes(b"one")
-    b.write_bytes(b"one")
-    first = runtime.data_digest([a])
-    assert runtime.data_digest([a]) == first and runtime.data_digest([b]) != first  # same bytes, other name
-    a.write_bytes(b"two")
-    assert runtime.data_digest([a]) != first
-    with pytest.raises(FileNotFoundError, match="is a folder, not a file"):
-        runtime.data_digest([tmp_path])

@@ -3,7 +3,7 @@
 Writes ``book/generated/reproducibility.md`` (commit, build date, environment, the run record of every executed
 chapter), ``at_a_glance.md`` (every chapter's claims table) and ``performance.md`` (the committed benchmark
 tables) from ``_build/records``, ``_build/claims`` and ``benchmarks/results``. Book-building code: it lives here,
-not in the library a reader imports (``affect-lib record`` runs this file from a checkout).
+not in the library a reader imports (``make book`` runs this file).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 import nbformat
 
-from affect_lib.chapters import EXECUTED_DIR, RECORD_DIR, chapter_names, git_commit, run_machine
+from affect_lib.chapters import EXECUTED_DIR, RECORD_DIR, chapter_names, run_machine
 from affect_lib.claims import CLAIMS_DIR, DISPLAY
 from affect_lib.expected import load_expected
-from affect_lib.runtime import available_cores
+from affect_lib.runtime import available_cores, source_commit
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATED_DIR = REPO / "book" / "generated"
@@ -96,7 +96,7 @@ def _record_lines() -> list[str]:
         "",
         "| item | value |",
         "|---|---|",
-        f"| commit | `{git_commit() or 'not a git checkout'}` |",
+        f"| commit | `{source_commit(REPO) or 'not a git checkout'}` |",
         "| source | {source-archive}`name`: the exact tree this book was built from |",
         f"| built | {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} |",
         f"| `requirements.lock` SHA-256 | `{lock_hash}` |",

@@ -2,7 +2,7 @@
 
 Like torchvision's builders, a model knows its architecture and nothing of any dataset: it takes its input sizes and
 its output width as arguments (defaults: the paper's sizes). A run's sizes come from its recipe
-(:func:`affect_lib.recipes.build_model`).
+(:func:`affect_lib.runs.build_model`).
 
 Each name maps to a function ``name(**kwargs) -> nn.Module`` in one module; the module is imported only when the
 model is built, so that the audio-visual models' dependencies do not load with the sequence models and vice versa.

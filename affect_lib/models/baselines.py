@@ -54,5 +54,5 @@ class LateFusionLSTM(nn.Module):
 def late_fusion(dims: tuple[int, int, int] = (300, 74, 35), out_dim: int = 1, **kwargs) -> LateFusionLSTM:
     """LateFusionLSTM for inputs of ``dims`` (text, audio, vision) features and ``out_dim`` outputs (1 sentiment score, 8 for
     IEMOCAP's 4 emotions x 2 logits); other ``kwargs`` go to :class:`LateFusionLSTM`. The defaults give the comparison
-    tables' 1.22M for MOSEI; :func:`affect_lib.recipes.build_model` fills them in from a recipe."""
+    tables' 1.22M for MOSEI; :func:`affect_lib.runs.build_model` fills them in from a recipe."""
     return LateFusionLSTM(dims, out_dim, **kwargs)

@@ -14,7 +14,7 @@ Builders: :func:`cfn_sr`, :func:`av_late_fusion`, :func:`av_concat` take the siz
 whose defaults are the paper's: 30 frames of 224², 13 x 212 MFCC, 26.30M parameters); the book's narrow CPU sizes
 are a recipe (:mod:`affect_lib.recipes`). :func:`video_only` and :func:`audio_only` are the unimodal classifiers
 that the release (after MSAF) trains per fold before fine-tuning a fusion model; :func:`init_from_unimodal` copies
-their branches into one (:mod:`affect_lib.pretrain` runs that stage).
+their branches into one (:mod:`affect_lib.runs.pretrain` runs that stage).
 """
 
 from __future__ import annotations

@@ -87,5 +87,5 @@ class MulT(nn.Module):
 def mult(dims: tuple[int, int, int] = (300, 74, 35), out_dim: int = 1, **kwargs) -> MulT:
     """MulT for inputs of ``dims`` (text, audio, vision) features and ``out_dim`` outputs (1 sentiment score, 8 for
     IEMOCAP's 4 emotions x 2 logits); other ``kwargs`` go to :class:`MulT`. The defaults are the paper's sizes for
-    MOSEI; :func:`affect_lib.recipes.build_model` fills them in from a recipe."""
+    MOSEI; :func:`affect_lib.runs.build_model` fills them in from a recipe."""
     return MulT(dims, out_dim, **kwargs)

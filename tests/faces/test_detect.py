@@ -171,16 +171,16 @@ def test_the_fer_crop_from_blazeface_matches_the_cascade_crop_on_the_astronaut()
 
 
 def _edit(*argv):
-    from affect_lib.faces import cli
+    from affect_lib.commands import faces as cli
 
     parser = argparse.ArgumentParser(prog="affect-lib")
-    cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
     return args.func(args)
 
 
 def test_faces_edit_finds_a_bordered_lfw_face(tmp_path):
-    from affect_lib.faces.cli import load_source
+    from affect_lib.commands.faces import load_source
 
     bordered = _lfw_in_canvas(3, face=120, canvas=360)[..., 0]
     path = tmp_path / "lfw3.png"

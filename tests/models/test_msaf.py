@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from affect_lib import recipes
+from affect_lib import recipes, runs
 from affect_lib.models import build_model
 from affect_lib.models.cfn_sr import av_late_fusion, count_parameters
 from affect_lib.models.msaf import MSAFBlock, msaf
@@ -160,5 +160,5 @@ def test_recipe_builds_msaf_at_the_quick_and_paper_sizes():
     assert "msaf" in recipes.AV_MODELS
     paper = recipes.get("msaf", "ravdess", "paper")
     with torch.device("meta"):
-        assert count_parameters(recipes.build_model(paper)) == 25_940_724
-    assert recipes.build_model(recipes.get("msaf", "ravdess", "quick")).channels_last is False
+        assert count_parameters(runs.build_model(paper)) == 25_940_724
+    assert runs.build_model(recipes.get("msaf", "ravdess", "quick")).channels_last is False

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from affect_lib import recipes
+from affect_lib import recipes, runs
 from affect_lib.models import build_model, model_names
 from affect_lib.models.attention import (
     MultEncoder,
@@ -46,7 +46,7 @@ def test_lmr_cbt_exact_parameter_counts(dataset, count):
     # the paper's model at each corpus's dims (MOSEI and IEMOCAP 300/74/35, MOSI 300/5/20; IEMOCAP 8 outputs),
     # without the released code's two unused Linear(40, 1) (2 x 41 = 82 parameters)
     recipe = recipes.get("lmr_cbt", dataset, "paper")
-    n = n_params(recipes.build_model(recipe))
+    n = n_params(runs.build_model(recipe))
     assert n == count == lmr_cbt_count(*recipe.data.dims, recipe.data.out_dim)
 
 
@@ -66,8 +66,8 @@ def lf_lstm_count(dims, out, h):
 def test_late_fusion_has_the_tables_budget_and_the_quick_profile_keeps_its_size():
     n = n_params(build_model("late_fusion"))  # MOSEI dims, one output: the tables' 1.22M
     assert n == lf_lstm_count((300, 74, 35), 1, 235) == 1_218_946 and round(n / 1e6, 2) == 1.22
-    assert n_params(recipes.build_model(recipes.get("late_fusion", "mosei", "paper"))) == n
-    quick = recipes.build_model(recipes.get("late_fusion", "mosei", "quick"))
+    assert n_params(runs.build_model(recipes.get("late_fusion", "mosei", "paper"))) == n
+    quick = runs.build_model(recipes.get("late_fusion", "mosei", "quick"))
     assert n_params(quick) == lf_lstm_count((300, 74, 35), 1, 32) == 68_545
 
 

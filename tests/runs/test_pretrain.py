@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from affect_lib import recipes
+from affect_lib import recipes, runs
 from affect_lib.metrics import classification_metrics
 from affect_lib.models import build_model, model_names
 from affect_lib.models.cfn_sr import (
@@ -20,7 +20,7 @@ from affect_lib.models.cfn_sr import (
     init_from_unimodal,
     video_only,
 )
-from affect_lib.pretrain import FORMAT, initialise, pretrain_unimodal, unimodal_recipe
+from affect_lib.runs.pretrain import FORMAT, initialise, pretrain_unimodal, unimodal_recipe
 from affect_lib.runtime import seed_everything
 from affect_lib.train import Trainer
 
@@ -182,7 +182,7 @@ def test_fine_tuning_from_pretrained_branches_starts_below_scratch(loaders, stat
             model = build(**SIZES)
             if init == "unimodal":
                 init_from_unimodal(model, video_state, audio_state)
-            config = recipes.train_config(RECIPE.replace(**{"train.epochs": 1}), seed=1, **RUN)
+            config = runs.train_config(RECIPE.replace(**{"train.epochs": 1}), seed=1, **RUN)
             trainer = Trainer(model, F.cross_entropy, config, classification_metrics)
             start = trainer.evaluate(loaders["valid"])["loss"]
             history = trainer.fit(loaders["train"], loaders["valid"])

@@ -1,4 +1,5 @@
-"""``affect-lib faces edit`` and ``affect-lib faces search``: the rig (or a GANimation checkpoint) on any face.
+"""``affect-lib faces edit|search`` (the rig or a GANimation checkpoint on any face) and ``affect-lib train
+ganimation`` (GANimation on a face folder, :mod:`affect_lib.runs.ganimation`).
 
 - ``faces edit --image IN --aus AU12=3,AU6=2 --out OUT.png [--checkpoint G.pth]``
 - ``faces search --image IN --target "happy .2 + surprise .8" --method ga|cma|random|draft --out DIR``
@@ -17,10 +18,20 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from affect_lib.commands.common import (
+    CommandError,
+    add_settings_argument,
+    interrupted,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    user_errors,
+)
 from affect_lib.faces import facs
 
 METHODS = {
@@ -94,15 +105,15 @@ def _generator(face, checkpoint: str | None):  # noqa: ANN001, ANN202
 
     if checkpoint is None:
         return FaceRig(face, neutral=face.source != "astronaut")
-    from affect_lib.cli import refused_checkpoint
     from affect_lib.faces import ganimation as gan
+    from affect_lib.runs.recipe import refused
 
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"--checkpoint {checkpoint}: no such file")
     try:  # read once here: a damaged file fails in torch.load with errors of many kinds
         torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - one line for any unreadable file
-        raise refused_checkpoint(f"--checkpoint {checkpoint}", err) from None
+        raise ValueError(refused(f"--checkpoint {checkpoint}", err)) from None
     errors = []
     for layout in gan.LAYOUTS:
         try:
@@ -138,10 +149,8 @@ def _save(image: torch.Tensor, path: Path) -> None:
     Image.fromarray(array).save(_new_image_path(path))
 
 
-def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Register ``faces edit`` and ``faces search`` on the main command line's subparsers."""
-    from affect_lib.cli import _non_negative_int, _positive_int
-
     faces = subparsers.add_parser(
         "faces", help="edit a face's action units, or search for a target expression"
     )
@@ -158,11 +167,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "--target", required=True, help="e.g. 'happy .2 + surprise .8' or 'happily surprised'"
     )
     search.add_argument("--method", choices=sorted(METHODS), default="ga")
-    search.add_argument("--budget", type=_positive_int, default=300, help="evaluations (default 300)")
-    search.add_argument("--pop-size", type=_positive_int, default=20)
-    search.add_argument("--seed", type=_non_negative_int, default=0)
+    search.add_argument("--budget", type=positive_int, default=300, help="evaluations (default 300)")
+    search.add_argument("--pop-size", type=positive_int, default=20)
+    search.add_argument("--seed", type=non_negative_int, default=0)
     search.add_argument(
-        "--top", type=_positive_int, default=5, help="how many best faces to write (default 5)"
+        "--top", type=positive_int, default=5, help="how many best faces to write (default 5)"
     )
     search.add_argument("--out", required=True, help="output folder (created; must not exist)")
     faces.set_defaults(func=main)
@@ -170,12 +179,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``faces edit`` or ``faces search`` from parsed arguments; bad input is one ``error:`` line (exit 2)."""
-    from affect_lib.cli import CommandError
-
-    try:
+    with user_errors():
         return _edit(args) if args.faces_command == "edit" else _search(args)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        raise CommandError(str(err)) from None
 
 
 def _edit(args: argparse.Namespace) -> int:
@@ -240,5 +245,98 @@ def _search(args: argparse.Namespace) -> int:
     )
     print(
         f"best fitness {result.best_fitness:.3f}; wrote {len(top)} faces, fitness.png and result.json to {out}"
+    )
+    return 0
+
+
+# ---- train ganimation --------------------------------------------------------------------------------------------
+def ganimation_parser() -> argparse.ArgumentParser:
+    """The parser of ``affect-lib train ganimation``."""
+    from affect_lib.runs import ganimation as ganimation_run
+
+    p = argparse.ArgumentParser(
+        prog="affect-lib train ganimation",
+        description=ganimation_run.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="the face folder (imgs/ and OpenFace AUs; see emotionet.py)"
+    )
+    p.add_argument("--profile", default="paper", choices=("quick", "paper"), help="default: paper")
+    p.add_argument("--out", default=None, help="run folder (default: runs/PROFILE/ganimation-faces)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (it must hold one) after its last epoch",
+    )
+    p.add_argument("--epochs", type=positive_int, default=None, help="stop after epoch N of the schedule")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_float, default=None)
+    add_settings_argument(p, "--set train.epochs_decay=5 --set model.ngf=32")
+    p.add_argument("--seed", type=non_negative_int, default=1337)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--workers", type=non_negative_int, default=0, help="data-loader worker processes")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="at most N batches per epoch")
+    p.add_argument("--aus", default=None, help="the AU file or folder (default: found in --data-dir)")
+    p.add_argument("--skip-missing-aus", action="store_true", help="leave out images without (confident) AUs")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm bars")
+    p.add_argument("--print-recipe", action="store_true", help="print the merged recipe and exit")
+    return p
+
+
+def ganimation_recipe(args: argparse.Namespace) -> Any:
+    """The recipe of the command line: the profile, then ``--set``, ``--batch-size`` and ``--lr``."""
+    from affect_lib.recipes import ganimation
+
+    overrides = dict(args.settings)
+    for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
+        if value is not None:
+            overrides[f"train.{key}"] = value
+    recipe = ganimation(args.profile)
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+def train_ganimation_command(args: argparse.Namespace) -> int:
+    """Run ``affect-lib train ganimation``; user errors become :class:`CommandError`."""
+    from affect_lib.runs import train_recipe
+    from affect_lib.runs.ganimation import dataset
+    from affect_lib.train import TrainingDiverged
+
+    try:
+        recipe = ganimation_recipe(args)
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    if args.print_recipe:
+        print(json.dumps(recipe.to_dict(), indent=1))
+        return 0
+    if args.data_dir is None:
+        raise CommandError("pass --data-dir FOLDER holding imgs/ and the OpenFace AUs (see --help)")
+    out = Path(args.out) if args.out is not None else Path("runs") / recipe.profile / "ganimation-faces"
+    try:
+        data = dataset(
+            recipe, args.data_dir, seed=args.seed, au_source=args.aus, skip_missing=args.skip_missing_aus
+        )
+        history = train_recipe(
+            recipe,
+            data,
+            seed=args.seed,
+            device=args.device,
+            out=out,
+            max_steps=args.max_steps,
+            progress=args.progress,
+            workers=args.workers,
+            resume=args.resume,
+            stop_epoch=args.epochs,
+        ).history
+    except TrainingDiverged as err:
+        raise CommandError(str(err), status=3) from None
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise CommandError(str(err)) from None
+    except KeyboardInterrupt:
+        raise interrupted(out / "checkpoint.pt", started=(out / "run.json").exists()) from None
+    print(
+        json.dumps(
+            {"out": str(out), "epochs": len(history), "last": history[-1] if history else None}, indent=1
+        )
     )
     return 0

@@ -5,7 +5,10 @@ import json
 import pytest
 import torch
 
-from affect_lib import cli
+from affect_lib import commands
+from affect_lib.commands import common
+from affect_lib.commands import train as train_commands
+from affect_lib.runs import folder
 
 FAST = ["--epochs", "1", "--max-steps", "2"]
 
@@ -19,7 +22,7 @@ def _env(tmp_path, monkeypatch):
 
 
 def train(*args):
-    return cli.main(["train", *args])
+    return commands.main(["train", *args])
 
 
 def error(capsys):
@@ -37,14 +40,14 @@ def test_quick_run_writes_a_self_describing_run_folder(tmp_path, capsys):
         "epoch,"
     )
     saved = torch.load(out / "model.pt", weights_only=True)
-    assert saved["format"] == cli.FORMAT and saved["recipe"]["name"] == "late_fusion-mosi-aligned-quick"
+    assert saved["format"] == folder.FORMAT and saved["recipe"]["name"] == "late_fusion-mosi-aligned-quick"
     assert saved["metrics"]["test"] == summary["test"] and saved["library_version"]
     run = json.loads((out / "run.json").read_text())
     assert run["fingerprint"]["recipe"] and run["recipe"]["hash"] == summary["recipe_hash"]
     assert not list(out.glob(".*.tmp"))
     # evaluate re-scores the saved model to the stored numbers
     capsys.readouterr()
-    assert cli.main(["evaluate", "--checkpoint", str(out / "model.pt")]) == 0
+    assert commands.main(["evaluate", "--checkpoint", str(out / "model.pt")]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["metrics"] == pytest.approx(summary["test"], rel=1e-6)
 
@@ -79,8 +82,8 @@ def test_run_folder_of_another_run_is_refused_and_left_untouched(tmp_path, capsy
 def test_quick_and_paper_default_to_different_folders():
     from affect_lib import recipes
 
-    quick = cli.default_out(recipes.get("mult", "mosi", "quick"))
-    paper = cli.default_out(recipes.get("mult", "mosi", "paper"))
+    quick = folder.default_out(recipes.get("mult", "mosi", "quick"))
+    paper = folder.default_out(recipes.get("mult", "mosi", "paper"))
     assert quick != paper and quick.parts[1] == "quick" and paper.parts[1] == "paper"
 
 
@@ -144,10 +147,10 @@ def test_diverged_run_exits_non_zero_without_results(tmp_path, capsys):
 def test_batch_not_divisible_by_the_world_size_is_refused_before_work(tmp_path):
     from affect_lib import recipes
 
-    args = cli.build_parser().parse_args(["train", "late_fusion", "--dataset", "mosi", "--batch-size", "9"])
-    recipe = cli.resolve_recipe(args)
-    with pytest.raises(cli.CommandError, match="not divisible by the world size 2"):
-        cli._train(args, recipe, torch.device("cpu"), 0, 2)
+    args = commands.build_parser().parse_args(["train", "late_fusion", "--dataset", "mosi", "--batch-size", "9"])
+    recipe = train_commands.resolve_recipe(args)
+    with pytest.raises(common.CommandError, match="not divisible by the world size 2"):
+        train_commands._train(args, recipe, torch.device("cpu"), 0, 2)
     assert recipes.recipe_hash(recipe) != recipes.recipe_hash(recipes.get("late_fusion", "mosi"))
     assert not (tmp_path / "runs").exists()
 
@@ -178,12 +181,12 @@ def test_missing_data_says_what_and_where(tmp_path, capsys):
 def test_truncated_or_foreign_checkpoint_is_refused_in_one_line(tmp_path, capsys):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"PK\x03\x04 truncated")
-    assert cli.main(["evaluate", "--checkpoint", str(bad)]) == 2
+    assert commands.main(["evaluate", "--checkpoint", str(bad)]) == 2
     assert f"checkpoint {bad} was refused" in error(capsys)
     torch.save({"weights": torch.zeros(1)}, bad)
-    assert cli.main(["evaluate", "--checkpoint", str(bad)]) == 2
+    assert commands.main(["evaluate", "--checkpoint", str(bad)]) == 2
     assert "not a model.pt written by affect-lib train" in error(capsys)
-    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert commands.main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")]) == 2
     assert "does not exist" in error(capsys)
 
 
@@ -195,7 +198,7 @@ def test_rejects_mismatched_model_and_dataset(capsys):
 
 def test_chapter_with_a_missing_data_folder_is_one_line(tmp_path, capsys):
     assert (
-        cli.main(["chapter", "30_multimodal_lmr_cbt", "--profile", "paper", "--data-dir", "/nonexistent"])
+        commands.main(["chapter", "30_multimodal_lmr_cbt", "--profile", "paper", "--data-dir", "/nonexistent"])
         == 2
     )
     assert "--data-dir /nonexistent does not exist" in error(capsys)
@@ -247,7 +250,7 @@ def test_ravdess_paper_profile_needs_data_and_a_full_split(tmp_path, capsys):
 def test_module_entry_point_is_the_same_command_line():
     import affect_lib.__main__ as entry
 
-    assert entry.main is cli.main
+    assert entry.main is commands.main
 
 
 # ---- the MulT data path: manifest check of a real data folder, convert-csd -------------------------------------
@@ -312,13 +315,13 @@ def test_convert_csd_writes_a_loadable_pickle_and_never_overwrites(tmp_path, cap
         files += [f"--{key}", str(tmp_path / f"{key}.csd")]
     (tmp_path / "splits.json").write_text(json.dumps({"train": ["vid"], "valid": [], "test": []}))
     command = ["convert-csd", "--dataset", "mosei", "--splits", str(tmp_path / "splits.json"), "--out", "out"]
-    assert cli.main([*command, *files, "--lengths", "4", "4", "4"]) == 0
+    assert commands.main([*command, *files, "--lengths", "4", "4", "4"]) == 0
     assert "wrote out/mosei_senti_data.pkl: train 1 / valid 0 / test 0" in capsys.readouterr().out
     corpus = load_mult_pickle(tmp_path / "out" / "mosei_senti_data.pkl")
     assert corpus.lengths == (4, 4, 4) and corpus["train"].labels.tolist() == [[0.5]]
-    assert cli.main([*command, *files]) == 2
+    assert commands.main([*command, *files]) == 2
     assert "exists: pass --overwrite" in error(capsys)
-    assert cli.main(command) == 2
+    assert commands.main(command) == 2
     assert "give --csd-dir FOLDER" in error(capsys)
 
 
@@ -344,12 +347,12 @@ def test_convert_csd_defaults_to_the_sdks_standard_folds(tmp_path, capsys):
             group.create_dataset("features", data=features)
         files += [f"--{key}", str(tmp_path / f"{key}.csd")]
     command = ["convert-csd", "--dataset", "mosei", "--out", "out", *files]
-    assert cli.main([*command, "--lengths", "4", "4", "4"]) == 0
+    assert commands.main([*command, "--lengths", "4", "4", "4"]) == 0
     assert "train 0 / valid 1 / test 0" in capsys.readouterr().out  # the video is in the standard valid fold
-    assert cli.main(["convert-csd", "--dataset", "iemocap", "--out", "i", *files]) == 2
+    assert commands.main(["convert-csd", "--dataset", "iemocap", "--out", "i", *files]) == 2
     assert "needs --splits FILE: the SDK has no standard IEMOCAP folds" in error(capsys)
     (tmp_path / "bad.json").write_text(json.dumps({"train": [video], "valid": []}))
-    assert cli.main(["convert-csd", "--dataset", "mosei", "--splits", "bad.json", "--out", "b", *files]) == 2
+    assert commands.main(["convert-csd", "--dataset", "mosei", "--splits", "bad.json", "--out", "b", *files]) == 2
     assert "--splits bad.json: expected an object with the keys train, valid, test; got" in error(capsys)
 
 

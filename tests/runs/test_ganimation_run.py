@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from affect_lib import cli, recipes
+from affect_lib import commands, recipes, runs
 from affect_lib.faces import ganimation as gan
-from affect_lib.faces import train_ganimation as tg
 from affect_lib.faces.rig import FaceRig
+from affect_lib.runs import ganimation as ganimation_run
 
 OPENFACE_AUS = "01 02 04 05 06 07 09 10 12 14 15 17 20 23 25 26 45".split()
 
@@ -39,6 +39,13 @@ TINY = {"model.ngf": 8, "model.n_res": 1, "model.ndf": 8, "train.batch_size": 4,
 
 def _quick(**overrides):
     return recipes.ganimation("quick").replace(**(TINY | overrides))
+
+
+def _train(recipe, folder, out, *, seed=1337, epochs=None, resume=False):
+    """A run through the library's one entry point, as the command line makes it."""
+    data = ganimation_run.dataset(recipe, folder, seed=seed)
+    run = runs.train_recipe(recipe, data, seed=seed, out=out, stop_epoch=epochs, resume=resume, progress=False)
+    return run.history
 
 
 def _weights(path):
@@ -82,7 +89,7 @@ def test_paper_recipe_is_the_official_setup():
 
 def test_one_epoch_run_writes_loadable_official_checkpoints(folder, tmp_path):
     out = tmp_path / "run"
-    history = tg.train(_quick(), folder, out, epochs=1, seed=0, progress=False)
+    history = _train(_quick(), folder, out, epochs=1, seed=0)
     assert len(history) == 1 and history[0]["epoch"] == 1 and history[0]["lr"] == pytest.approx(1e-4)
     assert history[0]["steps"] == 2  # 8 images, batch 4
     with (out / "metrics.csv").open() as fh:
@@ -107,7 +114,7 @@ def test_resume_after_an_interrupted_epoch_gives_the_uninterrupted_weights(folde
     recipe = _quick(
         **{"train.epochs_const": 1, "train.epochs_decay": 2, "train.batch_size": 8}
     )  # 1 step/epoch
-    whole = tg.train(recipe, folder, tmp_path / "whole", seed=3, progress=False)
+    whole = _train(recipe, folder, tmp_path / "whole", seed=3)
     step, calls = gan.Trainer.step, []
 
     def crash_in_epoch_two(self, *args):
@@ -118,10 +125,10 @@ def test_resume_after_an_interrupted_epoch_gives_the_uninterrupted_weights(folde
 
     monkeypatch.setattr(gan.Trainer, "step", crash_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        tg.train(recipe, folder, tmp_path / "parts", seed=3, progress=False)
+        _train(recipe, folder, tmp_path / "parts", seed=3)
     monkeypatch.setattr(gan.Trainer, "step", step)
     assert torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)["epoch"] == 1
-    resumed = tg.train(recipe, folder, tmp_path / "parts", seed=3, resume=True, progress=False)
+    resumed = _train(recipe, folder, tmp_path / "parts", seed=3, resume=True)
 
     drop = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
     assert drop(resumed) == drop(whole) and [r["lr"] for r in whole] == pytest.approx([1e-4, 1e-4, 5e-5])
@@ -131,27 +138,27 @@ def test_resume_after_an_interrupted_epoch_gives_the_uninterrupted_weights(folde
             _weights(tmp_path / "parts" / "checkpoints" / name),
         )
         assert all(torch.equal(a[k], b[k]) for k in a)
-    other = tg.train(recipe, folder, tmp_path / "other", seed=4, epochs=1, progress=False)
+    other = _train(recipe, folder, tmp_path / "other", seed=4, epochs=1)
     assert drop(other)[0] != drop(whole)[0]  # another seed: another run (the comparison above can fail)
 
 
 def test_run_folders_are_never_overwritten(folder, tmp_path):
     out = tmp_path / "run"
-    tg.train(_quick(), folder, out, epochs=1, seed=0, progress=False)
+    _train(_quick(), folder, out, epochs=1, seed=0)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(FileExistsError, match="already holds this run: pass --resume"):
-        tg.train(_quick(), folder, out, epochs=1, seed=0, progress=False)
+        _train(_quick(), folder, out, epochs=1, seed=0)
     with pytest.raises(FileExistsError, match="its recipe is"):
-        tg.train(_quick(**{"train.lr": 3e-4}), folder, out, epochs=1, seed=0, resume=True, progress=False)
+        _train(_quick(**{"train.lr": 3e-4}), folder, out, epochs=1, seed=0, resume=True)
     with pytest.raises(FileExistsError, match="its seed is 0, this run's is 1"):
-        tg.train(_quick(), folder, out, epochs=1, seed=1, resume=True, progress=False)
+        _train(_quick(), folder, out, epochs=1, seed=1, resume=True)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="not empty and holds no run.json"):
-        tg.train(_quick(), folder, tmp_path / "busy", epochs=1, progress=False)
+        _train(_quick(), folder, tmp_path / "busy", epochs=1)
     with pytest.raises(ValueError, match="fewer than one batch of 25"):
-        tg.train(recipes.ganimation("paper"), folder, tmp_path / "paper", progress=False)
+        _train(recipes.ganimation("paper"), folder, tmp_path / "paper")
 
 
 def test_resume_on_changed_images_is_refused(folder, tmp_path):
@@ -159,11 +166,11 @@ def test_resume_on_changed_images_is_refused(folder, tmp_path):
 
     data, out = tmp_path / "faces", tmp_path / "run"
     shutil.copytree(folder, data)
-    tg.train(_quick(), data, out, epochs=1, seed=0, progress=False)
+    _train(_quick(), data, out, epochs=1, seed=0)
     image = data / "imgs" / "000003.png"
     Image.fromarray(255 - np.asarray(Image.open(image))).save(image)  # as many images, one of them other
     with pytest.raises(FileExistsError, match="its data_sha256 is '"):
-        tg.train(_quick(), data, out, epochs=2, seed=0, resume=True, progress=False)
+        _train(_quick(), data, out, epochs=2, seed=0, resume=True)
 
 
 def test_resume_needs_an_existing_run(folder, tmp_path):
@@ -171,7 +178,7 @@ def test_resume_needs_an_existing_run(folder, tmp_path):
         if out.name == "empty":
             out.mkdir()
         with pytest.raises(FileNotFoundError, match=rf"--resume: {out} holds no run \(no run\.json"):
-            tg.train(_quick(), folder, out, epochs=1, seed=0, resume=True, progress=False)
+            _train(_quick(), folder, out, epochs=1, seed=0, resume=True)
     assert not (tmp_path / "missing").exists() and not any((tmp_path / "empty").iterdir())
 
 
@@ -179,20 +186,20 @@ def test_command_line(folder, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["train", "ganimation", "--data-dir", str(folder), "--profile", "quick", "--out", str(out)]
     argv += [f"--set={key}={value}" for key, value in TINY.items()]
-    assert cli.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 0
+    assert commands.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
-    assert cli.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 2
+    assert commands.main([*argv, "--epochs", "1", "--no-progress", "--seed", "0"]) == 2
     assert "pass --resume" in capsys.readouterr().err
     gone = tmp_path / "gone"
     assert (
-        cli.main([*argv, "--out", str(gone), "--resume", "--epochs", "1", "--no-progress", "--seed", "0"])
+        commands.main([*argv, "--out", str(gone), "--resume", "--epochs", "1", "--no-progress", "--seed", "0"])
         == 2
     )
     assert f"--resume: {gone} holds no run" in capsys.readouterr().err and not gone.exists()
-    assert cli.main(["train", "ganimation", "--print-recipe", "--set", "model.ngf=16"]) == 0
+    assert commands.main(["train", "ganimation", "--print-recipe", "--set", "model.ngf=16"]) == 0
     assert json.loads(capsys.readouterr().out)["model_args"]["ngf"] == 16
     assert (
-        cli.main(["train", "ganimation", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
+        commands.main(["train", "ganimation", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
         == 2
     )
     assert "imgs" in capsys.readouterr().err and not (tmp_path / "x").exists()

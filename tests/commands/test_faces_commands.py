@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from affect_lib import cli as main_cli
-from affect_lib.faces import cli, facs
+from affect_lib import commands as main_cli
+from affect_lib.commands import faces as cli
+from affect_lib.faces import facs
 
 
 def _run(*argv):
     parser = argparse.ArgumentParser(prog="affect-lib")
-    cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
     return args.func(args)
 

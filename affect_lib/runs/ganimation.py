@@ -1,4 +1,4 @@
-"""``affect-lib train ganimation --data-dir DATA``: a whole GANimation training run on a face folder.
+"""A whole GANimation training run on a face folder (``affect-lib train ganimation --data-dir DATA``).
 
 The run follows the official training: the recipe (:func:`affect_lib.recipes.ganimation`; ``paper``: 128 px,
 ``ngf`` 64, 6 residual blocks, batch 25, Adam(1e-4, (0.5, 0.999)), 5 critic steps per generator step, 20 epochs at
@@ -8,10 +8,10 @@ shared :class:`affect_lib.faces.ganimation.Trainer` and its :meth:`~affect_lib.f
 Batches are reshuffled every epoch from ``(seed, epoch)`` and incomplete last batches dropped, as the official
 loader does.
 
-It is its own command, dispatched by :func:`affect_lib.cli.main` before the generic parser, because the generic
-``train`` trains one model of :mod:`affect_lib.models` with one loss, selects the epoch on a validation metric,
-scores a test split and writes one ``model.pt``; GANimation trains two networks adversarially, has no validation
-metric to select on, and is read back as the official per-epoch generator and critic files.
+:func:`affect_lib.runs.train_recipe` sends GANimation recipes here: where a sequence or audio-visual recipe trains
+one model of :mod:`affect_lib.models` with one loss, selects the epoch on a validation metric, scores a test split
+and writes one ``model.pt``, GANimation trains two networks adversarially, has no validation metric to select on,
+and is read back as the official per-epoch generator and critic files.
 
 The run folder ``OUT`` (default ``runs/PROFILE/ganimation-faces``) holds:
 
@@ -28,14 +28,13 @@ An existing run is never replaced: a folder holding this run needs ``--resume`` 
 complete epoch and gives the weights an uninterrupted run would have had; only files of an epoch that had not
 completed are written again), a folder holding another run (other data included) or other files is refused, naming
 what differs, and ``--resume`` on a folder that holds no run (missing, or without ``run.json``) is refused rather
-than starting one (:func:`affect_lib.runtime.check_run_folder`, the rules ``affect-lib train`` shares).
+than starting one (:func:`affect_lib.runs.folder.check_run_folder`, the rules of every run folder).
 ``--epochs N`` stops after epoch N of the schedule without changing the schedule, so a later ``--resume`` (with a
 larger N, or none) continues the same run.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -49,7 +48,9 @@ from torch.utils.data.distributed import DistributedSampler
 from affect_lib.data.emotionet import FaceAUs
 from affect_lib.faces import ganimation as gan
 from affect_lib.recipes import GanimationRecipe, recipe_hash
-from affect_lib.runtime import check_run_folder, data_digest
+from affect_lib.runs.folder import check_run_folder, csv_text, data_digest
+from affect_lib.runtime import resolve_device, seed_everything
+from affect_lib.train import TrainingDiverged, atomic_save, atomic_write_text
 
 FORMAT = "affect_lib.ganimation_run/1"
 """The ``format`` key of a run's ``checkpoint.pt``."""
@@ -119,7 +120,7 @@ def load_run_checkpoint(path: Path, fp: dict[str, Any]) -> dict[str, Any]:
 
 def train(
     recipe: GanimationRecipe,
-    data_dir: str | Path,
+    data: FaceAUs,
     out: str | Path,
     *,
     resume: bool = False,
@@ -128,20 +129,18 @@ def train(
     device: str | torch.device = "auto",
     workers: int = 0,
     max_steps: int | None = None,
-    au_source: str | Path | None = None,
-    skip_missing: bool = False,
     progress: bool = True,
-) -> list[dict[str, float]]:
-    """Train GANimation's G and D on the face folder ``data_dir`` into the run folder ``out`` (module docstring).
+) -> tuple[gan.Trainer, list[dict[str, float]]]:
+    """Train GANimation's G and D on a face folder's training split (``data``: :func:`dataset`) into the run
+    folder ``out`` (module docstring); :func:`affect_lib.runs.train_recipe` calls it for GANimation recipes.
 
     Args:
         epochs: stop after this 1-based epoch of the schedule (default: the whole schedule).
         max_steps: at most this many batches per epoch (a smoke test on real data).
-        au_source, skip_missing: as :class:`~affect_lib.data.emotionet.FaceAUs`.
         progress: a tqdm bar per epoch.
 
     Returns:
-        The per-epoch records of the whole run so far (those of earlier sessions included).
+        The trainer and the per-epoch records of the whole run so far (those of earlier sessions included).
 
     Raises:
         FileNotFoundError, FileExistsError, ValueError: bad data, a refused run folder (``resume`` needs one that
@@ -149,10 +148,6 @@ def train(
         :class:`affect_lib.train.TrainingDiverged`: a non-finite loss (the folder keeps the last good epoch).
     """
     from tqdm.auto import tqdm
-
-    from affect_lib.cli import _csv_text
-    from affect_lib.runtime import resolve_device, seed_everything
-    from affect_lib.train import TrainingDiverged, atomic_save, atomic_write_text
 
     t = recipe.train
     stop = t.epochs if epochs is None else epochs
@@ -162,10 +157,9 @@ def train(
         )
     device = resolve_device(device)
     out = Path(out)
-    data = dataset(recipe, data_dir, seed=seed, au_source=au_source, skip_missing=skip_missing)
     if len(data) < t.batch_size:
         raise ValueError(
-            f"{data_dir} has {len(data)} training images, fewer than one batch of {t.batch_size}: "
+            f"{data.root} has {len(data)} training images, fewer than one batch of {t.batch_size}: "
             "lower the batch size (--batch-size)"
         )
     fp = fingerprint(recipe, data, seed=seed, max_steps=max_steps)
@@ -210,7 +204,7 @@ def train(
         epoch = int(record["epoch"])
         atomic_save(G.state_dict(), out / "checkpoints" / f"{epoch}_net_gen.pth")
         atomic_save(D.state_dict(), out / "checkpoints" / f"{epoch}_net_dis.pth")
-        atomic_write_text(out / "metrics.csv", _csv_text(history))
+        atomic_write_text(out / "metrics.csv", csv_text(history))
         state = {"format": FORMAT, "epoch": epoch, "fingerprint": fp, "trainer": trainer.state_dict()}
         atomic_save(state | {"rng": _rng_state(device), "history": history}, out / "checkpoint.pt")
 
@@ -226,103 +220,4 @@ def train(
         on_epoch=on_epoch,
         progress=(lambda x, **kw: tqdm(x, leave=False, **kw)) if progress else (lambda x, **_: x),
     )
-    return history
-
-
-# ---- command line --------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``affect-lib train ganimation``."""
-    from affect_lib.cli import _non_negative_int, _positive_float, _positive_int, _setting
-
-    p = argparse.ArgumentParser(
-        prog="affect-lib train ganimation",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--data-dir", default=None, help="the face folder (imgs/ and OpenFace AUs; see emotionet.py)"
-    )
-    p.add_argument("--profile", default="paper", choices=("quick", "paper"), help="default: paper")
-    p.add_argument("--out", default=None, help="run folder (default: runs/PROFILE/ganimation-faces)")
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out (it must hold one) after its last epoch",
-    )
-    p.add_argument("--epochs", type=_positive_int, default=None, help="stop after epoch N of the schedule")
-    p.add_argument("--batch-size", type=_positive_int, default=None)
-    p.add_argument("--lr", type=_positive_float, default=None)
-    p.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe field, e.g. --set train.epochs_decay=5 --set model.ngf=32",
-    )
-    p.add_argument("--seed", type=_non_negative_int, default=1337)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--workers", type=_non_negative_int, default=0, help="data-loader worker processes")
-    p.add_argument("--max-steps", type=_positive_int, default=None, help="at most N batches per epoch")
-    p.add_argument("--aus", default=None, help="the AU file or folder (default: found in --data-dir)")
-    p.add_argument("--skip-missing-aus", action="store_true", help="leave out images without (confident) AUs")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm bars")
-    p.add_argument("--print-recipe", action="store_true", help="print the merged recipe and exit")
-    return p
-
-
-def resolve_recipe(args: argparse.Namespace) -> GanimationRecipe:
-    """The recipe of the command line: the profile, then ``--set``, ``--batch-size`` and ``--lr``."""
-    from affect_lib.recipes import ganimation
-
-    overrides = dict(args.settings)
-    for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
-        if value is not None:
-            overrides[f"train.{key}"] = value
-    recipe = ganimation(args.profile)
-    return recipe.replace(**overrides) if overrides else recipe
-
-
-def command(args: argparse.Namespace) -> int:
-    """Run ``affect-lib train ganimation``; user errors become :class:`affect_lib.cli.CommandError`."""
-    from affect_lib.cli import CommandError, interrupted
-    from affect_lib.train import TrainingDiverged
-
-    try:
-        recipe = resolve_recipe(args)
-    except ValueError as err:
-        raise CommandError(str(err)) from None
-    if args.print_recipe:
-        print(json.dumps(recipe.to_dict(), indent=1))
-        return 0
-    if args.data_dir is None:
-        raise CommandError("pass --data-dir FOLDER holding imgs/ and the OpenFace AUs (see --help)")
-    out = Path(args.out) if args.out is not None else Path("runs") / recipe.profile / "ganimation-faces"
-    try:
-        history = train(
-            recipe,
-            args.data_dir,
-            out,
-            resume=args.resume,
-            epochs=args.epochs,
-            seed=args.seed,
-            device=args.device,
-            workers=args.workers,
-            max_steps=args.max_steps,
-            au_source=args.aus,
-            skip_missing=args.skip_missing_aus,
-            progress=args.progress,
-        )
-    except TrainingDiverged as err:
-        raise CommandError(str(err), status=3) from None
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        raise CommandError(str(err)) from None
-    except KeyboardInterrupt:
-        raise interrupted(out / "checkpoint.pt", started=(out / "run.json").exists()) from None
-    print(
-        json.dumps(
-            {"out": str(out), "epochs": len(history), "last": history[-1] if history else None}, indent=1
-        )
-    )
-    return 0
+    return trainer, history

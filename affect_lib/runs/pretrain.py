@@ -16,10 +16,10 @@ Comparing fine-tuning with training from scratch at one seed::
     video, audio = pretrain_unimodal(recipe, loaders, seed=seed)
     for init in ("scratch", "unimodal"):
         seed_everything(seed)
-        model = recipes.build_model(recipe)  # the same head and cross-modal weights in both runs
+        model = build_model(recipe)  # the same head and cross-modal weights in both runs
         if init == "unimodal":
             init_from_unimodal(model, video, audio)
-        Trainer(model, F.cross_entropy, recipes.train_config(recipe, seed=seed), ...).fit(...)
+        fit_model(new_trainer(model, recipe, train_config(recipe, seed=seed)), recipe, loaders)
 
 Files under ``out``: ``video_only.pt`` and ``audio_only.pt`` (``format``, ``fingerprint``, ``state_dict``,
 ``history``, ``best_epoch``), read with ``weights_only=True``; while a model trains, its resumable per-epoch
@@ -39,15 +39,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from affect_lib import recipes
-from affect_lib.metrics import classification_metrics
 from affect_lib.models.cfn_sr import CFNSRConfig, init_from_unimodal
-from affect_lib.runtime import seed_everything
-from affect_lib.train import Trainer, TrainingDiverged, atomic_save, atomic_write_text, barrier, world
+from affect_lib.runs.build import fit_model, new_model, new_trainer, train_config
+from affect_lib.train import atomic_save, atomic_write_text, barrier, world
 
 FORMAT = "affect_lib.unimodal/1"
 """The ``format`` key of a ``video_only.pt`` / ``audio_only.pt`` written by :func:`pretrain_unimodal`."""
@@ -141,7 +139,7 @@ def initialise(
 def _pretrain_one(
     recipe: recipes.Recipe, loaders: Mapping[str, DataLoader], seed: int, out: Any, runtime: dict
 ) -> State:
-    config = recipes.train_config(recipe, seed=seed, **runtime)
+    config = train_config(recipe, seed=seed, **runtime)
     fingerprint = _fingerprint(recipe, config, loaders)
     final = partial = None
     if out is not None:
@@ -154,11 +152,8 @@ def _pretrain_one(
             _claim(partial, fingerprint)
         barrier()
         config = dataclasses.replace(config, checkpoint_dir=partial)
-    seed_everything(seed, deterministic=config.deterministic)
-    trainer = Trainer(recipes.build_model(recipe), F.cross_entropy, config, classification_metrics)
-    history = trainer.fit(loaders["train"], loaders["valid"])
-    if history.best_epoch is None:
-        raise TrainingDiverged(f"{recipe.name}: no epoch had a finite validation {config.monitor}")
+    trainer = new_trainer(new_model(recipe, seed, deterministic=config.deterministic), recipe, config)
+    history = fit_model(trainer, recipe, loaders)
     state = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
     if final is not None and partial is not None and world()[0] == 0:
         payload = {
