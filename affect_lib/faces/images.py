@@ -75,13 +75,19 @@ def load_face(source: str = "astronaut", *, size: int = 128, index: int = 0) -> 
         grey = data.lfw_subset()[index].astype(np.float32)
         grey = transform.resize(grey, (size, size), order=3, anti_aliasing=False).clip(0, 1)
         return Face(np.repeat(grey[..., None], 3, axis=2).astype(np.float32), {}, "lfw")
-    marks = astronaut_landmarks()
-    src = np.stack([marks["eye_l"], marks["eye_r"]])
+    return align_by_eyes(data.astronaut(), astronaut_landmarks(), size, "astronaut")
+
+
+def align_by_eyes(image: np.ndarray, landmarks: dict[str, np.ndarray], size: int, source: str) -> Face:
+    """The ``size`` × ``size`` face of ``image`` (H, W, 3), uint8 or float in [0, 1], whose landmarks (name ->
+    (x, y) pixels, with ``eye_l`` and ``eye_r``) are given: a similarity transform puts the eye centres at
+    (:data:`EYE_X`, :data:`EYE_Y`) of the frame (bicubic, edges repeated); the landmarks are moved with it."""
+    src = np.stack([landmarks["eye_l"], landmarks["eye_r"]])
     dst = np.array([[EYE_X[0] * size, EYE_Y * size], [EYE_X[1] * size, EYE_Y * size]])
     tform = transform.SimilarityTransform.from_estimate(src, dst)
-    image = transform.warp(data.astronaut(), tform.inverse, output_shape=(size, size), order=3, mode="edge")
-    aligned = {name: tform(xy[None])[0] for name, xy in marks.items()}
-    return Face(image.clip(0, 1).astype(np.float32), aligned, "astronaut")
+    aligned = transform.warp(image, tform.inverse, output_shape=(size, size), order=3, mode="edge")
+    moved = {name: tform(xy[None])[0] for name, xy in landmarks.items()}
+    return Face(aligned.clip(0, 1).astype(np.float32), moved, source)
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from skimage import transform
 
-from affect_lib.faces.images import EYE_X, EYE_Y, Face
+from affect_lib.faces.images import Face, align_by_eyes
 
 MESH_FILE = "mediapipe/modules/face_landmark/face_landmark.tflite"
 MESH_INPUT = 192
@@ -129,11 +129,4 @@ def fit_face(image: np.ndarray, size: int = 128) -> Face:
     image = np.asarray(image, dtype=np.float64)
     if image.max() > 1.0:
         image = image / 255.0
-    marks = rig_landmarks(image)
-    src = np.stack([marks["eye_l"], marks["eye_r"]])
-    dst = np.array([[EYE_X[0] * size, EYE_Y * size], [EYE_X[1] * size, EYE_Y * size]])
-    tform = transform.SimilarityTransform.from_estimate(src, dst)
-    aligned = transform.warp(image, tform.inverse, output_shape=(size, size), order=3, mode="edge")
-    return Face(
-        aligned.clip(0, 1).astype(np.float32), {n: tform(xy[None])[0] for n, xy in marks.items()}, "mesh"
-    )
+    return align_by_eyes(image, rig_landmarks(image), size, "mesh")
