@@ -55,6 +55,12 @@ class Detection:
         """Box area, square pixels."""
         return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
 
+    def square(self, scale: float = 1.5) -> tuple[int, int, int]:
+        """(left, top, side) pixels of the square centred on the box, of side ``scale`` × its longer side."""
+        x0, y0, x1, y1 = self.box
+        side = max(1, round(scale * max(x1 - x0, y1 - y0)))
+        return round((x0 + x1 - side) / 2), round((y0 + y1 - side) / 2), side
+
     def xywh(self) -> tuple[int, int, int, int]:
         """The box as integer (x, y, w, h) pixels, the layout of OpenCV's cascades."""
         x0, y0, x1, y1 = (int(round(v)) for v in self.box)
@@ -189,9 +195,7 @@ def largest_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
 def square_around(image: np.ndarray, face: Detection, scale: float = 1.5) -> np.ndarray:
     """A square crop of ``image`` (H, W, ...) centred on the face's box, of side ``scale`` × its longer side;
     parts outside the image repeat its edge. 1.5 is the region mediapipe's face mesh is given."""
-    x0, y0, x1, y1 = face.box
-    side = max(1, round(scale * max(x1 - x0, y1 - y0)))
-    left, top = round((x0 + x1 - side) / 2), round((y0 + y1 - side) / 2)
+    left, top, side = face.square(scale)
     h, w = image.shape[:2]
     pad = [(max(0, -top), max(0, top + side - h)), (max(0, -left), max(0, left + side - w))]
     padded = np.pad(image, pad + [(0, 0)] * (image.ndim - 2), mode="edge")
