@@ -8,4 +8,6 @@
 - :mod:`affect_lib.faces.pairs`       exact (source, target AUs, ground truth) pairs rendered by the rig
 - :mod:`affect_lib.faces.ganimation`  GANimation's generator, critic, losses, trainer and checkpoint loader
 - :mod:`affect_lib.faces.search`      EvoGAN's genetic algorithms, random search and CMA-ES
+- :mod:`affect_lib.faces.au_estimate` AU intensities from the face mesh against a reference face; scores of edits
+- :mod:`affect_lib.faces.prepare`     a folder of photographs -> a GANimation data folder (aligned faces, AUs, splits)
 """

@@ -189,14 +189,22 @@ class EditScore:
     Attributes:
         targets: (B, 17) the requested AUs (clipped to [0, 5]).
         estimated: (B, 17) the estimator's AUs of the edited faces.
-        error: (17,) mean absolute error per AU, over the B edits.
-        unchanged: (17,) the same error had each face been left as the reference (its AUs ``reference_aus``).
+        reference: (B, 17) the AUs of the face each edit started from (its estimator's ``reference_aus``).
     """
 
     targets: np.ndarray
     estimated: np.ndarray
-    error: np.ndarray
-    unchanged: np.ndarray
+    reference: np.ndarray
+
+    @property
+    def error(self) -> np.ndarray:
+        """(17,) mean absolute error per AU, over the edits."""
+        return np.abs(self.estimated - self.targets).mean(0)
+
+    @property
+    def unchanged(self) -> np.ndarray:
+        """(17,) the error had every face been left as it was."""
+        return np.abs(self.reference - self.targets).mean(0)
 
     @property
     def mean(self) -> float:
@@ -234,10 +242,42 @@ def score_edits(
         aus = torch.as_tensor(targets[start : start + batch_size], dtype=torch.float32)
         with torch.no_grad():
             estimated.append(estimator.estimate(generator(aus)))
-    wanted = targets.clip(0, AU_MAX)
-    found = np.concatenate(estimated)
+    reference = np.broadcast_to(estimator.reference_aus, targets.shape)
+    return EditScore(targets.clip(0, AU_MAX), np.concatenate(estimated), reference)
+
+
+def score_faces(
+    edit: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    faces: torch.Tensor,
+    face_aus: np.ndarray,
+    targets: np.ndarray,
+) -> EditScore:
+    """:func:`score_edits` over several faces (e.g. a real-data run's test images), pooled.
+
+    Args:
+        edit: (face (3, S, S) in [0, 1], AUs (B, 17) on the 0-5 scale) -> edits (B, 3, S, S) in [0, 1], e.g.
+            ``lambda face, aus: GanimationGenerator(G, face)(aus)``.
+        faces: (N, 3, S, S) the faces in [0, 1], aligned like the training faces.
+        face_aus: (N, 17) their own AUs (e.g. the data folder's), the reference each edit is measured from.
+        targets: (N, B, 17) the AUs asked of each face.
+
+    Each face gets its own estimator (:meth:`AUEstimator.for_image`, about 50 mesh runs); a face in which the mesh
+    finds no face raises ``ValueError``.
+    """
+    check_image_batch(faces, "faces", channels=(3,))
+    face_aus = check_aus(face_aus, "face_aus").reshape(-1, N_AUS)
+    targets = np.asarray(targets, dtype=np.float64)
+    if not len(faces) == len(face_aus) == len(targets) or targets.ndim != 3:
+        raise ValueError(
+            f"faces {tuple(faces.shape)}, face_aus {face_aus.shape} and targets {targets.shape} must be "
+            "(N, 3, S, S), (N, 17) and (N, B, 17)"
+        )
+    scores = []
+    for face, aus, wanted in zip(faces, face_aus, targets, strict=True):
+        estimator = AUEstimator.for_image(face.permute(1, 2, 0).cpu().numpy(), aus)
+        scores.append(score_edits(lambda a, face=face: edit(face, a), wanted, estimator))
     return EditScore(
-        wanted, found, np.abs(found - wanted).mean(0), np.abs(estimator.reference_aus - wanted).mean(0)
+        *(np.concatenate([getattr(s, k) for s in scores]) for k in ("targets", "estimated", "reference"))
     )
 
 

@@ -20,6 +20,7 @@ from affect_lib.faces.au_estimate import (  # noqa: E402 (after the skip)
     random_aus,
     rig_recovery,
     score_edits,
+    score_faces,
 )
 from affect_lib.faces.rig import FaceRig  # noqa: E402
 
@@ -66,6 +67,26 @@ def test_score_edits_tells_the_rig_from_leaving_the_face_unchanged():
     np.testing.assert_allclose(still.unchanged, np.abs(targets).mean(0))
     assert rig_score.mean < 0.7 * still.mean
     assert [row["au"] for row in rig_score.rows()] == list(facs.AU_LABELS)
+
+
+def test_score_faces_pools_several_faces_each_against_itself():
+    from affect_lib.faces.images import Face, to_tensor
+
+    faces = torch.cat(
+        [to_tensor(mesh.fit_face(load_face("lfw", size=192, index=i).image).image) for i in (3, 7)]
+    )
+    targets = np.stack([random_aus(12, seed=4), random_aus(12, seed=5)])
+
+    def rig_edit(face: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:
+        image = face.permute(1, 2, 0).numpy()
+        return FaceRig(Face(image, mesh.rig_landmarks(image), "mesh"), neutral=True)(aus)
+
+    edited = score_faces(rig_edit, faces, np.zeros((2, facs.N_AUS)), targets)
+    assert edited.targets.shape == edited.estimated.shape == (24, facs.N_AUS)
+    np.testing.assert_allclose(edited.unchanged, np.abs(targets.reshape(-1, 17)).mean(0))
+    assert edited.mean < 0.7 * edited.unchanged.mean()
+    with pytest.raises(ValueError, match="must be"):
+        score_faces(rig_edit, faces, np.zeros((1, 17)), targets)
 
 
 def test_au_recovery_by_hand():
