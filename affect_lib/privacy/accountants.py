@@ -168,7 +168,26 @@ class PairStep(NamedTuple):
 
 
 class _PairAccountant(Accountant):
-    """Accountants that read the differences of neighbouring gradients at every step (``wdp``, ``bdp``)."""
+    """Accountants that read the differences of neighbouring gradients at every step (``wdp``, ``bdp``).
+
+    ``step`` reads the gradients (their pair distances, O(pairs x dim)) and records them; it does not evaluate
+    the step's value. The values of the recorded steps are evaluated together, vectorised over steps, when
+    the history, the values or epsilon are next asked for (opacus's accountants, too, only compose at query
+    time), each to the same float as the step's own :func:`~.analysis.wdp.wasserstein_step_loss` or
+    :func:`~.analysis.bdp.bayesian_step_cost`.
+    """
+
+    @property
+    def history(self) -> list[PairStep]:
+        """One :class:`PairStep` per step, the recorded steps evaluated."""
+        if self._pending:
+            self._evaluate_pending()
+        return self._history
+
+    @history.setter
+    def history(self, value: list[PairStep]) -> None:
+        self._history: list[PairStep] = value
+        self._pending: list[tuple[float, float, np.ndarray, float]] = []  # (z, q, distances, noise std)
 
     def step(
         self,
@@ -178,8 +197,8 @@ class _PairAccountant(Accountant):
         sample_rate: float,
         max_grad_norm: float = 1.0,
         distances: Any = None,
-    ) -> float:
-        """Account one step and return its value (W_t for ``wdp``, c_t for ``bdp``).
+    ) -> None:
+        """Account one step (its value is evaluated at the next query: see :meth:`values`).
 
         Args:
             grad_diffs: differences of neighbouring gradients, shape (n_pairs, dim); or give ``distances``.
@@ -193,16 +212,34 @@ class _PairAccountant(Accountant):
         d = (
             wdp.pair_distances(grad_diffs)
             if distances is None
-            else check_nonnegative(distances, "distances").reshape(-1)
+            else check_nonnegative(distances, "distances").reshape(-1).copy()
         )
+        self._check_pairs(d.size)
         z = float(check_positive(noise_multiplier, "noise_multiplier"))
         c = float(check_positive(max_grad_norm, "max_grad_norm"))
         q = check_sample_rate(sample_rate)
-        value = self._step_value(d, z * c, q)
-        self.history.append(PairStep(z, q, int(d.size), value))
-        return value
+        self._pending.append((z, q, d, z * c))
 
-    def _step_value(self, distances: np.ndarray, noise_std: float, sample_rate: float) -> float:
+    def _evaluate_pending(self) -> None:
+        """Evaluate the recorded steps, one vectorised call per run of steps with the same q and pair count."""
+        pending, self._pending = self._pending, []
+        i = 0
+        while i < len(pending):
+            _, q, d, _ = pending[i]
+            j = i + 1
+            while j < len(pending) and pending[j][1] == q and pending[j][2].size == d.size:
+                j += 1
+            run = pending[i:j]
+            values = self._step_values(np.stack([p[2] for p in run]), np.array([p[3] for p in run]), q)
+            self._history.extend(
+                PairStep(z, q, int(d.size), float(v)) for (z, q, d, _), v in zip(run, values, strict=True)
+            )
+            i = j
+
+    def _check_pairs(self, n_pairs: int) -> None:
+        """Refuse a step with too few pairs now, not at the next query."""
+
+    def _step_values(self, distances: np.ndarray, noise_std: np.ndarray, sample_rate: float) -> np.ndarray:
         raise NotImplementedError  # pragma: no cover
 
     def values(self) -> np.ndarray:
@@ -211,7 +248,7 @@ class _PairAccountant(Accountant):
 
     def _accounted(self) -> np.ndarray:
         """The step values, refusing an empty history as the DP accountants do (no step, no budget to report)."""
-        if not self.history:
+        if not len(self):
             raise ValueError("the history is empty: account at least one step before asking for epsilon")
         return self.values()
 
@@ -224,7 +261,7 @@ class _PairAccountant(Accountant):
         return out
 
     def __len__(self) -> int:
-        return len(self.history)
+        return len(self._history) + len(self._pending)
 
 
 class WassersteinAccountant(_PairAccountant):
@@ -245,10 +282,15 @@ class WassersteinAccountant(_PairAccountant):
         self.beta = float(check_positive(beta, "beta"))
         self.paper_compat = bool(paper_compat)
 
-    def _step_value(self, distances: np.ndarray, noise_std: float, sample_rate: float) -> float:
-        return wdp.wasserstein_step_loss(
-            distances, noise_std, sample_rate, self.order, paper_compat=self.paper_compat
-        )
+    def _step_values(self, distances: np.ndarray, noise_std: np.ndarray, sample_rate: float) -> np.ndarray:
+        if self.paper_compat:  # the released float32 evaluation, one step at a time
+            return np.array(
+                [
+                    wdp.wasserstein_step_loss(d, s, sample_rate, self.order, paper_compat=True)
+                    for d, s in zip(distances, noise_std, strict=True)
+                ]
+            )
+        return wdp.wasserstein_step_losses(distances, noise_std, sample_rate, self.order)
 
     @property
     def privacy_loss(self) -> float:
@@ -285,8 +327,12 @@ class BayesianAccountant(_PairAccountant):
             raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
         self.confidence = float(confidence)
 
-    def _step_value(self, distances: np.ndarray, noise_std: float, sample_rate: float) -> float:
-        return bdp.bayesian_step_cost(distances, noise_std, sample_rate, self.order, self.confidence)
+    def _check_pairs(self, n_pairs: int) -> None:
+        if n_pairs < 2:
+            raise ValueError("the Bayesian accountant needs at least 2 gradient pairs per step")
+
+    def _step_values(self, distances: np.ndarray, noise_std: np.ndarray, sample_rate: float) -> np.ndarray:
+        return bdp.bayesian_step_costs(distances, noise_std, sample_rate, self.order, self.confidence)
 
     def get_epsilon(self, delta: float) -> float:
         return bdp.bayesian_epsilon(float(self._accounted().sum()), delta, self.order)

@@ -17,6 +17,7 @@ Two ways to train (``semantics``):
 from __future__ import annotations
 
 import functools
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from affect_lib.privacy.accountants import PAIR_ACCOUNTANTS, make_accountant
-from affect_lib.privacy.analysis.wdp import all_pair_differences
+from affect_lib.privacy.analysis.wdp import all_pair_distances
 from affect_lib.privacy.validation import check_delta, check_positive
 from affect_lib.progress import progress
 
@@ -70,6 +71,10 @@ class DPSGDRun:
     wdp_step_losses: list[float] = field(default_factory=list)
     max_pair_distance: float = 0.0
     """The largest ||d_i|| fed to the pair accountants (<= 2C for ``dpsgd``)."""
+    seconds: float = 0.0
+    """Wall-clock seconds of the whole training (data, model, steps, evaluation and accounting)."""
+    accountant_seconds: float = 0.0
+    """Wall-clock seconds of those spent accounting: the pair distances, every ``step`` and ``get_epsilon``."""
 
 
 _KNOWN_WARNINGS = (
@@ -132,6 +137,7 @@ def train_dpsgd(
     check_delta(delta)
     if epochs < 1 or batch_size < 2 or n_probe < 2:
         raise ValueError("epochs must be >= 1, batch_size >= 2 and n_probe >= 2")
+    began = time.perf_counter()
     torch.manual_seed(seed)
     x_tr, y_tr, x_te, y_te = load_digits_tensors(seed)
     model = make_digits_model(hidden)
@@ -164,19 +170,25 @@ def train_dpsgd(
         for xb, yb in loader:
             if len(xb) == 0:
                 continue
-            diffs = step_fn(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep)
-            run.max_pair_distance = max(run.max_pair_distance, float(np.linalg.norm(diffs, axis=1).max()))
+            probe = step_fn(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep)
+            start = time.perf_counter()
+            distances = all_pair_distances(probe)  # once for every pair accountant
+            run.max_pair_distance = max(run.max_pair_distance, float(distances.max()))
             for name, book in books.items():
                 if name in PAIR_ACCOUNTANTS:
-                    loss = book.step(diffs, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
-                    if name == "wdp":
-                        run.wdp_step_losses.append(loss)
+                    book.step(distances=distances, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
                 else:
                     book.step(noise_multiplier=z, sample_rate=q)
+            run.accountant_seconds += time.perf_counter() - start
             run.steps += 1
         run.accuracy.append(_accuracy(model, x_te, y_te))
+        start = time.perf_counter()
         for name, book in books.items():
             run.epsilon[name].append(float(book.get_epsilon(delta)))
+        run.accountant_seconds += time.perf_counter() - start
+    if "wdp" in books:
+        run.wdp_step_losses = books["wdp"].values().tolist()
+    run.seconds = time.perf_counter() - began
     return run
 
 
@@ -188,8 +200,9 @@ def _accountant_kwargs(name: str, order: float, beta: float) -> dict:
     return {}
 
 
-def _opacus_step(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep) -> np.ndarray:
-    """One opacus DP-SGD step; returns differences of clipped per-example gradients of the first examples."""
+def _opacus_step(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep) -> torch.Tensor:
+    """One opacus DP-SGD step; returns the clipped per-example gradients of the first examples, (k, n_params),
+    whose pairwise differences the pair accountants read."""
     optimizer.zero_grad()
     loss_fn(model(xb), yb).backward()
     per_example = torch.cat([p.grad_sample.reshape(len(xb), -1) for p in model.parameters()], dim=1)
@@ -198,11 +211,13 @@ def _opacus_step(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep) ->
         probe = torch.cat([probe, torch.zeros_like(probe)])
     probe = probe * torch.clamp(c / (probe.norm(dim=1, keepdim=True) + 1e-12), max=1.0)
     optimizer.step()
-    return all_pair_differences(probe.detach())
+    return probe.detach()
 
 
-def _released_step(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep) -> np.ndarray:
-    """The released scripts' step: clip the batch-mean gradient, add noise, mask coordinates, SGD."""
+def _released_step(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep) -> torch.Tensor:
+    """The released scripts' step: clip the batch-mean gradient, add noise, mask coordinates, SGD; returns the
+    masked leave-one-out gradients of the first examples, (k, n_params) (two zero rows for a one-example batch:
+    no data change)."""
     params = dict(model.named_parameters())
     per_example = _per_example_grads(model, params, loss_fn, xb, yb)
     b = len(xb)
@@ -220,7 +235,7 @@ def _released_step(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep) 
         p.grad = update[offset : offset + n].view_as(p).clone()
         offset += n
     optimizer.step()
-    return all_pair_differences((loo * mask).detach()) if k >= 2 else np.zeros((1, mean.numel()))
+    return (loo * mask).detach() if k >= 2 else torch.zeros(2, mean.numel())
 
 
 def _per_example_grads(model, params, loss_fn, xb, yb) -> torch.Tensor:

@@ -16,6 +16,8 @@ over- and underflows when evaluated directly for large mu, tiny s or m >> s. Her
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import special
 
@@ -58,6 +60,16 @@ def abs_moment_normal(mean: np.ndarray | float, var: np.ndarray | float, order: 
 
 def _log_even_polynomial(t: np.ndarray, mu: int) -> np.ndarray:
     """log E(t + Z)^mu, Z ~ N(0, 1), mu even: log sum_j C(mu, 2j) (2j-1)!! t^(mu-2j)."""
+    log_coef, power = _even_polynomial_terms(mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_t = np.log(t)[..., None]
+        log_pow = np.where(power == 0, 0.0, power * log_t)
+    return special.logsumexp(log_coef + log_pow, axis=-1)
+
+
+@functools.lru_cache(maxsize=64)
+def _even_polynomial_terms(mu: int) -> tuple[np.ndarray, np.ndarray]:
+    """log C(mu, 2j) (2j-1)!! and the power mu - 2j for j = 0..mu/2, each shape (mu/2 + 1,) (cached, read-only)."""
     j = np.arange(mu // 2 + 1, dtype=np.float64)
     log_coef = (
         special.gammaln(mu + 1.0)
@@ -68,10 +80,9 @@ def _log_even_polynomial(t: np.ndarray, mu: int) -> np.ndarray:
         - 0.5 * np.log(np.pi)
     )
     power = mu - 2 * j
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_t = np.log(t)[..., None]
-        log_pow = np.where(power == 0, 0.0, power * log_t)
-    return special.logsumexp(log_coef + log_pow, axis=-1)
+    log_coef.setflags(write=False)
+    power.setflags(write=False)
+    return log_coef, power
 
 
 def _log_standardised_moment(t: np.ndarray, mu: float) -> np.ndarray:

@@ -1,3 +1,4 @@
+import itertools
 import math
 import warnings
 
@@ -18,10 +19,13 @@ from affect_lib.privacy import (
     all_pair_differences,
     log_binomial_moment,
     make_accountant,
+    pair_distances,
     wasserstein_noise_floor,
     wasserstein_step_loss,
 )
 from affect_lib.privacy.analysis import gdp, rdp
+from affect_lib.privacy.analysis.bdp import bayesian_step_cost
+from affect_lib.privacy.analysis.wdp import all_pair_distances
 
 DOUBLE_FACTORIAL_15 = 2027025  # E|Z|^16 = 15!! for Z ~ N(0, 1)
 
@@ -65,7 +69,11 @@ def test_wasserstein_loss_is_homogeneous_in_the_gradient_scale():
 def test_accountant_additive_and_delta_round_trip():
     acc = WassersteinAccountant(order=16, beta=32)
     rng = np.random.default_rng(1)
-    losses = [acc.step(rng.normal(size=(28, 50)), noise_multiplier=0.5, sample_rate=0.02) for _ in range(4)]
+    diffs = [rng.normal(size=(28, 50)) for _ in range(4)]
+    for d in diffs:
+        assert acc.step(d, noise_multiplier=0.5, sample_rate=0.02) is None  # evaluated at the query
+    losses = [wasserstein_step_loss(np.linalg.norm(d, axis=1), 0.5, 0.02, 16) for d in diffs]
+    assert acc.values().tolist() == losses
     eps = acc.get_epsilon(1e-5)
     assert eps == pytest.approx(sum(losses) + math.log(1e5) / 32)
     assert acc.get_delta(eps) == pytest.approx(1e-5)
@@ -120,12 +128,81 @@ def test_bayesian_accountant_student_t_bound_by_hand():
     e = np.exp(costs)
     by_hand = math.log(e.mean() + t_95_df2 * e.std(ddof=1) / math.sqrt(3))
     acc = BayesianAccountant(order=4, confidence=0.95)
-    assert acc.step(distances=d, noise_multiplier=1.0, sample_rate=0.05) == pytest.approx(by_hand, rel=1e-6)
+    acc.step(distances=d, noise_multiplier=1.0, sample_rate=0.05)
+    assert acc.values()[0] == pytest.approx(by_hand, rel=1e-6)
     assert acc.get_epsilon(1e-5) == pytest.approx((by_hand + math.log(1e5)) / 4, rel=1e-6)
     same = BayesianAccountant(order=4, confidence=0.95)
-    assert same.step(distances=np.full(5, 0.5), noise_multiplier=1.0, sample_rate=0.05) == pytest.approx(
+    same.step(distances=np.full(5, 0.5), noise_multiplier=1.0, sample_rate=0.05)
+    assert same.values()[0] == pytest.approx(
         _brute_force_bdp_cost(0.5, 1.0, 0.05, 4)
-    )  # zero spread: the bound is the mean
+    )  # zero spread: the mean
+    with pytest.raises(ValueError, match="2 gradient pairs"):
+        same.step(distances=[0.5], noise_multiplier=1.0, sample_rate=0.05)  # refused at the step, not later
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("wdp", {"order": 16.0}),
+        ("wdp", {"order": 5.5}),
+        ("wdp", {"paper_compat": True}),
+        ("bdp", {"order": 8}),
+    ],
+)
+def test_pair_accountants_evaluate_at_the_query_each_step_as_alone(name, kwargs):
+    """Steps recorded with mixed noise, rates, clipping norms and pair counts, queried in between, give each
+    step the very float its own one-step function gives (the values are evaluated vectorised, in runs)."""
+    rng = np.random.default_rng(7)
+    acc = make_accountant(name, **kwargs)
+    expected, sizes, mid = [], [], None
+    for t in range(40):
+        d = rng.random(int(rng.choice([28, 28, 3]))) * 2
+        sizes.append(d.size)
+        z, q, c = (
+            float(rng.choice([0.8, 1.5])),
+            float(rng.choice([1 / 23, 1 / 23, 0.3])),
+            float(rng.choice([1, 0.4])),
+        )
+        acc.step(distances=d, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
+        if name == "wdp":
+            expected.append(wasserstein_step_loss(d, z * c, q, acc.order, paper_compat=acc.paper_compat))
+        else:
+            expected.append(bayesian_step_cost(d, z * c, q, acc.order, acc.confidence))
+        assert len(acc) == t + 1
+        if t == 17:
+            mid = acc.get_epsilon(1e-5)  # evaluates the first 18 steps
+    assert mid == pytest.approx(acc.epsilon_history(1e-5)[17], rel=1e-12)
+    assert acc.values().tolist() == expected
+    assert [s.n_pairs for s in acc.history] == sizes
+    restored = make_accountant(name, **kwargs)
+    restored.load_state_dict(acc.state_dict())
+    assert restored.values().tolist() == expected
+
+
+def test_all_pair_distances_equal_the_norms_of_the_differences():
+    g = np.random.default_rng(2).normal(size=(8, 4810)).astype(np.float32)
+    d = all_pair_distances(g)
+    by_pairs = [
+        math.dist(g[j].astype(float), g[k].astype(float)) for j, k in itertools.combinations(range(8), 2)
+    ]
+    assert d == pytest.approx(by_pairs, rel=1e-12) and d.shape == (28,)
+    assert np.array_equal(d, pair_distances(all_pair_differences(g)))  # the same floats, not just close
+    with pytest.raises(ValueError, match="finite"):
+        all_pair_distances(np.array([[0.0, np.inf], [1.0, 2.0]]))
+
+
+def test_rdp_caches_one_step_and_composes_exactly_as_opacus():
+    orders = list(DEFAULT_RDP_ORDERS)
+    history = [(0.8, 1 / 23, 23), (1.5, 0.01, 7), (0.8, 1 / 23, 161)]
+    direct = sum(
+        np.asarray(opacus_rdp(q=q, noise_multiplier=z, steps=n, orders=orders)) for z, q, n in history
+    )
+    rdp.step_rdp.cache_clear()
+    assert np.array_equal(rdp.compute_rdp(history), direct)  # bit for bit
+    assert rdp.step_rdp.cache_info().misses == 2 and rdp.step_rdp.cache_info().hits == 1
+    assert np.array_equal(rdp.compute_rdp(history), direct) and rdp.step_rdp.cache_info().misses == 2
+    with pytest.raises(ValueError, match="read-only"):
+        rdp.step_rdp(0.8, 1 / 23, tuple(orders))[0] = 0.0  # the cache cannot be corrupted
 
 
 def _single_order_dp_by_hand(t: int, q: float = 1e-3, z: float = 0.1, alpha: int = 17) -> float:

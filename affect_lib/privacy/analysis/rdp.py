@@ -5,6 +5,7 @@ Adjacency: add/remove one record, sensitivity C (the noise multiplier is noise s
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -36,14 +37,33 @@ def check_orders(orders: Any) -> np.ndarray:
 
 
 def compute_rdp(history: Iterable[tuple[float, float, int]], orders: Any = DEFAULT_RDP_ORDERS) -> np.ndarray:
-    """The composed RDP of a history of subsampled-Gaussian steps at each order, shape (n_orders,)."""
-    from opacus.accountants.analysis.rdp import compute_rdp as _opacus_rdp
+    """The composed RDP of a history of subsampled-Gaussian steps at each order, shape (n_orders,).
 
+    Composition is ``steps`` times one step's RDP, summed over the history's entries; one step's RDP at every
+    order (opacus's series, the expensive part) is computed once per (z, q, orders) and cached
+    (:func:`step_rdp`), so asking again after more steps costs one multiply-add per entry.
+    """
     alphas = check_orders(orders)
     total = np.zeros_like(alphas)
     for z, q, steps in check_history(history):
-        total += np.asarray(_opacus_rdp(q=q, noise_multiplier=z, steps=steps, orders=list(alphas)))
+        total += step_rdp(z, q, tuple(alphas.tolist())) * steps
     return total
+
+
+@functools.lru_cache(maxsize=1024)
+def step_rdp(noise_multiplier: float, sample_rate: float, orders: tuple[float, ...]) -> np.ndarray:
+    """One step's RDP of the subsampled Gaussian at each order (opacus's ``compute_rdp`` with one step), shape
+    (n_orders,); cached by its arguments, so the returned array is read-only."""
+    from opacus.accountants.analysis.rdp import compute_rdp as _opacus_rdp
+
+    rdp = np.asarray(
+        _opacus_rdp(
+            q=sample_rate, noise_multiplier=noise_multiplier, steps=1, orders=list(np.asarray(orders))
+        ),
+        dtype=np.float64,
+    )
+    rdp.setflags(write=False)
+    return rdp
 
 
 def rdp_to_epsilon(orders: Any, rdp: Any, delta: float, conversion: str = "optimal") -> tuple[float, float]:

@@ -59,6 +59,28 @@ def all_pair_differences(grads: Any) -> np.ndarray:
     return g[j] - g[k]
 
 
+def all_pair_distances(grads: Any) -> np.ndarray:
+    """The k(k-1)/2 distances ||g_j - g_k|| (j < k, in :func:`all_pair_differences`' order) between the rows of
+    ``grads`` (k, dim), shape (k(k-1)/2,).
+
+    Equal to ``pair_distances(all_pair_differences(grads))`` (the same subtractions, squares and row sums as
+    ``np.linalg.norm``), written into one buffer, without the index arrays and the temporaries of fancy indexing.
+    """
+    g = as_float_array(grads, "grads")
+    if g.ndim != 2 or g.shape[0] < 2:
+        raise ValueError(f"grads must have shape (k >= 2, dim), got {g.shape}")
+    if not np.all(np.isfinite(g)):
+        raise ValueError("gradient differences must be finite")
+    k = g.shape[0]
+    diffs = np.empty((k * (k - 1) // 2, g.shape[1]))
+    row = 0
+    for j in range(k - 1):
+        np.subtract(g[j], g[j + 1 :], out=diffs[row : row + k - 1 - j])
+        row += k - 1 - j
+    np.multiply(diffs, diffs, out=diffs)
+    return np.sqrt(np.add.reduce(diffs, axis=1))
+
+
 def wasserstein_step_loss(
     distances: Any, noise_std: float, sample_rate: float, order: float, *, paper_compat: bool = False
 ) -> float:
@@ -79,7 +101,7 @@ def wasserstein_step_loss(
     sigma = float(check_positive(noise_std, "noise_std"))
     q = check_sample_rate(sample_rate)
     mu = float(check_order(order))
-    var = 2.0 * (1.0 - q + q * q) * sigma**2
+    var = _noise_variance(sigma, q)
     if paper_compat:
         x = ((q * d) ** 2 / (2 * var)).astype(np.float32)
         lead = (2 * var) ** (mu / 2) * special.gamma((mu + 1) / 2) / np.sqrt(np.pi)
@@ -88,8 +110,37 @@ def wasserstein_step_loss(
                 np.float32
             )
             return float(np.sum(moments, dtype=np.float32) ** np.float32(1 / mu))
+    return float(wasserstein_step_losses(d[None, :], np.array([sigma]), q, mu)[0])
+
+
+def wasserstein_step_losses(distances: Any, noise_std: Any, sample_rate: float, order: float) -> np.ndarray:
+    """:func:`wasserstein_step_loss` of several steps at once (log space), shape (steps,).
+
+    Args:
+        distances: each step's pair distances, shape (steps, n_pairs).
+        noise_std: each step's sigma, shape (steps,).
+        sample_rate: q in (0, 1], shared by the steps.
+        order: mu >= 1.
+
+    Row t gives the same float as ``wasserstein_step_loss(distances[t], noise_std[t], sample_rate, order)``
+    (the same elementwise operations, and each row reduced on its own).
+    """
+    d = check_nonnegative(distances, "distances")
+    sigma = check_positive(noise_std, "noise_std").reshape(-1)
+    if d.ndim != 2 or d.shape[0] != sigma.size:
+        raise ValueError(
+            f"distances must have shape (steps, n_pairs) with steps = {sigma.size}, got {d.shape}"
+        )
+    q = check_sample_rate(sample_rate)
+    mu = float(check_order(order))
+    var = np.array([[_noise_variance(s, q)] for s in sigma.tolist()])  # (steps, 1), each as one step's
     log_moments = log_abs_moment_normal(q * d, var, mu)
-    return float(np.exp(special.logsumexp(log_moments) / mu))
+    return np.exp(special.logsumexp(log_moments, axis=-1) / mu)
+
+
+def _noise_variance(sigma: float, q: float) -> float:
+    """v = 2 (1 - q + q^2) sigma^2, the variance of the difference of two subsampled noisy updates."""
+    return 2.0 * (1.0 - q + q * q) * sigma**2
 
 
 def wasserstein_noise_floor(n_pairs: int, noise_std: float, sample_rate: float, order: float) -> float:
