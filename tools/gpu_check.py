@@ -19,15 +19,21 @@ import torch.nn.functional as F
 
 
 def timed(fn, steps: int = 5, warmup: int = 1) -> float:
-    """Median seconds of ``steps`` calls of ``fn`` on CUDA, after ``warmup`` calls."""
+    """Median seconds of ``steps`` calls of ``fn`` after ``warmup`` calls, each waited for on CUDA (on a machine
+    without CUDA, as the dry run of ``gpu_perf.py``, the calls are timed as they return)."""
+
+    def sync() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    sync()
     times = []
     for _ in range(steps):
         tic = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - tic)
     return statistics.median(times)
 
