@@ -481,7 +481,13 @@ class GanimationTrain:
     ``epochs_const`` epochs at ``lr`` then ``epochs_decay`` of linear decay
     (:func:`affect_lib.faces.ganimation.lr_factor`); ``weights``: ``"official"`` or ``"replicate"``
     (:class:`~affect_lib.faces.ganimation.LossWeights`); ``rig_steps``: critic steps of chapter 21's run on rig
-    pairs, which has no epochs."""
+    pairs, which has no epochs.
+
+    Beyond the official code (defaults off): ``identity`` weighs the self-reconstruction L1 ‖G(I|y_o) − I‖₁
+    (``LossWeights.identity``); ``au_regressor_steps`` > 0 pre-trains a frozen AU regressor of the critic's size
+    for that many steps on the training faces and lets it, not the critic, read the edits for the generator's AU
+    loss (:func:`~affect_lib.faces.ganimation.fit_au_regressor`). ``gp_step``: ``"separate"`` (official: the
+    gradient penalty in a second critic step) or ``"joint"``."""
 
     epochs_const: int = 20
     epochs_decay: int = 10
@@ -491,6 +497,9 @@ class GanimationTrain:
     n_critic: int = 5
     weights: str = "official"
     rig_steps: int = 100_000
+    gp_step: str = "separate"
+    identity: float = 0.0
+    au_regressor_steps: int = 0
 
     @property
     def epochs(self) -> int:
@@ -499,14 +508,24 @@ class GanimationTrain:
 
 
 GANIMATION_WEIGHTS = ("official", "replicate")
-GANIMATION_MODEL_FIELDS = ("ngf", "n_res", "ndf", "n_layers", "layout")
+GANIMATION_MODEL_FIELDS = (
+    "ngf",
+    "n_res",
+    "ndf",
+    "n_layers",
+    "layout",
+    "init",
+    "attention_start",
+    "colour_residual",
+)
 
 
 @dataclass(frozen=True)
 class GanimationRecipe:
-    """GANimation on a face folder for a profile: the generator's ``ngf``/``n_res``/``layout`` and the critic's
-    ``ndf``/``n_layers`` (``model_args``), the data and the schedule. :func:`recipe_hash` hashes it as any recipe;
-    ``aligned`` and ``variant`` are always None (they exist so that the layers resolve alike)."""
+    """GANimation on a face folder for a profile (and a variant, :data:`GANIMATION_VARIANTS`): the generator's
+    ``ngf``/``n_res``/``layout``/``init``/``attention_start``/``colour_residual`` and the critic's
+    ``ndf``/``n_layers``/``init`` (``model_args``), the data and the schedule. :func:`recipe_hash` hashes it as any
+    recipe; ``aligned`` is always None (it exists so that the layers resolve alike)."""
 
     profile: str
     model_args: tuple[tuple[str, Any], ...]
@@ -515,27 +534,35 @@ class GanimationRecipe:
     model: str = "ganimation"
     dataset: str = "faces"
     aligned: None = None
-    variant: None = None
+    variant: str | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.model}-{self.dataset}-{self.profile}"
+        return f"{self.model}-{self.dataset}-{self.profile}" + (f"+{self.variant}" if self.variant else "")
 
     def generator_kwargs(self) -> dict[str, Any]:
         """Arguments of :class:`~affect_lib.faces.ganimation.Generator`."""
         args = dict(self.model_args)
-        return {"ngf": args["ngf"], "n_res": args["n_res"], "layout": args["layout"]}
+        names = ("ngf", "n_res", "layout", "init", "attention_start", "colour_residual")
+        return {k: args[k] for k in names}
 
     def loss_weights(self) -> Any:
-        """The :class:`~affect_lib.faces.ganimation.LossWeights` named by ``train.weights``."""
+        """The :class:`~affect_lib.faces.ganimation.LossWeights` named by ``train.weights``, with ``train.identity``
+        as the self-reconstruction weight."""
         from affect_lib.faces.ganimation import LossWeights
 
-        return LossWeights() if self.train.weights == "official" else LossWeights.replicate()
+        weights = LossWeights() if self.train.weights == "official" else LossWeights.replicate()
+        return dataclasses.replace(weights, identity=self.train.identity)
 
     def critic_kwargs(self) -> dict[str, Any]:
-        """Arguments of :class:`~affect_lib.faces.ganimation.Critic`."""
+        """Arguments of :class:`~affect_lib.faces.ganimation.Critic` (and of its AU regressor)."""
         args = dict(self.model_args)
-        return {"image_size": self.data.image_size, "ndf": args["ndf"], "n_layers": args["n_layers"]}
+        return {
+            "image_size": self.data.image_size,
+            "ndf": args["ndf"],
+            "n_layers": args["n_layers"],
+            "init": args["init"],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data with the recipe's name and hash."""
@@ -558,10 +585,14 @@ GANIMATION_LAYERS: dict[str, dict[str, Any]] = {
         "model.ndf": 64,
         "model.n_layers": 6,
         "model.layout": "official",
+        "model.init": "normal",
+        "model.attention_start": None,
+        "model.colour_residual": False,
     },
     "paper": {},
-    # chapter 21's CPU run (300 critic steps on 256 rig faces, about a minute on 2 cores) and a two-epoch run of
-    # the whole pipeline on a small face folder
+    # chapter 21's CPU run (1,200 critic steps on 256 rig faces) and a two-epoch run of the whole pipeline on a
+    # small face folder; the generator starts as the identity (attention bias at logit 0.95, colour residual on
+    # the input) and learns to keep its input (self-reconstruction), measured by benchmarks/ganimation_recipe.py
     "quick": {
         "data.image_size": 32,
         "data.rig_pool": 256,
@@ -574,20 +605,42 @@ GANIMATION_LAYERS: dict[str, dict[str, Any]] = {
         "train.epochs_const": 1,
         "train.epochs_decay": 1,
         "train.n_critic": 2,
-        "train.rig_steps": 300,
+        "train.rig_steps": 1200,
+        "model.attention_start": 0.95,
+        "model.colour_residual": True,
+        "train.identity": 10.0,
     },
 }
 """GANimation's layers: the model (the paper's sizes), then the profile. The paper profile is the official
 training setup (:class:`GanimationData` and :class:`GanimationTrain` defaults)."""
 
 
-def ganimation(profile: str = "paper") -> GanimationRecipe:
-    """GANimation's recipe for ``profile`` (``ValueError`` for an unknown one)."""
+GANIMATION_VARIANTS: dict[str, dict[str, Any]] = {
+    # the official code's objective and initial weights at the profile's sizes and schedule
+    "official": {
+        "model.init": "normal",
+        "model.attention_start": None,
+        "model.colour_residual": False,
+        "train.gp_step": "separate",
+        "train.identity": 0.0,
+        "train.au_regressor_steps": 0,
+    },
+}
+"""Named GANimation variants, applied after the profile."""
+
+
+def ganimation(profile: str = "paper", variant: str | None = None) -> GanimationRecipe:
+    """GANimation's recipe for ``profile`` and an optional ``variant`` (:data:`GANIMATION_VARIANTS`);
+    ``ValueError`` for an unknown one."""
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile must be one of {PROFILE_NAMES}, got {profile!r}")
-    recipe = GanimationRecipe(profile, (), GanimationData(), GanimationTrain())
+    if variant is not None and variant not in GANIMATION_VARIANTS:
+        raise ValueError(f"unknown GANimation variant {variant!r}; known: {', '.join(GANIMATION_VARIANTS)}")
+    recipe = GanimationRecipe(profile, (), GanimationData(), GanimationTrain(), variant=variant)
     recipe = _apply(recipe, GANIMATION_LAYERS["model"], where="model")
     recipe = _apply(recipe, GANIMATION_LAYERS[profile], where="profile")
+    if variant is not None:
+        recipe = _apply(recipe, GANIMATION_VARIANTS[variant], where=f"variant {variant!r}")
     _check_ganimation(recipe)
     return recipe
 
@@ -597,7 +650,7 @@ def _check_ganimation(recipe: GanimationRecipe) -> None:
     meta device: no memory, no compute)."""
     import torch
 
-    from affect_lib.faces.ganimation import Critic, Generator
+    from affect_lib.faces.ganimation import GP_STEPS, Critic, Generator
 
     unknown = sorted(set(dict(recipe.model_args)) - set(GANIMATION_MODEL_FIELDS))
     if unknown:
@@ -609,6 +662,13 @@ def _check_ganimation(recipe: GanimationRecipe) -> None:
     if t.weights not in GANIMATION_WEIGHTS:
         raise ValueError(
             f"recipe {recipe.name}: train.weights must be one of {GANIMATION_WEIGHTS}, got {t.weights!r}"
+        )
+    if t.gp_step not in GP_STEPS:
+        raise ValueError(f"recipe {recipe.name}: train.gp_step must be one of {GP_STEPS}, got {t.gp_step!r}")
+    if t.identity < 0 or t.au_regressor_steps < 0:
+        raise ValueError(
+            f"recipe {recipe.name}: train.identity and train.au_regressor_steps must be >= 0, "
+            f"got {t.identity} and {t.au_regressor_steps}"
         )
     if t.epochs_const < 0 or t.epochs_decay < 0 or t.epochs < 1 or t.batch_size < 1 or t.n_critic < 1:
         raise ValueError(

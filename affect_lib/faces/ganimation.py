@@ -15,6 +15,7 @@ replicate's critic: ``model.*`` → ``main.*``, ``dis_top.*`` → ``conv1.*``, `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
     from affect_lib.faces.pairs import RigPairs
 
 LAYOUTS = ("official", "replicate")
+INITS = ("normal", "pytorch")
+"""Weight initialisations: ``normal`` is the official code's (conv weights N(0, 0.02), biases 0), ``pytorch`` the
+framework's default (Kaiming-uniform)."""
+GP_STEPS = ("separate", "joint")
+"""Where the critic takes its gradient penalty (:class:`Trainer`)."""
 REPLICATE_RENAMES = (
     ("model.", "main."),
     ("color_top.", "img_reg."),
@@ -43,6 +49,21 @@ REPLICATE_RENAMES = (
 
 def _norm(channels: int, layout: str) -> nn.InstanceNorm2d:
     return nn.InstanceNorm2d(channels, affine=layout == "official")
+
+
+def init_weights(module: nn.Module, init: str) -> None:
+    """Initialise every conv and transposed conv of ``module`` as ``init`` (:data:`INITS`) names: ``normal`` draws
+    weights from N(0, 0.02) and zeroes biases, as the official ``init_net``/``_weights_init_fn`` (norm layers keep
+    weight 1, bias 0); ``pytorch`` leaves PyTorch's default."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init == "pytorch":
+        return
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class ResidualBlock(nn.Module):
@@ -68,12 +89,31 @@ class Generator(nn.Module):
 
     ``forward(image, aus)`` with image (B, 3, H, W) in [-1, 1] and aus (B, 17) in [0, 1] returns
     ``(output, colour, attention)``: (B, 3, H, W), (B, 3, H, W), (B, 1, H, W).
+
+    Two options start training from the identity (not in the official code, which has neither):
+    ``attention_start`` in (0, 1) gives the attention head a bias initialised at logit(``attention_start``), so an
+    untrained G keeps about that share of every input pixel (the official head has no bias: A starts near ½);
+    ``colour_residual`` makes the colour head paint a residual on the input, C = I + tanh(·), instead of
+    C = tanh(·), so an untrained G's colour is already the input. ``init`` (:data:`INITS`) initialises the convs
+    before the attention bias is set. Either option adds or changes parameters' meaning, so checkpoints of the
+    official layouts load into a G built without them.
     """
 
-    def __init__(self, ngf: int = 64, n_res: int = 6, n_aus: int = N_AUS, layout: str = "official") -> None:
+    def __init__(
+        self,
+        ngf: int = 64,
+        n_res: int = 6,
+        n_aus: int = N_AUS,
+        layout: str = "official",
+        init: str = "normal",
+        attention_start: float | None = None,
+        colour_residual: bool = False,
+    ) -> None:
         super().__init__()
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if attention_start is not None and not 0 < attention_start < 1:
+            raise ValueError(f"attention_start must be in (0, 1) or None, got {attention_start!r}")
         bias = layout == "replicate"
         layers: list[nn.Module] = [
             nn.Conv2d(3 + n_aus, ngf, 7, padding=3, bias=bias),
@@ -98,8 +138,13 @@ class Generator(nn.Module):
             channels //= 2
         self.main = nn.Sequential(*layers)
         self.img_reg = nn.Sequential(nn.Conv2d(channels, 3, 7, padding=3, bias=False), nn.Tanh())
-        self.attetion_reg = nn.Sequential(nn.Conv2d(channels, 1, 7, padding=3, bias=False), nn.Sigmoid())
-        self.n_aus = n_aus
+        self.attetion_reg = nn.Sequential(
+            nn.Conv2d(channels, 1, 7, padding=3, bias=attention_start is not None), nn.Sigmoid()
+        )
+        self.n_aus, self.colour_residual = n_aus, colour_residual
+        init_weights(self, init)
+        if attention_start is not None:
+            nn.init.constant_(self.attetion_reg[0].bias, math.log(attention_start / (1 - attention_start)))
 
     def forward(
         self, image: torch.Tensor, aus: torch.Tensor
@@ -113,16 +158,26 @@ class Generator(nn.Module):
         maps = aus[:, :, None, None].expand(-1, -1, *image.shape[2:])
         features = self.main(torch.cat([image, maps], dim=1))
         colour, attention = self.img_reg(features), self.attetion_reg(features)
+        if self.colour_residual:
+            colour = image + colour
         return attention * image + (1 - attention) * colour, colour, attention
 
 
 class Critic(nn.Module):
     """GANimation's D. Paper size: ``image_size=128, ndf=64, n_layers=6``; small: ``64, 16, 4``.
 
-    ``forward(image)`` returns the critic patch map (B, 1, h, h) and the AU regression (B, 17).
+    ``forward(image)`` returns the critic patch map (B, 1, h, h) and the AU regression (B, 17). ``init`` as
+    :class:`Generator`'s.
     """
 
-    def __init__(self, image_size: int = 128, ndf: int = 64, n_layers: int = 6, n_aus: int = N_AUS) -> None:
+    def __init__(
+        self,
+        image_size: int = 128,
+        ndf: int = 64,
+        n_layers: int = 6,
+        n_aus: int = N_AUS,
+        init: str = "normal",
+    ) -> None:
         super().__init__()
         if image_size % 2**n_layers:
             raise ValueError(f"image_size {image_size} must be divisible by 2**n_layers = {2**n_layers}")
@@ -135,6 +190,7 @@ class Critic(nn.Module):
         self.conv1 = nn.Conv2d(channels, 1, 3, padding=1, bias=False)
         self.conv2 = nn.Conv2d(channels, n_aus, image_size // 2**n_layers, bias=False)
         self.image_size = image_size
+        init_weights(self, init)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if image.ndim != 4 or image.shape[1:] != (3, self.image_size, self.image_size):
@@ -152,7 +208,8 @@ class LossWeights:
     The official code divides the AU mean squared error by the batch size once more (``au_per_batch``): at the
     launch script's batch of 25 the effective weight on the plain MSE is 4000 / 25 = 160, which is the weight
     donydchen's replicate puts on its plain MSE (:meth:`replicate`). The TV term is summed over the batch, the mask
-    mean averaged.
+    mean averaged. ``identity`` weighs a self-reconstruction L1 ‖G(I|y_o) − I‖₁ (editing a face towards its own
+    AUs leaves it as it is), a term of StarGAN-style identity losses that GANimation does not have (0 = off).
     """
 
     adversarial: float = 1.0
@@ -162,6 +219,7 @@ class LossWeights:
     attention: float = 0.1
     tv: float = 1e-5
     gp: float = 10.0
+    identity: float = 0.0
 
     @classmethod
     def replicate(cls) -> LossWeights:
@@ -201,6 +259,41 @@ def attention_loss(attention: torch.Tensor, weights: LossWeights) -> torch.Tenso
     return weights.attention * attention.mean() + weights.tv * tv
 
 
+class AURegressor(Critic):
+    """An AU regressor: the critic's trunk and AU head, image (B, 3, S, S) in [-1, 1] → AUs (B, 17) in [0, 1]
+    (arguments as :class:`Critic`'s; its patch head is built but unused). Trained on real faces and their AUs
+    (:func:`fit_au_regressor`) and frozen, it can read the generator's edits in place of the critic's AU head,
+    which trains alongside the generator and can be fooled by it. GANimation's AUs come from such a fixed regressor
+    (OpenFace); its loss does not use one."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(image)[1]
+
+
+def fit_au_regressor(
+    regressor: nn.Module, pairs: RigPairs, steps: int, batch: int, lr: float = 1e-3, seed: int = 0
+) -> list[float]:
+    """Train ``regressor`` (image → AUs) on the faces of ``pairs`` and their AUs: ``steps`` Adam(lr) steps on the
+    AU mean squared error over random batches of ``batch`` faces; returns the loss per step. Leaves it in eval
+    mode with gradients off (frozen), ready for :class:`Trainer`'s ``au_regressor``."""
+    if steps < 1 or batch < 1:
+        raise ValueError(f"steps and batch must be positive, got {steps} and {batch}")
+    g = torch.Generator().manual_seed(seed)
+    device = next(regressor.parameters()).device
+    opt = torch.optim.Adam(regressor.parameters(), lr=lr)
+    regressor.train()
+    history = []
+    for _ in range(steps):
+        i = torch.randint(len(pairs), (batch,), generator=g)
+        loss = au_loss(regressor(pairs.images[i].to(device)), pairs.aus[i].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append(loss.detach().item())
+    regressor.eval().requires_grad_(False)
+    return history
+
+
 class Trainer:
     """WGAN-GP training of (G, D) on (image, AUs) pairs: ``n_critic`` D steps per G step, Adam(lr, betas).
 
@@ -209,6 +302,11 @@ class Trainer:
     epochs of GANimation's schedule over a data loader (:func:`lr_factor`), and :meth:`state_dict` /
     :meth:`load_state_dict` save and restore G, D, both optimisers and the step count for a resumed run. G is
     updated on every ``n_critic``-th step of the whole run (the official code counts batches within an epoch).
+
+    ``gp_step``: ``"separate"`` (the official code) takes the gradient penalty in a second critic step on the same
+    batch after the Wasserstein and AU step; ``"joint"`` adds it to that step's loss (one step, as WGAN-GP's paper
+    writes the loss). ``au_regressor``: a frozen image → AUs module (:class:`AURegressor`) that reads the edits
+    for the generator's AU loss instead of the critic's AU head (None: the critic's, as the official code).
     """
 
     def __init__(
@@ -219,11 +317,25 @@ class Trainer:
         lr: float = 1e-4,
         n_critic: int = 5,
         betas: tuple[float, float] = (0.5, 0.999),
+        gp_step: str = "separate",
+        au_regressor: nn.Module | None = None,
     ) -> None:
+        if gp_step not in GP_STEPS:
+            raise ValueError(f"gp_step must be one of {GP_STEPS}, got {gp_step!r}")
+        if au_regressor is not None and any(p.requires_grad for p in au_regressor.parameters()):
+            raise ValueError(
+                "au_regressor must be frozen (requires_grad_(False)): fit_au_regressor leaves it so"
+            )
         self.G, self.D, self.w, self.n_critic, self.lr = generator, critic, weights, n_critic, lr
+        self.gp_step, self.au_regressor = gp_step, au_regressor
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
         self.steps = 0
+
+    def _critic_step(self, loss: torch.Tensor) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
 
     def step(self, real: torch.Tensor, aus_real: torch.Tensor, aus_target: torch.Tensor) -> dict[str, float]:
         w = self.w
@@ -233,23 +345,27 @@ class Trainer:
         score_fake, _ = self.D(fake)
         d_au = au_loss(au_real, aus_real)
         d_adv = score_fake.mean() - score_real.mean()
-        d_loss = (
-            w.adversarial * d_adv + w.au_term(au_real, aus_real) + w.gp * gradient_penalty(self.D, real, fake)
-        )
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        d_loss = w.adversarial * d_adv + w.au_term(au_real, aus_real)
+        if self.gp_step == "joint":
+            self._critic_step(d_loss + w.gp * gradient_penalty(self.D, real, fake))
+        else:
+            self._critic_step(d_loss)
+            self._critic_step(w.gp * gradient_penalty(self.D, real, fake))
         out = {"critic_wasserstein": -d_adv.detach().item(), "critic_au_mse": d_au.detach().item()}
         self.steps += 1
         if self.steps % self.n_critic == 0:
             fake, _, att = self.G(real, aus_target)
             rec, _, att_rec = self.G(fake, aus_real)
             score_fake, au_fake = self.D(fake)
+            if self.au_regressor is not None:
+                au_fake = self.au_regressor(fake)
             g_au, g_cyc = au_loss(au_fake, aus_target), cycle_loss(rec, real)
             g_att = attention_loss(att, w) + attention_loss(att_rec, w)
             g_loss = (
                 -w.adversarial * score_fake.mean() + w.au_term(au_fake, aus_target) + w.cycle * g_cyc + g_att
             )
+            if w.identity:
+                g_loss = g_loss + w.identity * cycle_loss(self.G(real, aus_real)[0], real)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()

@@ -214,3 +214,128 @@ def test_ganimation_generator_adapter_has_the_rig_interface():
         adapter(torch.zeros(2, 16))
     with pytest.raises(ValueError, match="face"):
         gan.GanimationGenerator(G, torch.full((3, 16, 16), 2.0))
+
+
+def test_normal_init_draws_conv_weights_from_n0_002_and_zero_biases():
+    torch.manual_seed(0)
+    G = gan.Generator(ngf=16, n_res=2, layout="replicate")  # conv biases on
+    convs = [m for m in G.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    weights = torch.cat([m.weight.flatten() for m in convs])
+    assert abs(weights.std().item() - 0.02) < 0.001 and abs(weights.mean().item()) < 0.001
+    assert all(m.bias is None or not m.bias.any() for m in convs)
+    critic = gan.Critic(32, 8, 3)
+    assert abs(critic.main[0].weight.std().item() - 0.02) < 0.005 and not critic.main[0].bias.any()
+    # PyTorch's default: U(±1/sqrt(fan_in)), std 1/sqrt(3 * 48) = 0.083 for the critic's first 4x4 conv on 3 channels
+    default = gan.Critic(32, 8, 3, init="pytorch").main[0].weight.std().item()
+    assert default == pytest.approx(1 / (3 * 48) ** 0.5, rel=0.15)
+    with pytest.raises(ValueError, match="init"):
+        gan.Generator(ngf=8, n_res=1, init="xavier")
+
+
+def test_identity_start_keeps_the_input_and_colour_residual_paints_on_it():
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 16, 16) * 2 - 1
+    G = gan.Generator(ngf=8, n_res=1, attention_start=0.95)
+    _, _, attention = G(image, torch.rand(2, 17))
+    # N(0, 0.02) convs give the head near-zero inputs: the bias alone sets the mask
+    assert attention.mean().item() == pytest.approx(0.95, abs=0.01)
+    with pytest.raises(ValueError, match="attention_start"):
+        gan.Generator(ngf=8, n_res=1, attention_start=1.0)
+
+    class Zeros(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros_like(x[:, :3])
+
+    R = gan.Generator(ngf=8, n_res=1, colour_residual=True)
+    R.img_reg = Zeros()  # a zero residual: the colour is the input, so is the output, whatever the mask
+    out, colour, _ = R(image, torch.rand(2, 17))
+    torch.testing.assert_close(colour, image)
+    torch.testing.assert_close(out, image)
+    plain = gan.Generator(ngf=8, n_res=1)
+    plain.img_reg = Zeros()  # the official colour head paints grey (0) instead
+    assert plain(image, torch.rand(2, 17))[1].abs().max().item() == 0
+
+
+def test_separate_gradient_penalty_takes_a_second_critic_step():
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    for gp_step, adam_steps in (("separate", 2), ("joint", 1)):
+        torch.manual_seed(0)
+        trainer = gan.Trainer(gan.Generator(ngf=8, n_res=1), gan.Critic(32, 8, 3), n_critic=5, gp_step=gp_step)
+        trainer.step(real, torch.rand(4, 17), torch.rand(4, 17))
+        # the trunk is updated by both steps; the AU head gets no gradient from the penalty, so Adam skips it
+        assert int(trainer.opt_d.state[trainer.D.main[0].weight]["step"]) == adam_steps
+        assert int(trainer.opt_d.state[trainer.D.conv2.weight]["step"]) == 1
+    with pytest.raises(ValueError, match="gp_step"):
+        gan.Trainer(gan.Generator(ngf=8, n_res=1), gan.Critic(32, 8, 3), gp_step="both")
+
+
+def test_frozen_au_regressor_reads_the_edits_for_the_generator():
+    class Zero(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return torch.zeros(len(x), 17) * self.w
+
+    target = torch.rand(4, 17)
+    G, D = gan.Generator(ngf=8, n_res=1), gan.Critic(32, 8, 3)
+    with pytest.raises(ValueError, match="frozen"):
+        gan.Trainer(G, D, n_critic=1, au_regressor=Zero())
+    trainer = gan.Trainer(G, D, n_critic=1, au_regressor=Zero().requires_grad_(False))
+    out = trainer.step(torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 17), target)
+    # a regressor that reads 0 everywhere: the generator's AU error is the targets' mean square
+    assert out["generator_au_mse"] == pytest.approx((target**2).mean().item(), rel=1e-6)
+
+
+def test_self_reconstruction_alone_teaches_the_generator_to_keep_its_input():
+    torch.manual_seed(0)
+    only_identity = gan.LossWeights(adversarial=0, au=0, cycle=0, attention=0, tv=0, gp=0, identity=1.0)
+    G = gan.Generator(ngf=8, n_res=1)
+    trainer = gan.Trainer(G, gan.Critic(32, 8, 3), only_identity, lr=1e-3, n_critic=1)
+    real, aus = torch.rand(8, 3, 32, 32) * 2 - 1, torch.rand(8, 17)
+
+    def self_rec() -> float:
+        with torch.no_grad():
+            return (G(real, aus)[0] - real).abs().mean().item()
+
+    before = self_rec()
+    for _ in range(30):
+        trainer.step(real, aus, torch.rand(8, 17))
+    assert self_rec() < 0.5 * before
+
+
+def test_au_regressor_beats_the_mean_on_held_out_rig_faces_and_is_frozen():
+    from affect_lib.faces.pairs import RigPairs
+    from affect_lib.faces.rig import FaceRig
+
+    torch.manual_seed(0)
+    rig = FaceRig.default(32)
+    train = RigPairs.render(rig, 128, np.random.default_rng(0))
+    test = RigPairs.render(rig, 64, np.random.default_rng(1))
+    regressor = gan.AURegressor(32, 16, 3)
+    gan.fit_au_regressor(regressor, train, 200, 32)
+    with torch.no_grad():
+        mse = gan.au_loss(regressor(test.images), test.aus).item()
+    assert mse < 0.5 * ((test.aus - train.aus.mean(0)) ** 2).mean().item()
+    assert not any(p.requires_grad for p in regressor.parameters()) and not regressor.training
+
+
+def test_recipes_paper_and_official_variant_are_the_official_code_quick_default_names_its_departures():
+    from affect_lib import recipes
+
+    for recipe in (recipes.ganimation("paper"), recipes.ganimation("quick", "official")):
+        g, t = recipe.generator_kwargs(), recipe.train
+        assert (g["init"], g["attention_start"], g["colour_residual"]) == ("normal", None, False)
+        assert (t.gp_step, t.identity, t.au_regressor_steps) == ("separate", 0.0, 0)
+        assert recipe.critic_kwargs()["init"] == "normal" and recipe.loss_weights() == gan.LossWeights()
+    quick = recipes.ganimation("quick")
+    assert quick.generator_kwargs()["attention_start"] == 0.95 and quick.generator_kwargs()["colour_residual"]
+    assert quick.loss_weights().identity == quick.train.identity == 10.0
+    assert recipes.ganimation("quick", "official").name == "ganimation-faces-quick+official"
+    with pytest.raises(ValueError, match="variant"):
+        recipes.ganimation("quick", "fast")
+    with pytest.raises(ValueError, match="gp_step"):
+        quick.replace(**{"train.gp_step": "twice"})
+    with pytest.raises(ValueError, match="attention_start"):
+        quick.replace(**{"model.attention_start": 1.5})
