@@ -182,3 +182,52 @@ def verdict_within(
     if summary.high < lo or summary.low > hi:
         return "no"
     return "inconclusive"
+
+
+def t_pvalue(summary: Summary, null: float = 0.0) -> float:
+    """Two-sided one-sample t-test p-value of "the mean equals ``null``" from a summary (``n - 1`` df).
+
+    1 for fewer than two values; 0 when the values do not vary and their mean differs from ``null``.
+    """
+    if summary.n < 2:
+        return 1.0
+    if summary.std == 0:
+        return 1.0 if summary.mean == null else 0.0
+    t = (summary.mean - null) / (summary.std / math.sqrt(summary.n))
+    return float(2 * _st.t.sf(abs(t), df=summary.n - 1))
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control, any dependence between the tests).
+
+    The i-th smallest p-value is multiplied by ``m - i`` (i from 0), running maxima are taken in that order and
+    the result is capped at 1; a test is significant at level α when its adjusted p-value is at most α.
+    """
+    p = np.asarray(pvalues, dtype=float).ravel()
+    if not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"p-values must lie in [0, 1], got {p.tolist()}")
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))), 1.0)
+    out = np.empty_like(p)
+    out[order] = adjusted
+    return out
+
+
+HOLM_RULE = (
+    "Per-target tests: a paired t-test per target and method over seeds; the family's p-values are "
+    "Holm-adjusted (family-wise error 5%); *better* / *worse* when the adjusted p-value is at most 0.05, by "
+    "the sign of the mean difference, *tie* otherwise."
+)
+
+
+def verdicts_holm(
+    diffs: Sequence[Summary], alpha: float = 1 - CONFIDENCE, *, min_seeds: int = MIN_SEEDS
+) -> list[Verdict]:
+    """One verdict on "first > second" per difference of a family of tests, Holm-corrected (:data:`HOLM_RULE`):
+    ``"yes"`` / ``"no"`` when the adjusted p-value is at most ``alpha`` and the mean is above / below zero,
+    ``"inconclusive"`` otherwise or with fewer than ``min_seeds`` values."""
+    adjusted = holm([t_pvalue(d) for d in diffs])
+    return [
+        "inconclusive" if d.n < min_seeds or p > alpha else "yes" if d.mean > 0 else "no"
+        for d, p in zip(diffs, adjusted, strict=True)
+    ]

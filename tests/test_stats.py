@@ -68,3 +68,36 @@ def test_errorbar_gives_the_mean_and_the_asymmetric_arms():
     bar = Summary(n=3, mean=0.5, std=0.1, low=0.2, high=0.9).errorbar(scale=100)
     assert bar["y"] == pytest.approx(50)
     assert np.allclose(bar["yerr"], [[30], [40]])
+
+
+def test_t_pvalue_matches_scipy_ttest():
+    x = np.array([0.12, -0.03, 0.2, 0.08, 0.15])
+    assert stats.t_pvalue(stats.summarize(x)) == pytest.approx(st.ttest_1samp(x, 0.0).pvalue, rel=1e-9)
+    assert stats.t_pvalue(stats.summarize(x), null=0.1) == pytest.approx(
+        st.ttest_1samp(x, 0.1).pvalue, rel=1e-9
+    )
+    assert stats.t_pvalue(stats.summarize([0.3])) == 1.0
+    assert stats.t_pvalue(stats.summarize([0.3, 0.3])) == 0.0
+
+
+def test_holm_against_a_hand_computed_step_down():
+    # sorted 0.01, 0.02, 0.03, 0.04 times 4, 3, 2, 1 -> 0.04, 0.06, 0.06, 0.04 -> running max 0.04, 0.06, 0.06, 0.06
+    p = [0.03, 0.01, 0.04, 0.02]
+    np.testing.assert_allclose(stats.holm(p), [0.06, 0.04, 0.06, 0.06])
+    np.testing.assert_allclose(stats.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    with pytest.raises(ValueError):
+        stats.holm([0.1, 1.5])
+
+
+def test_verdicts_holm_corrects_what_single_intervals_accept():
+    rng = np.random.default_rng(0)
+    strong = stats.summarize(0.3 + 0.01 * rng.standard_normal(5))
+    weak = stats.summarize(np.array([0.02, 0.05, 0.01, 0.04, 0.03]))  # p about 0.01 alone
+    negative = stats.summarize(-0.3 + 0.01 * rng.standard_normal(5))
+    assert stats.verdict_greater(weak) == "yes"  # uncorrected it counts ...
+    family = [strong, negative] + [weak] * 20
+    verdicts = stats.verdicts_holm(family)
+    assert verdicts[:2] == ["yes", "no"]
+    assert set(verdicts[2:]) == {"inconclusive"}  # ... among 22 tests it does not
+    assert stats.verdicts_holm([strong, weak]) == ["yes", "yes"]
+    assert stats.verdicts_holm([stats.summarize([0.3, 0.31])]) == ["inconclusive"]  # too few seeds

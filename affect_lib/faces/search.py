@@ -7,7 +7,7 @@ evaluations and records the best fitness found after each evaluation, so curves 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from affect_lib import stats
 from affect_lib.faces.facs import AU_MAX, EXPRESSIONS, N_AUS, check_aus
 
 Fitness = Callable[[np.ndarray], np.ndarray]
@@ -346,3 +347,59 @@ def mean_pairwise_l1(images: torch.Tensor) -> float:
     flat = images.flatten(1).double()
     d = torch.cdist(flat, flat, p=1) / flat.shape[1]
     return float(d[torch.triu_indices(len(flat), len(flat), 1).unbind()].mean())
+
+
+@dataclass(frozen=True)
+class Variety:
+    """Whether searches give various faces of each target rather than one face (or one grimace for every target).
+
+    ``within``: per target, the mean pairwise image L1 between its best faces (one per run); ``specific``: per
+    target, the mean L1 from its faces to the other targets' faces minus ``within``; ``yardstick``: one full AU's
+    image L1. Summaries are over targets.
+    """
+
+    within: dict[str, float]
+    specific: dict[str, float]
+    yardstick: float
+
+    @property
+    def within_summary(self) -> stats.Summary:
+        return stats.summarize(list(self.within.values()))
+
+    @property
+    def specific_summary(self) -> stats.Summary:
+        return stats.summarize(list(self.specific.values()))
+
+    @property
+    def verdict(self) -> stats.Verdict:
+        """``"yes"`` when the within-target interval lies at or above one AU's L1 *and* the faces are closer within
+        a target than across targets (interval of ``specific`` above zero); ``"no"`` when either excludes its
+        claim; ``"inconclusive"`` otherwise (and with fewer than 3 targets)."""
+        if len(self.within) < stats.MIN_SEEDS:
+            return "inconclusive"
+        parts = (
+            stats.verdict_at_least(self.within_summary, self.yardstick),
+            stats.verdict_greater(self.specific_summary),
+        )
+        return "no" if "no" in parts else "yes" if parts == ("yes", "yes") else "inconclusive"
+
+
+VARIETY_RULE = (
+    "Various images: per target, the mean pairwise image L1 (inside the classifier's crop) between the best "
+    "faces of its runs; *yes* when its interval over targets lies at or above one full AU's L1 and the faces "
+    "are target-specific (L1 to other targets' faces minus within-target L1: interval above zero), *no* when "
+    "either interval excludes its claim."
+)
+
+
+def image_variety(faces: Mapping[str, torch.Tensor], yardstick: float) -> Variety:
+    """:class:`Variety` of best faces per target, ``{target: (R, C, H, W)}`` with R ≥ 2 runs (targets with fewer
+    are left out), against ``yardstick`` (one full AU's image L1)."""
+    kept = {t: f.flatten(1).double() for t, f in faces.items() if len(f) >= 2}
+    within = {t: mean_pairwise_l1(f) for t, f in kept.items()}
+    specific = {}
+    for t, f in kept.items():
+        others = torch.cat([g for u, g in kept.items() if u != t]) if len(kept) > 1 else None
+        between = float((torch.cdist(f, others, p=1) / f.shape[1]).mean()) if others is not None else 0.0
+        specific[t] = between - within[t]
+    return Variety(within, specific, float(yardstick))

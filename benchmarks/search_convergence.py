@@ -1,0 +1,66 @@
+"""Part II sizing: how far EvoGAN's searches still climb after a budget, to choose chapter 22's quick budget.
+
+Runs the searches on the 84-pixel rig with the fer crop, under the single fixed crop (as EvoGAN's port first ran)
+and under the ten-view average (the book's fitness), and prints the mean best fitness over seeds after each
+checkpoint budget. Usage: ``python benchmarks/search_convergence.py [--budget 1200] [--seeds 3]``; writes
+``benchmarks/results/search_convergence.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from affect_lib.faces import crop, facs, search
+from affect_lib.faces.rig import FaceRig
+
+CHECKPOINTS = (100, 200, 300, 400, 600, 800, 1200, 1800)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=1200)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--pop-size", type=int, default=10)
+    parser.add_argument("--methods", default="CMA-ES")
+    parser.add_argument("--targets", default=",".join(facs.PAPER_TARGET_CODES))
+    parser.add_argument("--crops", default="ten,five,single")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rig = FaceRig.default(84)
+    checkpoints = [c for c in CHECKPOINTS if c <= args.budget]
+    out: dict[str, dict] = {}
+    for crops in args.crops.split(","):
+        clf = crop.fer_classifier(crops)
+        for code in args.targets.split(","):
+            fitness = search.ExpressionFitness(rig, clf, facs.target_distribution(code))
+            for method in args.methods.split(","):
+                t0 = time.perf_counter()
+                runs = [
+                    search.METHODS[method](fitness, args.budget, args.pop_size, np.random.default_rng(s))
+                    for s in range(args.seeds)
+                ]
+                curve = [float(np.mean([r.trace[c - 1] for r in runs])) for c in checkpoints]
+                key = f"{crops} | {facs.target_label(facs.target_distribution(code))} | {method}"
+                out[key] = {
+                    "checkpoints": checkpoints,
+                    "mean_best": curve,
+                    "seconds": time.perf_counter() - t0,
+                }
+                print(
+                    key,
+                    " ".join(f"{c}:{v:.3f}" for c, v in zip(checkpoints, curve, strict=True)),
+                    f"({out[key]['seconds']:.0f} s)",
+                    flush=True,
+                )
+    path = Path(__file__).parent / "results" / "search_convergence.json"
+    path.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
