@@ -167,3 +167,30 @@ def test_bad_input_is_refused_before_anything_is_read(tmp_path):
         prepare_faces(src, tmp_path / "out", neutral=tmp_path / "none.png")
     assert not (tmp_path / "out").exists()
     assert face_id("Smith, J. (2).jpeg") == "Smith__J.__2_"
+
+
+def test_a_generator_is_scored_on_the_prepared_faces(prepared):
+    from torch import nn
+
+    from affect_lib.faces.au_estimate import score_data_folder
+
+    class Unchanged(nn.Module):
+        """A stand-in generator that returns its input (attention 1 everywhere)."""
+
+        n_aus = 17
+
+        def forward(self, image, aus):
+            return image, image, image[:, :1] * 0 + 1
+
+    _, out = prepared
+    score = score_data_folder(Unchanged(), out, split="all", n_faces=2, n_targets=3, seed=1)
+    folder = FaceAUs(out, "all")
+    assert score.targets.shape == (6, 17)
+    own = folder.aus.numpy() * AU_MAX
+    for i, row in enumerate(score.targets):  # each target is another face's AUs
+        matches = np.flatnonzero(np.abs(own - row).max(1) < 1e-5)
+        assert len(matches) and i // 3 not in matches
+    np.testing.assert_allclose(score.reference, np.repeat(own[:2], 3, axis=0), atol=1e-5)
+    np.testing.assert_allclose(score.error, score.unchanged, atol=1e-4)  # an unchanged face reads as itself
+    with pytest.raises(ValueError, match="two or more"):
+        score_data_folder(Unchanged(), out, split="test")
