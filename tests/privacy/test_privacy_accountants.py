@@ -97,6 +97,17 @@ def test_pair_differences():
     g = np.arange(12.0).reshape(4, 3)
     diffs = all_pair_differences(g)
     assert diffs.shape == (6, 3) and np.allclose(diffs[0], g[0] - g[1])
+    big = np.random.default_rng(0).normal(size=(28, 4810))
+    by_rows = [math.sqrt(math.fsum(x * x for x in row)) for row in big[:3]]
+    assert pair_distances(big)[:3] == pytest.approx(by_rows, rel=1e-13)
+    assert np.array_equal(pair_distances(big), np.linalg.norm(big, axis=1))  # the same floats
+    for bad, message in ((np.nan, "contains NaN"), (np.inf, "finite")):
+        big[3, 7] = bad
+        with pytest.raises(ValueError, match=message):
+            pair_distances(big)
+    big[3, 7] = 1e200  # finite, but its square overflows: an infinite distance, as np.linalg.norm gives
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        assert pair_distances(big)[3] == np.inf
 
 
 def _brute_force_bdp_cost(d: float, sigma: float, q: float, lam: int) -> float:

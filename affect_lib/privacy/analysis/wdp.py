@@ -36,6 +36,19 @@ def pair_distances(left: Any, right: Any | None = None) -> np.ndarray:
             differences g_i - g'_i.
         right: the neighbouring gradients, same shape as ``left``.
     """
+    if (
+        right is None
+        and isinstance(left, np.ndarray)
+        and left.dtype == np.float64
+        and left.ndim == 2
+        and len(left)
+    ):
+        # the common case, without scanning the input twice for NaN and inf: a NaN or inf entry makes its row's
+        # norm NaN or inf, and only then does the full check below run (to name the problem)
+        with np.errstate(over="ignore", invalid="ignore"):  # the full path below warns, as it always did
+            d = np.sqrt(np.add.reduce(left * left, axis=1))  # np.linalg.norm(left, axis=1), the same floats
+        if np.all(np.isfinite(d)):
+            return d
     a = as_float_array(left, "left")
     if right is not None:
         b = as_float_array(right, "right")
