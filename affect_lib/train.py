@@ -298,28 +298,10 @@ class Trainer:
                     f"(lr {self.optimizer.param_groups[0]['lr']:g}); lower the learning rate"
                 )
             self._sync_buffers()
-            valid = self.evaluate(valid_loader, split="valid")
-            if cfg.monitor not in valid:
-                raise ValueError(
-                    f"monitor {cfg.monitor!r} is not among the validation metrics {sorted(valid)}"
-                )
-            value = valid[cfg.monitor]
-            if self.scheduler is not None:
-                self.scheduler.step(value)
-            record = {"epoch": epoch + 1, "train_loss": train_loss}
-            record.update({f"valid_{k}": v for k, v in valid.items()})
-            if watch is not None:
-                record.update({f"watch_{k}": v for k, v in self.evaluate(watch, split="watch").items()})
-            record.update(lr=self.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - tic)
+            record, value = self._score_epoch(epoch, train_loss, valid_loader, watch)
+            record["seconds"] = time.perf_counter() - tic
             self.history.append(record)
-            if self._improves(value, state["best_value"]):
-                state.update(
-                    best_value=value, best_state=copy.deepcopy(self.model.state_dict()), bad_epochs=0
-                )
-                self.history.best_epoch = epoch + 1
-            else:
-                state["bad_epochs"] += 1
-            self.history.stopped_early = cfg.patience is not None and state["bad_epochs"] > cfg.patience
+            self._select(epoch, value, state)
             bar.set_postfix(train_loss=f"{train_loss:.4g}", **{self.history.monitor: f"{value:.4g}"})
             self._save_checkpoint(state)
             if on_epoch is not None and self.rank == 0:
@@ -327,6 +309,35 @@ class Trainer:
         if state["best_state"] is not None:
             self.model.load_state_dict(state["best_state"])
         return self.history
+
+    def _score_epoch(
+        self, epoch: int, train_loss: float, valid_loader: DataLoader, watch: DataLoader | None
+    ) -> tuple[dict[str, float], float]:
+        """The epoch's record (validation and watched metrics, learning rate after the scheduler's step) and its
+        monitored validation value."""
+        cfg = self.config
+        valid = self.evaluate(valid_loader, split="valid")
+        if cfg.monitor not in valid:
+            raise ValueError(f"monitor {cfg.monitor!r} is not among the validation metrics {sorted(valid)}")
+        value = valid[cfg.monitor]
+        if self.scheduler is not None:
+            self.scheduler.step(value)
+        record = {"epoch": epoch + 1, "train_loss": train_loss}
+        record.update({f"valid_{k}": v for k, v in valid.items()})
+        if watch is not None:
+            record.update({f"watch_{k}": v for k, v in self.evaluate(watch, split="watch").items()})
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        return record, value
+
+    def _select(self, epoch: int, value: float, state: dict[str, Any]) -> None:
+        """Keep the weights of an improving epoch; count the others and decide early stopping."""
+        if self._improves(value, state["best_value"]):
+            state.update(best_value=value, best_state=copy.deepcopy(self.model.state_dict()), bad_epochs=0)
+            self.history.best_epoch = epoch + 1
+        else:
+            state["bad_epochs"] += 1
+        patience = self.config.patience
+        self.history.stopped_early = patience is not None and state["bad_epochs"] > patience
 
     @torch.no_grad()
     def predict(self, loader: DataLoader, *, split: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
