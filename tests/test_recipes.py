@@ -39,8 +39,7 @@ def test_layers_merge_dataset_model_profile_variant():
 
 def test_paper_recipe_builds_the_paper_model():
     assert (
-        round(count_parameters(runs.build_model(recipes.get("cfn_sr", "ravdess", "paper"))) / 1e6, 2)
-        == 26.30
+        round(count_parameters(runs.build_model(recipes.get("cfn_sr", "ravdess", "paper"))) / 1e6, 2) == 26.30
     )
     quick = recipes.get("cfn_sr", "ravdess", "quick")
     model = runs.build_model(quick)

@@ -1,9 +1,12 @@
-"""``affect-lib faces edit|search`` (the rig or a GANimation checkpoint on any face) and ``affect-lib train
-ganimation`` (GANimation on a face folder, :mod:`affect_lib.runs.ganimation`).
+"""``affect-lib faces edit|search|prepare|score`` and ``affect-lib train ganimation`` (:mod:`affect_lib.runs.ganimation`).
 
 - ``faces edit --image IN --aus AU12=3,AU6=2 --out OUT.png [--checkpoint G.pth]``
 - ``faces search --image IN --target "happy .2 + surprise .8" --method ga|cma|random|draft --out DIR``
   writes the best faces (``best_*.png``), ``fitness.png`` (best fitness against evaluations) and ``result.json``.
+- ``faces prepare PHOTOS --out DATA [--neutral PHOTO]``: BlazeFace, mesh alignment and crops of a folder of
+  photographs into a ``train ganimation`` data folder (:func:`affect_lib.faces.prepare.prepare_faces`).
+- ``faces score RUN --data-dir DATA``: a trained run's edits judged by the AU estimator, beside the error of leaving
+  the faces unchanged (:func:`affect_lib.faces.au_estimate.score_data_folder`).
 
 ``IN`` is an image file, ``astronaut`` (scikit-image's, with the shipped landmarks) or ``lfw:N`` (face N of
 scikit-image's LFW subset). Faces other than the astronaut get their landmarks from mediapipe's face mesh
@@ -150,7 +153,7 @@ def _save(image: torch.Tensor, path: Path) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``faces edit`` and ``faces search`` on the main command line's subparsers."""
+    """Register ``faces edit``, ``search``, ``prepare`` and ``score`` on the main command line's subparsers."""
     faces = subparsers.add_parser(
         "faces", help="edit a face's action units, or search for a target expression"
     )
@@ -174,13 +177,79 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--top", type=positive_int, default=5, help="how many best faces to write (default 5)"
     )
     search.add_argument("--out", required=True, help="output folder (created; must not exist)")
+    prepare = sub.add_parser(
+        "prepare", help="detect, align and crop a folder of photographs into a train ganimation data folder"
+    )
+    prepare.add_argument("src", help="folder of photographs (its files, not sub-folders)")
+    prepare.add_argument("--out", required=True, help="the data folder to create (must not exist)")
+    prepare.add_argument("--size", type=positive_int, default=128, help="face side in pixels (default 128)")
+    prepare.add_argument("--test-fraction", type=float, default=0.1, help="share of test faces (default 0.1)")
+    prepare.add_argument("--seed", type=non_negative_int, default=0, help="seeds the split")
+    prepare.add_argument("--min-score", type=float, default=0.5, help="BlazeFace's detection threshold")
+    prepare.add_argument(
+        "--neutral", default=None, help="a neutral photograph of the same person: AUs measured against it"
+    )
+    score = sub.add_parser(
+        "score", help="judge a train ganimation run's edits on a data folder (AU estimator)"
+    )
+    score.add_argument("run", help="the run folder of train ganimation")
+    score.add_argument("--data-dir", required=True, help="the data folder (faces prepare's, or EmotioNet's)")
+    score.add_argument("--epoch", type=positive_int, default=None, help="default: the last saved epoch")
+    score.add_argument("--split", default="test", choices=("train", "test"))
+    score.add_argument("--faces", type=positive_int, default=20, help="faces edited (default 20)")
+    score.add_argument("--targets", type=positive_int, default=8, help="targets per face (default 8)")
+    score.add_argument("--seed", type=non_negative_int, default=0, help="seeds the targets")
     faces.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``faces edit`` or ``faces search`` from parsed arguments; bad input is one ``error:`` line (exit 2)."""
+    """Run a ``faces`` command from parsed arguments; bad input is one ``error:`` line (exit 2)."""
+    commands = {"edit": _edit, "search": _search, "prepare": _prepare, "score": _score}
     with user_errors():
-        return _edit(args) if args.faces_command == "edit" else _search(args)
+        return commands[args.faces_command](args)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from affect_lib.faces.prepare import prepare_faces
+
+    done = prepare_faces(
+        args.src,
+        args.out,
+        size=args.size,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        min_score=args.min_score,
+        neutral=args.neutral,
+    )
+    counts = done.counts()
+    print(
+        f"wrote {done.out}: {counts['train']} training and {counts['test']} test faces, {counts['skipped']} files "
+        f"skipped (listed with their reasons in {done.out / 'prepare.json'})"
+    )
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from affect_lib.faces.au_estimate import score_data_folder
+    from affect_lib.runs.ganimation import load_run_generator
+
+    generator = load_run_generator(args.run, args.epoch)
+    result = score_data_folder(
+        generator,
+        args.data_dir,
+        split=args.split,
+        n_faces=args.faces,
+        n_targets=args.targets,
+        seed=args.seed,
+        image_size=json.loads((Path(args.run) / "run.json").read_text())["recipe"]["data"]["image_size"],
+    )
+    unchanged = float(result.unchanged.mean())
+    print(
+        json.dumps(
+            {"mean_au_error": result.mean, "unchanged_input": unchanged, "per_au": result.rows()}, indent=1
+        )
+    )
+    return 0
 
 
 def _edit(args: argparse.Namespace) -> int:

@@ -42,7 +42,9 @@ def train_config(recipe: recipes.Recipe, **runtime: Any) -> TrainConfig:
     )
 
 
-def new_model(recipe: recipes.Recipe, seed: int, *, deterministic: bool = True, **overrides: Any) -> nn.Module:
+def new_model(
+    recipe: recipes.Recipe, seed: int, *, deterministic: bool = True, **overrides: Any
+) -> nn.Module:
     """Seed everything from ``seed``, then build the recipe's model: the same seed gives the same weights."""
     seed_everything(seed, deterministic=deterministic)
     return build_model(recipe, **overrides)

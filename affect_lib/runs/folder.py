@@ -180,5 +180,3 @@ class EpochLogger:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-
-

@@ -221,3 +221,30 @@ def train(
         progress=(lambda x, **kw: tqdm(x, leave=False, **kw)) if progress else (lambda x, **_: x),
     )
     return trainer, history
+
+
+def load_run_generator(out: str | Path, epoch: int | None = None) -> gan.Generator:
+    """The generator of run folder ``out`` after ``epoch`` (default: its last saved epoch), built with the sizes
+    its ``run.json`` recipe names.
+
+    Raises:
+        FileNotFoundError: no ``run.json`` or no checkpoint of that epoch.
+        ValueError: an unreadable ``run.json`` or a checkpoint that does not fit the recipe's generator.
+    """
+    import inspect
+
+    out = Path(out)
+    try:
+        run = json.loads((out / "run.json").read_text())
+        args = dict(run["recipe"]["model_args"])
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{out} holds no run.json: not a train ganimation run folder") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{out / 'run.json'} is unreadable ({type(err).__name__})") from None
+    names = set(inspect.signature(gan.Generator).parameters)
+    generator = gan.Generator(**{k: v for k, v in args.items() if k in names})
+    saved = sorted(int(p.name.split("_")[0]) for p in (out / "checkpoints").glob("*_net_gen.pth"))
+    if epoch is None and not saved:
+        raise FileNotFoundError(f"{out / 'checkpoints'} holds no generator checkpoint (<epoch>_net_gen.pth)")
+    path = out / "checkpoints" / f"{saved[-1] if epoch is None else epoch}_net_gen.pth"
+    return gan.load_checkpoint(path, generator).eval()

@@ -147,7 +147,9 @@ def test_diverged_run_exits_non_zero_without_results(tmp_path, capsys):
 def test_batch_not_divisible_by_the_world_size_is_refused_before_work(tmp_path):
     from affect_lib import recipes
 
-    args = commands.build_parser().parse_args(["train", "late_fusion", "--dataset", "mosi", "--batch-size", "9"])
+    args = commands.build_parser().parse_args(
+        ["train", "late_fusion", "--dataset", "mosi", "--batch-size", "9"]
+    )
     recipe = train_commands.resolve_recipe(args)
     with pytest.raises(common.CommandError, match="not divisible by the world size 2"):
         train_commands._train(args, recipe, torch.device("cpu"), 0, 2)
@@ -198,7 +200,9 @@ def test_rejects_mismatched_model_and_dataset(capsys):
 
 def test_chapter_with_a_missing_data_folder_is_one_line(tmp_path, capsys):
     assert (
-        commands.main(["chapter", "30_multimodal_lmr_cbt", "--profile", "paper", "--data-dir", "/nonexistent"])
+        commands.main(
+            ["chapter", "30_multimodal_lmr_cbt", "--profile", "paper", "--data-dir", "/nonexistent"]
+        )
         == 2
     )
     assert "--data-dir /nonexistent does not exist" in error(capsys)
@@ -352,7 +356,10 @@ def test_convert_csd_defaults_to_the_sdks_standard_folds(tmp_path, capsys):
     assert commands.main(["convert-csd", "--dataset", "iemocap", "--out", "i", *files]) == 2
     assert "needs --splits FILE: the SDK has no standard IEMOCAP folds" in error(capsys)
     (tmp_path / "bad.json").write_text(json.dumps({"train": [video], "valid": []}))
-    assert commands.main(["convert-csd", "--dataset", "mosei", "--splits", "bad.json", "--out", "b", *files]) == 2
+    assert (
+        commands.main(["convert-csd", "--dataset", "mosei", "--splits", "bad.json", "--out", "b", *files])
+        == 2
+    )
     assert "--splits bad.json: expected an object with the keys train, valid, test; got" in error(capsys)
 
 

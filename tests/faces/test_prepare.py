@@ -194,3 +194,24 @@ def test_a_generator_is_scored_on_the_prepared_faces(prepared):
     np.testing.assert_allclose(score.error, score.unchanged, atol=1e-4)  # an unchanged face reads as itself
     with pytest.raises(ValueError, match="two or more"):
         score_data_folder(Unchanged(), out, split="test")
+
+
+def test_photographs_to_a_trained_and_scored_run_through_the_command_line(photos, tmp_path, capsys):
+    """faces prepare -> train ganimation -> faces score, as a user runs them; refusals are one error line."""
+    from affect_lib import commands
+
+    data_dir, run = tmp_path / "faces", tmp_path / "run"
+    assert commands.main(["faces", "prepare", str(photos), "--out", str(data_dir), "--size", "64"]) == 0
+    assert "6 training and 1 test faces, 5 files skipped" in capsys.readouterr().out
+    assert commands.main(["faces", "prepare", str(photos), "--out", str(data_dir)]) == 2
+    assert "exists" in capsys.readouterr().err
+    tiny = ["--set=model.ngf=8", "--set=model.n_res=1", "--set=model.ndf=8", "--batch-size", "4"]
+    train = ["train", "ganimation", "--data-dir", str(data_dir), "--profile", "quick", "--out", str(run)]
+    assert commands.main([*train, *tiny, "--epochs", "1", "--no-progress", "--seed", "0"]) == 0
+    capsys.readouterr()
+    score = ["faces", "score", str(run), "--data-dir", str(data_dir), "--split", "train", "--faces", "2"]
+    assert commands.main([*score, "--targets", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["per_au"]) == 17 and result["mean_au_error"] >= 0 and result["unchanged_input"] >= 0
+    assert commands.main(["faces", "score", str(tmp_path), "--data-dir", str(data_dir)]) == 2
+    assert "holds no run.json" in capsys.readouterr().err

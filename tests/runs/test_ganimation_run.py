@@ -44,7 +44,9 @@ def _quick(**overrides):
 def _train(recipe, folder, out, *, seed=1337, epochs=None, resume=False):
     """A run through the library's one entry point, as the command line makes it."""
     data = ganimation_run.dataset(recipe, folder, seed=seed)
-    run = runs.train_recipe(recipe, data, seed=seed, out=out, stop_epoch=epochs, resume=resume, progress=False)
+    run = runs.train_recipe(
+        recipe, data, seed=seed, out=out, stop_epoch=epochs, resume=resume, progress=False
+    )
     return run.history
 
 
@@ -192,14 +194,18 @@ def test_command_line(folder, tmp_path, capsys):
     assert "pass --resume" in capsys.readouterr().err
     gone = tmp_path / "gone"
     assert (
-        commands.main([*argv, "--out", str(gone), "--resume", "--epochs", "1", "--no-progress", "--seed", "0"])
+        commands.main(
+            [*argv, "--out", str(gone), "--resume", "--epochs", "1", "--no-progress", "--seed", "0"]
+        )
         == 2
     )
     assert f"--resume: {gone} holds no run" in capsys.readouterr().err and not gone.exists()
     assert commands.main(["train", "ganimation", "--print-recipe", "--set", "model.ngf=16"]) == 0
     assert json.loads(capsys.readouterr().out)["model_args"]["ngf"] == 16
     assert (
-        commands.main(["train", "ganimation", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
+        commands.main(
+            ["train", "ganimation", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "x")]
+        )
         == 2
     )
     assert "imgs" in capsys.readouterr().err and not (tmp_path / "x").exists()
