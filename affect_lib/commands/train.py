@@ -79,6 +79,14 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         default=True,
         help="deterministic kernels (default); --no-deterministic enables cuDNN autotuning",
     )
+    p.add_argument(
+        "--fused-attention",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="MulT encoders (MulT, LMR-CBT) on the CPU: the fused attention kernel and its hashed dropout draws "
+        "(other draws than the default path's, so other numbers); default: $AFFECT_FUSED_ATTENTION (1: on), "
+        "else off. Where the kernel cannot be built, one warning line and the PyTorch reference path",
+    )
     p.add_argument("--workers", type=non_negative_int, default=0, help="data-loader worker processes")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under DDP (CUDA)")
     p.add_argument(
@@ -114,7 +122,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="fusion models: start from per-fold unimodal classifiers (the release's protocol) or from scratch; "
         "default: the recipe's train.init",
     )
-
 
 
 def resolve_recipe(args: argparse.Namespace) -> Any:
@@ -248,6 +255,8 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
             amp=args.amp,
             every_fold=every_fold,
         )
+        if args.fused_attention is not None:  # other dropout draws: another run
+            fp["fused_attention"] = args.fused_attention
         check_run_folder(out, fp, resume=args.resume, overwrite=args.overwrite)
     fold_recipes = (
         [recipe.replace(**{"data.fold": i}) for i in range(N_FOLDS[recipe.data.split])]
@@ -312,6 +321,7 @@ def _train_fold(
                 max_steps=args.max_steps,
                 tensorboard=args.tensorboard,
                 sync_bn=args.sync_bn,
+                fused_attention=args.fused_attention,
             )
         except TrainingDiverged as err:
             raise CommandError(

@@ -11,6 +11,9 @@
  * thread count. C11 with GCC/Clang vector types of 16 bytes (SSE2, the x86-64 baseline; no -march): the loops
  * over keys run 4 lanes at a time in a fixed order, and exp is a fixed polynomial (no libm in the loops), so
  * every machine computes the same numbers.
+ *
+ * The file is also valid C++: causal_attention_op.cpp includes it and registers these functions as PyTorch
+ * operators (built by torch.utils.cpp_extension with -O2 -ffp-contract=off; the same bits as a C11 build).
  */
 #include <math.h>
 #include <pthread.h>

@@ -14,8 +14,9 @@ by MulT's memory encoders, so ``last_only=True`` makes the final layer compute t
 through ``scaled_dot_product_attention`` whenever it has a fast kernel (evaluation, no attention dropout, or CUDA).
 On the CPU with attention dropout the fused kernel refuses dropout, so training uses :func:`blocked_attention`:
 causal attention in query blocks, each block against only the keys it can see, with cached masks.
-With :func:`affect_lib.models.fused_attention.enable` (or ``AFFECT_FUSED_ATTENTION=1``) every CPU attention goes
-through :func:`~affect_lib.models.fused_attention.fused_attention` instead, which never builds a T x T matrix.
+With :func:`affect_lib.models.fused_attention.enable` (``AFFECT_FUSED_ATTENTION=1``, ``affect-lib train
+--fused-attention``) every CPU attention goes through :func:`~affect_lib.models.fused_attention.fused_attention`
+instead, which never builds a T x T matrix.
 """
 
 from __future__ import annotations

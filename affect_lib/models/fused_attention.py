@@ -7,42 +7,56 @@ recomputes the scores in the backward pass; its dropout decisions come from a co
 (seed, head, query, key), so the backward regenerates them instead of storing a mask.
 
 :func:`reference_attention` is the same computation in plain PyTorch with the same dropout decisions
-(:func:`dropout_keep`); it is the definition the kernel is tested against, and the fallback when no C compiler
-is available. The kernel is compiled on first use (about a second, C11 with ``-O2``, no ``-march``) into
-the book's cache folder; set ``AFFECT_FUSED_ATTENTION=0`` to never compile it.
+(:func:`dropout_keep`); it is the definition the kernel is tested against, and the fallback wherever the kernel
+cannot be built. The kernel is shipped as PyTorch operators (``torch.ops.affect.attention_forward``,
+``attention_backward``, ``hash_dropout``: ``affect_lib/csrc/causal_attention_op.cpp`` registers them with
+``TORCH_LIBRARY``; autograd and fake tensors are registered here with ``torch.library``), built on first use by
+``torch.utils.cpp_extension`` (``$CXX`` or ``c++``, and ninja; about 10 s of CPU once, ``-O2``, no ``-march``)
+into the book's cache folder under a key of the CPU, the compiler, torch and the sources (:func:`cache_key`).
+Where it cannot be built or loaded (no compiler, no ninja, a compile error, a bad library file), stderr says so
+once, in one line with the reason, and everything runs on the reference path; ``AFFECT_FUSED_ATTENTION=0``
+never builds it.
 
 :func:`hash_dropout` applies the same decisions to the encoders' other dropouts (embedding, residual, ReLU):
 ``torch.bernoulli_`` is the slowest operator of the fused step otherwise, and the backward needs no stored mask.
 
-The fused path is opt-in (:func:`enable`, or ``AFFECT_FUSED_ATTENTION=1``): its dropout draws differ from the
+The fused path is opt-in (:func:`enable`, ``AFFECT_FUSED_ATTENTION=1``, or ``affect-lib train
+--fused-attention``): its dropout draws differ from the
 default path's (``torch`` generator), so turning it on changes which values are dropped, not their
 distribution, and the chapters keep their committed numbers.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
+import logging
 import os
+import platform
+import re
 import shutil
 import subprocess
-import tempfile
+import sys
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 
-SOURCE = Path(__file__).resolve().parents[1] / "csrc" / "causal_attention.c"
+CSRC = Path(__file__).resolve().parents[1] / "csrc"
+SOURCES = (CSRC / "causal_attention_op.cpp", CSRC / "causal_attention.c")
+"""The operators' C++ binding (built) and the C kernel it includes."""
 ENV = "AFFECT_FUSED_ATTENTION"
-CFLAGS = ("-O2", "-std=c11", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-fast-math")
-"""x86-64 baseline code (no ``-march``), no FMA contraction: every machine builds and computes the same thing."""
+CFLAGS = ("-O2", "-pthread", "-ffp-contract=off", "-fno-fast-math")
+"""Added to ``cpp_extension``'s own: x86-64 baseline code (no ``-march``), no FMA contraction, so that every
+machine builds and computes the same thing."""
 
 _GOLDEN = 0x9E3779B9
 _MASK = 0xFFFFFFFF
 _state = {"enabled": os.environ.get(ENV, "") == "1", "hash_draws": os.environ.get(ENV, "") == "1"}
 _lock = threading.Lock()
-_lib: list[ctypes.CDLL | None] = []
+_loaded: list[Any | None] = []
 
 
 def enabled() -> bool:
@@ -140,68 +154,168 @@ def reference_attention(
 # ---- the kernel ----------------------------------------------------------------------------------------------
 
 
-def library() -> ctypes.CDLL | None:
-    """The compiled kernel (built on first call into the cache folder), or None without a C compiler."""
+class Unavailable(RuntimeError):
+    """Why the kernel cannot be built or loaded here (one line)."""
+
+
+def library() -> Any | None:
+    """The kernel's operators (``torch.ops.affect``), built on the first call, or None where they cannot be built
+    or loaded (said once on stderr, with the reason)."""
     with _lock:
-        if not _lib:
-            _lib.append(_build())
-        return _lib[0]
+        if not _loaded:
+            try:
+                _loaded.append(_load())
+            except Unavailable as err:
+                _loaded.append(None)
+                print(
+                    f"warning: the fused attention kernel is unavailable ({err}); using the PyTorch reference "
+                    "path (same results up to float rounding)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        return _loaded[0]
 
 
 def available() -> bool:
-    """Whether the C kernel can be used here (it compiles it if needed)."""
+    """Whether the kernel can be used here (it builds it if needed)."""
     return library() is not None
 
 
-def _build() -> ctypes.CDLL | None:
+def cpu_identity() -> str:
+    """The CPU as the compiled code sees it: architecture, model name and feature flags (Linux's /proc/cpuinfo)."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "flags", "Features", "CPU implementer", "CPU part"):
+                fields.setdefault(key, value.strip())
+    except OSError:
+        pass
+    return " | ".join([platform.machine(), platform.processor(), *fields.values()])
+
+
+def compiler_identity() -> tuple[str, str]:
+    """(path, identity) of the C++ compiler that builds the kernel: ``$CXX`` or ``c++`` (what
+    ``torch.utils.cpp_extension`` uses), identity = its path and the first line of ``--version``.
+
+    Raises:
+        Unavailable: no such compiler, or it does not run.
+    """
+    name = os.environ.get("CXX") or "c++"
+    path = shutil.which(name)
+    if path is None:
+        raise Unavailable(f"no C++ compiler: {name!r} not found; set CXX to one")
+    try:
+        result = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise Unavailable(f"the C++ compiler {path} does not run: {err}") from None
+    if result.returncode != 0:
+        raise Unavailable(f"the C++ compiler {path} does not run ('--version' exits {result.returncode})")
+    return path, f"{path} {(result.stdout.strip().splitlines() or [''])[0]}"
+
+
+def cache_key(cpu: str, compiler: str) -> str:
+    """16 hex digits naming a build: the CPU and compiler identities, torch's and Python's versions, the sources
+    and the flags, so that a cache folder shared between machines never loads another machine's build."""
+    digest = hashlib.sha256()
+    for part in (cpu, compiler, torch.__version__, platform.python_version(), " ".join(CFLAGS)):
+        digest.update(part.encode() + b"\0")
+    for source in SOURCES:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _load() -> Any:
+    """Build (once per cache key, under a file lock) and load the operators; registers their autograd and fake
+    implementations."""
     if os.environ.get(ENV, "") == "0":
-        return None
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None or not SOURCE.exists():
-        return None
-    from affect_lib.runtime import cache_dir
+        raise Unavailable(f"{ENV}=0")
+    compiler, identity = compiler_identity()
+    with warnings.catch_warnings(), _quiet("torch.utils.cpp_extension"):
+        warnings.simplefilter("ignore")
+        from torch.utils import cpp_extension
 
-    tag = hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:16]
-    target = cache_dir("kernels") / f"causal_attention_{tag}.so"
-    if not target.exists():
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            built = Path(tmp) / target.name
-            result = subprocess.run(
-                [compiler, *CFLAGS, str(SOURCE), "-o", str(built), "-lm"], capture_output=True, text=True
+        if not cpp_extension.is_ninja_available():
+            raise Unavailable(
+                "ninja, which torch.utils.cpp_extension builds with, is not installed: pip install ninja"
             )
-            if result.returncode != 0:
-                return None
-            os.replace(built, target)  # atomic: concurrent builders leave one complete file
-    lib = ctypes.CDLL(str(target))
-    i64, f32, u32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_uint32, ctypes.c_void_p
-    common = [i64, i64, i64, i64, i64, i64, f32, u32, f32, u32, u32, ctypes.c_int]
-    lib.affect_attention_forward.argtypes = [ptr] * 5 + common
-    lib.affect_attention_backward.argtypes = [ptr] * 9 + common
-    lib.affect_dropout.argtypes = [ptr, ptr, i64, i64, i64, i64, u32, f32, u32, u32, ctypes.c_int]
-    lib.affect_attention_forward.restype = lib.affect_attention_backward.restype = ctypes.c_int
-    lib.affect_dropout.restype = ctypes.c_int
-    return lib
+        from affect_lib.runtime import cache_dir
+
+        tag = cache_key(cpu_identity(), identity)
+        folder = cache_dir("kernels", f"causal_attention_{tag}")
+        try:
+            built = cpp_extension.load(
+                f"affect_causal_attention_{tag}",
+                [str(SOURCES[0])],
+                extra_cflags=list(CFLAGS),
+                build_directory=str(folder),
+                is_python_module=False,
+            )
+        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+            log = folder / "error.log"
+            log.write_text(str(err))
+            raise Unavailable(
+                f"{compiler} could not build or load it: {_first_error(str(err))}; full output in {log}"
+            ) from None
+    if not hasattr(torch.ops.affect, "attention_forward"):  # loaded, yet registered nothing
+        raise Unavailable(f"{built} holds no affect:: operators")
+    _register()
+    return torch.ops.affect
 
 
-class _HashDropout(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, p, seed, position):
-        ctx.args = (p, seed, position)
-        return _apply_dropout(x, p, seed, position)
+@contextmanager
+def _quiet(logger: str):
+    """Silence ``logger`` below errors inside the block (cpp_extension's notes about CUDA and ABI checks)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
-    @staticmethod
-    def backward(ctx, grad):
-        return _apply_dropout(grad, *ctx.args), None, None, None
+
+def _first_error(output: str) -> str:
+    """The compiler's first error line in a build's output (else its last line)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [
+        line
+        for line in lines
+        if re.search(r"\berror\b", line, re.IGNORECASE) and "Error building" not in line
+    ]
+    return (errors or lines or ["no output"])[0 if errors else -1]
 
 
-def _apply_dropout(x: torch.Tensor, p: float, seed: tuple[int, int], position: int) -> torch.Tensor:
-    x = x.contiguous()
-    y = torch.empty_like(x)
-    b, t, c = x.shape
-    args = (b, t, c, position, _threshold(p), 1.0 / (1.0 - p), seed[0], seed[1], torch.get_num_threads())
-    if library().affect_dropout(x.data_ptr(), y.data_ptr(), *args):
-        raise RuntimeError("hashed dropout kernel failed")
-    return y
+def _register() -> None:
+    """Autograd (the backward recomputes the scores and regenerates the dropout decisions) and fake tensors."""
+    torch.library.register_fake("affect::attention_forward")(
+        lambda q, k, v, *scalars: (torch.empty_like(q), q.new_empty(q.shape[:2]))
+    )
+    torch.library.register_fake("affect::attention_backward")(
+        lambda q, k, v, *rest: (torch.empty_like(q), torch.empty_like(k), torch.empty_like(v))
+    )
+    torch.library.register_fake("affect::hash_dropout")(lambda x, *scalars: torch.empty_like(x))
+
+    def attention_setup(ctx, inputs, output):
+        ctx.save_for_backward(*inputs[:3], *output)
+        ctx.scalars = inputs[3:]
+
+    def attention_backward(ctx, dout, _dlse):
+        q, k, v, out, lse = ctx.saved_tensors
+        grads = torch.ops.affect.attention_backward(q, k, v, out, lse, dout.contiguous(), *ctx.scalars)
+        return (*grads, *[None] * len(ctx.scalars))
+
+    def dropout_setup(ctx, inputs, output):
+        ctx.scalars = inputs[1:]
+
+    def dropout_backward(ctx, grad):
+        return torch.ops.affect.hash_dropout(grad.contiguous(), *ctx.scalars), *[None] * len(ctx.scalars)
+
+    torch.library.register_autograd(
+        "affect::attention_forward", attention_backward, setup_context=attention_setup
+    )
+    torch.library.register_autograd("affect::hash_dropout", dropout_backward, setup_context=dropout_setup)
 
 
 def hash_dropout(
@@ -218,56 +332,7 @@ def hash_dropout(
     if not usable:
         n, t, c = x.shape
         return x * dropout_keep(seed, n, t, c, p, position).to(x.dtype) / (1 - p)
-    return _HashDropout.apply(x, p, seed, position)
-
-
-def _scalars(q: torch.Tensor, k: torch.Tensor, offset: int | None, p: float, seed, query_start: int) -> list:
-    b, t_q, e = q.shape
-    t_k = k.shape[1]
-    return [
-        b,
-        t_q,
-        t_k,
-        e,
-        t_k if offset is None else offset,
-        query_start,
-        e**-0.5,
-        _threshold(p),
-        1.0 / (1.0 - p),
-        seed[0],
-        seed[1],
-        torch.get_num_threads(),
-    ]
-
-
-class _FusedAttention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, offset, p, seed, query_start):
-        lib = library()
-        q, k, v = (x.contiguous() for x in (q, k, v))
-        out = torch.empty_like(q)
-        lse = torch.empty(q.shape[:2], dtype=q.dtype)
-        scalars = _scalars(q, k, offset, p, seed, query_start)
-        code = lib.affect_attention_forward(
-            q.data_ptr(), k.data_ptr(), v.data_ptr(), out.data_ptr(), lse.data_ptr(), *scalars
-        )
-        if code:
-            raise RuntimeError(f"fused attention kernel failed (code {code})")
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.scalars = scalars
-        return out
-
-    @staticmethod
-    def backward(ctx, dout):
-        q, k, v, out, lse = ctx.saved_tensors
-        dout = dout.contiguous()
-        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-        code = library().affect_attention_backward(
-            *(x.data_ptr() for x in (q, k, v, out, lse, dout, dq, dk, dv)), *ctx.scalars
-        )
-        if code:
-            raise RuntimeError(f"fused attention kernel failed (code {code})")
-        return dq, dk, dv, None, None, None, None
+    return torch.ops.affect.hash_dropout(x.contiguous(), position, _threshold(p), 1.0 / (1.0 - p), *seed)
 
 
 def fused_attention(
@@ -289,8 +354,8 @@ def fused_attention(
         query_start: position of the first query (e.g. T - 1 when only the last query is computed).
 
     Returns:
-        (N, H, T_q, e). Falls back to :func:`reference_attention` (same numbers up to float rounding) without
-        a compiler, on other devices or dtypes, or when a query would see no key.
+        (N, H, T_q, e). Falls back to :func:`reference_attention` (same numbers up to float rounding) where
+        the kernel is unavailable (:func:`library`), on other devices or dtypes, or when a query would see no key.
     """
     if seed is None:
         seed = draw_seed() if p > 0 else (0, 0)
@@ -303,5 +368,7 @@ def fused_attention(
     )
     if not usable:
         return reference_attention(q, k, v, offset, p, seed, query_start)
-    flat = [x.reshape(n * h, -1, e) for x in (q, k, v)]
-    return _FusedAttention.apply(*flat, offset, p, seed, query_start).reshape(n, h, t_q, e)
+    flat = [x.reshape(n * h, -1, e).contiguous() for x in (q, k, v)]
+    scalars = (k.shape[2] if offset is None else offset, query_start, e**-0.5, _threshold(p), 1.0 / (1.0 - p))
+    out, _ = torch.ops.affect.attention_forward(*flat, *scalars, *seed)
+    return out.reshape(n, h, t_q, e)

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
+import affect_lib.runs.ganimation as ganimation
 from affect_lib import __version__, recipes
 from affect_lib.data.emotionet import FaceAUs
-import affect_lib.runs.ganimation as ganimation
+from affect_lib.models import fused_attention as fused
 from affect_lib.runs.build import build_model, fit_model, new_model, new_trainer, train_config
 from affect_lib.runs.data import RunData
 from affect_lib.runs.folder import FORMAT, EpochLogger
@@ -96,6 +98,7 @@ def train_recipe(
     workers: int = 0,
     resume: bool = False,
     stop_epoch: int | None = None,
+    fused_attention: bool | None = None,
 ) -> RecipeRun:
     """Train ``recipe`` on ``data.loaders`` (``"train"``, ``"valid"``, and ``"test"`` when ``test`` or ``watch``);
     a GANimation recipe on a face folder's training split (``data``: :func:`affect_lib.runs.ganimation.dataset`)
@@ -111,6 +114,9 @@ def train_recipe(
         test: score the test split once with the selected weights (:attr:`RecipeRun.test`).
         workers, resume, stop_epoch: GANimation only (the others take their loaders from ``data`` and resume from
             the checkpoint in ``out``): loader processes, continue the run in ``out``, stop after this epoch.
+        fused_attention: MulT encoders on the CPU use the fused attention kernel and its hashed dropout draws
+            (True) or not (False), for this run only (:func:`affect_lib.models.fused_attention.enable`); None:
+            the current setting (``AFFECT_FUSED_ATTENTION=1`` turns it on).
 
     Raises:
         TrainingDiverged: a non-finite training loss, or no finite validation score.
@@ -132,28 +138,32 @@ def train_recipe(
             progress=progress,
         )
         return RecipeRun(trainer, history)
-    runtime = {"device": device, "amp": amp, "deterministic": deterministic, "progress": progress}
-    checkpoint = None if out is None else out / "checkpoint"
-    config = train_config(recipe, checkpoint_dir=checkpoint, seed=seed, max_steps=max_steps, **runtime)
-    model = new_model(recipe, seed, deterministic=deterministic, **_dims(data))
-    pretrain = None if out is None else out / "pretrain"
-    model = initialise(model, recipe, data.loaders, seed=seed, out=pretrain, max_steps=max_steps, **runtime)
-    if sync_bn and world()[1] > 1:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    generator = getattr(data.loaders["train"], "generator", None)
-    if generator is not None:  # a pretraining drew from it: the fusion run shuffles as one from scratch
-        generator.manual_seed(seed)
-    trainer = new_trainer(model, recipe, config)
-    logger = EpochLogger(out, trainer, tensorboard) if out is not None and world()[0] == 0 else None
-    try:
-        history = fit_model(
-            trainer, recipe, data.loaders, on_epoch=logger, watch=data.loaders["test"] if watch else None
+    switch = nullcontext() if fused_attention is None else fused.enable(fused_attention)
+    with switch:
+        runtime = {"device": device, "amp": amp, "deterministic": deterministic, "progress": progress}
+        checkpoint = None if out is None else out / "checkpoint"
+        config = train_config(recipe, checkpoint_dir=checkpoint, seed=seed, max_steps=max_steps, **runtime)
+        model = new_model(recipe, seed, deterministic=deterministic, **_dims(data))
+        pretrain = None if out is None else out / "pretrain"
+        model = initialise(
+            model, recipe, data.loaders, seed=seed, out=pretrain, max_steps=max_steps, **runtime
         )
-    finally:
-        if logger is not None:
-            logger.close()
-    scores = trainer.evaluate(data.loaders["test"], split="test") if test else None
-    return RecipeRun(trainer, history, scores)
+        if sync_bn and world()[1] > 1:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        generator = getattr(data.loaders["train"], "generator", None)
+        if generator is not None:  # a pretraining drew from it: the fusion run shuffles as one from scratch
+            generator.manual_seed(seed)
+        trainer = new_trainer(model, recipe, config)
+        logger = EpochLogger(out, trainer, tensorboard) if out is not None and world()[0] == 0 else None
+        try:
+            history = fit_model(
+                trainer, recipe, data.loaders, on_epoch=logger, watch=data.loaders["test"] if watch else None
+            )
+        finally:
+            if logger is not None:
+                logger.close()
+        scores = trainer.evaluate(data.loaders["test"], split="test") if test else None
+        return RecipeRun(trainer, history, scores)
 
 
 def _dims(data: RunData) -> dict[str, Any]:
@@ -299,4 +309,3 @@ def evaluate_saved(
         raise ValueError(f"{source}: weights do not fit the recipe's model ({str(err)[:160]})") from None
     config = TrainConfig(epochs=1, lr=1.0, device=device, progress=False)
     return new_trainer(model, recipe, config).evaluate(data.loaders[split], split=split)
-

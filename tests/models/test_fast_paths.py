@@ -1,6 +1,13 @@
 """The fast paths against their references: the fused attention kernel, the released pattern, checkpointing."""
 
 import copy
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -193,3 +200,181 @@ def test_checkpointing_gives_the_same_step_and_running_statistics():
     # other summation orders: compared relative to the size of the whole gradient (some entries are ~0)
     diff = torch.cat([(a - b).flatten() for a, b in zip(fast[1], ref[1], strict=True)])
     assert diff.norm() <= 1e-4 * torch.cat([b.flatten() for b in ref[1]]).norm()
+
+
+# ---- how the kernel is built and what happens where it cannot be -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plain_c(tmp_path_factory):
+    """causal_attention.c compiled as plain C11 and loaded with ctypes (the kernel as it shipped before it became
+    PyTorch operators)."""
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no cc to compile the plain C kernel")
+    target = tmp_path_factory.mktemp("plain_c") / "plain.so"
+    flags = ["-O2", "-std=c11", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-fast-math"]
+    subprocess.run([cc, *flags, str(fa.CSRC / "causal_attention.c"), "-o", str(target), "-lm"], check=True)
+    lib = ctypes.CDLL(str(target))
+    i64, f32, u32 = ctypes.c_int64, ctypes.c_float, ctypes.c_uint32
+    common = [i64, i64, i64, i64, i64, i64, f32, u32, f32, u32, u32, ctypes.c_int]
+    lib.affect_attention_forward.argtypes = [ctypes.c_void_p] * 5 + common
+    lib.affect_attention_backward.argtypes = [ctypes.c_void_p] * 9 + common
+    lib.affect_dropout.argtypes = [ctypes.c_void_p] * 2 + [i64] * 4 + [u32, f32, u32, u32, ctypes.c_int]
+    return lib
+
+
+@needs_kernel
+@pytest.mark.parametrize(("n", "h", "t_q", "t_k", "e", "offset", "start", "p"), CASES)
+def test_operators_compute_the_bits_of_the_plain_c_kernel(plain_c, n, h, t_q, t_k, e, offset, start, p):
+    lib = plain_c
+    g = torch.Generator().manual_seed(3)
+    q, k, v, dout = (
+        torch.randint(-512, 512, (n * h, t, e), generator=g) / 128.0 for t in (t_q, t_k, t_k, t_q)
+    )
+    seed = (12345, 678)
+    scalars = [n * h, t_q, t_k, e, t_k if offset is None else offset, start, e**-0.5, fa._threshold(p)]
+    scalars += [1 / (1 - p), *seed, 2]
+    out, lse = torch.empty_like(q), torch.empty(n * h, t_q)
+    assert lib.affect_attention_forward(*(x.data_ptr() for x in (q, k, v, out, lse)), *scalars) == 0
+    grads = [torch.empty_like(x) for x in (q, k, v)]
+    ptrs = (x.data_ptr() for x in (q, k, v, out, lse, dout, *grads))
+    assert lib.affect_attention_backward(*ptrs, *scalars) == 0
+    op_out, op_lse = torch.ops.affect.attention_forward(q, k, v, *scalars[4:-1])
+    op_grads = torch.ops.affect.attention_backward(q, k, v, op_out, op_lse, dout, *scalars[4:-1])
+    assert torch.equal(op_out, out) and torch.equal(op_lse, lse)
+    assert all(torch.equal(a, b) for a, b in zip(op_grads, grads, strict=True))
+    y = torch.empty_like(q)
+    assert lib.affect_dropout(q.data_ptr(), y.data_ptr(), n * h, t_q, e, start, *scalars[7:]) == 0
+    assert torch.equal(torch.ops.affect.hash_dropout(q, start, *scalars[7:-1]), y)
+
+
+@needs_kernel
+def test_operators_pass_torch_opcheck():
+    q, k, v = (torch.randn(4, t, 5, requires_grad=True) for t in (6, 9, 9))
+    torch.library.opcheck(torch.ops.affect.attention_forward, (q, k, v, 3, 0, 5**-0.5, 2**30, 1.25, 1, 2))
+    x = torch.randn(3, 4, 7, requires_grad=True)
+    torch.library.opcheck(torch.ops.affect.hash_dropout, (x, 2, 2**30, 1.25, 1, 2))
+
+
+def test_the_cache_key_names_the_cpu_the_compiler_and_the_sources(monkeypatch, tmp_path):
+    key = fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 12.2.0")
+    assert key == fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 12.2.0")
+    assert key != fa.cache_key("x86_64 | Intel Xeon | sse2 avx2 avx512f", "/usr/bin/c++ c++ (GCC) 12.2.0")
+    assert key != fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 13.1.0")
+    assert key != fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/clang++ clang version 17.0.6")
+    edited = tmp_path / "causal_attention.c"
+    edited.write_bytes(fa.SOURCES[1].read_bytes() + b"\n")
+    monkeypatch.setattr(fa, "SOURCES", (fa.SOURCES[0], edited))
+    assert key != fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 12.2.0")
+    assert __import__("platform").machine() in fa.cpu_identity()
+
+
+def _stderr_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("compiler", ["/nonexistent/c++", "/bin/false"])
+def test_without_a_working_compiler_it_says_so_once_and_runs_the_reference(monkeypatch, capsys, compiler):
+    monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setenv("CXX", compiler)
+    q, k, v = _inputs(1, 2, 5, 5, 5)
+    x = torch.randn(2, 5, 7)
+    capsys.readouterr()
+    with fa.enable(True):
+        outs = [fa.fused_attention(q, k, v, 0, 0.2, (9, 9)) for _ in range(2)]
+        y = fa.hash_dropout(x, 0.3, seed=(1, 1))
+    (line,) = _stderr_lines(capsys)
+    assert line.startswith("warning: the fused attention kernel is unavailable") and compiler in line
+    assert "reference path" in line
+    assert all(torch.equal(o, fa.reference_attention(q, k, v, 0, 0.2, (9, 9))) for o in outs)
+    assert torch.equal(y, x * fa.dropout_keep((1, 1), 2, 5, 7, 0.3) / 0.7)
+
+
+def test_a_compile_error_is_shown_once_with_the_compilers_first_error(monkeypatch, capsys, tmp_path):
+    compiler = shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no c++ compiler")
+    broken = tmp_path / "broken.cpp"
+    broken.write_text("int ok = 1;\nint main( {\n")
+    monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setattr(fa, "SOURCES", (broken,))
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CXX", raising=False)
+    capsys.readouterr()
+    assert not fa.available() and not fa.available()
+    (line,) = _stderr_lines(capsys)
+    assert f"{compiler} could not build or load it: " in line and "broken.cpp:2:" in line and "error:" in line
+    log = Path(line.split("full output in ")[1].split(")")[0].rstrip(";"))
+    assert log.is_file() and "int main( {" in log.read_text()
+
+
+def test_a_library_that_does_not_load_is_reported_once(monkeypatch, capsys, tmp_path):
+    from torch.utils import cpp_extension
+
+    if shutil.which("c++") is None:
+        pytest.skip("no c++ compiler")
+
+    def load(name, *args, **kwargs):
+        raise OSError(f"{name}.so: invalid ELF header")
+
+    monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setattr(cpp_extension, "load", load)
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("CXX", raising=False)
+    capsys.readouterr()
+    assert fa.library() is None and fa.library() is None
+    (line,) = _stderr_lines(capsys)
+    assert "could not build or load it: affect_causal_attention_" in line and "invalid ELF header" in line
+
+
+def test_a_machine_without_a_compiler_trains_on_the_reference_path_and_says_so_once(tmp_path):
+    script = (
+        "import torch\n"
+        "from affect_lib.models import fused_attention as fa\n"
+        "from affect_lib.models.lmr_cbt import lmr_cbt\n"
+        "assert fa.enabled()\n"
+        "torch.manual_seed(0)\n"
+        "model = lmr_cbt(layers=1).train()\n"
+        "x = [torch.randn(2, t, d) for t, d in ((6, 300), (9, 74), (7, 35))]\n"
+        "for _ in range(2):\n"
+        "    model(*x).sum().backward()\n"
+        "print('trained')\n"
+    )
+    env = {**os.environ, "PATH": str(tmp_path), fa.ENV: "1", "AFFECT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("CXX", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "trained"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "warning: the fused attention kernel is unavailable (no C++ compiler: 'c++' not found; set CXX to "
+        "one); using the PyTorch reference path (same results up to float rounding)"
+    ]
+
+
+def test_the_train_command_switches_the_fused_path_for_its_run(tmp_path, monkeypatch, capsys):
+    from affect_lib import commands
+
+    monkeypatch.setattr(fa, "_loaded", [None])  # the switch, not the kernel: the reference path draws alike
+    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AFFECT_PROGRESS", "off")
+    monkeypatch.delenv(fa.ENV, raising=False)
+    monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    base = ["train", "lmr_cbt", "--dataset", "mosi", "--epochs", "1", "--max-steps", "2", "--seed", "3"]
+    for name, flag in (("on", ["--fused-attention"]), ("off", ["--no-fused-attention"]), ("default", [])):
+        assert commands.main([*base, *flag, "--out", name]) == 0
+        assert not fa.enabled()  # for that run only
+    test, fp = {}, {}
+    for name in ("on", "off", "default"):
+        test[name] = json.loads((tmp_path / name / "metrics.json").read_text())["test"]
+        fp[name] = json.loads((tmp_path / name / "run.json").read_text())["fingerprint"]
+    assert test["off"] == test["default"] and test["on"] != test["off"]  # other dropout draws
+    assert fp["on"]["fused_attention"] is True and fp["off"]["fused_attention"] is False
+    assert "fused_attention" not in fp["default"]
+    capsys.readouterr()
+    assert commands.main([*base, "--no-fused-attention", "--out", "on", "--resume"]) == 2
+    assert "its fused_attention is True, this run's is False" in capsys.readouterr().err
