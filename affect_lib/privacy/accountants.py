@@ -20,6 +20,7 @@ the noise multiplier and the coarser setting that would fit; ``rdp`` handles any
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -27,6 +28,30 @@ import numpy as np
 from affect_lib.privacy.analysis import bdp, gdp, pld, prv, rdp, wdp
 from affect_lib.privacy.analysis._history import check_history
 from affect_lib.privacy.validation import check_nonnegative, check_order, check_positive, check_sample_rate
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _history_entry(noise_multiplier: Any, sample_rate: Any, steps: Any) -> tuple[float, float, int]:
+    """One validated ``(z, q, steps)`` history entry (see :func:`~.analysis._history.check_history`)."""
+    return check_history([(noise_multiplier, sample_rate, steps)])[0]
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _pair_step_scalars(
+    noise_multiplier: Any, sample_rate: Any, max_grad_norm: Any
+) -> tuple[float, float, float]:
+    """A pair step's validated (z > 0, q in (0, 1], C > 0)."""
+    z = float(check_positive(noise_multiplier, "noise_multiplier"))
+    return z, check_sample_rate(sample_rate), float(check_positive(max_grad_norm, "max_grad_norm"))
+
+
+def _checked(args: tuple, check: Any) -> tuple:
+    """``check(*args)``, remembered when every argument is an (immutable) Python or NumPy number: a step repeats
+    the same few scalars thousands of times; the cache is typed, so 1 and 1.0 are checked apart. Anything else
+    (arrays, tensors, which can change in place) is checked every time."""
+    if all(isinstance(a, int | float | np.integer | np.floating) for a in args):
+        return check(*args)
+    return check.__wrapped__(*args)
 
 
 class Accountant:
@@ -65,7 +90,7 @@ class _DPAccountant(Accountant):
 
     def step(self, *, noise_multiplier: float, sample_rate: float, steps: int = 1) -> None:
         """Account ``steps`` steps of the subsampled Gaussian with noise multiplier z > 0 and rate q in (0, 1]."""
-        ((z, q, n),) = check_history([(noise_multiplier, sample_rate, steps)])
+        z, q, n = _checked((noise_multiplier, sample_rate, steps), _history_entry)
         if self.history and self.history[-1][:2] == (z, q):
             self.history[-1] = (z, q, self.history[-1][2] + n)
         else:
@@ -215,9 +240,7 @@ class _PairAccountant(Accountant):
             else check_nonnegative(distances, "distances").reshape(-1).copy()
         )
         self._check_pairs(d.size)
-        z = float(check_positive(noise_multiplier, "noise_multiplier"))
-        c = float(check_positive(max_grad_norm, "max_grad_norm"))
-        q = check_sample_rate(sample_rate)
+        z, q, c = _checked((noise_multiplier, sample_rate, max_grad_norm), _pair_step_scalars)
         self._pending.append((z, q, d, z * c))
 
     def _evaluate_pending(self) -> None:

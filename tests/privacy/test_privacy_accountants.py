@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from opacus.accountants.analysis.rdp import compute_rdp as opacus_rdp
 from scipy import integrate, special, stats
 
@@ -481,3 +482,20 @@ def test_pld_grid_size_against_the_closed_form_privacy_loss():
     loss = math.log(1 - q + q * math.exp((2 * x_hi - 1) / (2 * z * z)))
     points = pld.grid_points(z, q, step)
     assert points == pytest.approx(loss / step, rel=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(ACCOUNTANTS))
+def test_steps_are_checked_every_time_even_when_remembered(name):
+    acc = make_accountant(name)
+    kw = {"distances": np.ones(3)} if name in ("wdp", "bdp") else {}
+    acc.step(noise_multiplier=1.0, sample_rate=0.1, **kw)
+    acc.step(noise_multiplier=1.0, sample_rate=0.1, **kw)  # the same scalars: remembered as checked
+    if name not in ("wdp", "bdp"):
+        with pytest.raises(ValueError, match="steps"):
+            acc.step(noise_multiplier=1.0, sample_rate=0.1, steps=1.0)  # 1.0 is not the integer 1
+    z = torch.tensor(1.0)
+    acc.step(noise_multiplier=z, sample_rate=0.1, **kw)
+    z.fill_(-1.0)  # a tensor changed in place is checked again
+    with pytest.raises(ValueError, match="noise_multiplier"):
+        acc.step(noise_multiplier=z, sample_rate=0.1, **kw)
+    assert len(acc) == 3

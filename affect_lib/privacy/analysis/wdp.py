@@ -77,21 +77,24 @@ def all_pair_distances(grads: Any) -> np.ndarray:
     ``grads`` (k, dim), shape (k(k-1)/2,).
 
     Equal to ``pair_distances(all_pair_differences(grads))`` (the same subtractions, squares and row sums as
-    ``np.linalg.norm``), written into one buffer, without the index arrays and the temporaries of fancy indexing.
+    ``np.linalg.norm``), without the index arrays, the temporaries of fancy indexing or the k(k-1)/2 x dim array.
     """
     g = as_float_array(grads, "grads")
     if g.ndim != 2 or g.shape[0] < 2:
         raise ValueError(f"grads must have shape (k >= 2, dim), got {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError("gradient differences must be finite")
     k = g.shape[0]
-    diffs = np.empty((k * (k - 1) // 2, g.shape[1]))
+    block = np.empty((k - 1, g.shape[1]))  # one row's differences at a time: the buffer stays in cache
+    sums = np.empty(k * (k - 1) // 2)
     row = 0
     for j in range(k - 1):
-        np.subtract(g[j], g[j + 1 :], out=diffs[row : row + k - 1 - j])
+        diffs = block[: k - 1 - j]
+        np.subtract(g[j], g[j + 1 :], out=diffs)
+        np.multiply(diffs, diffs, out=diffs)
+        np.add.reduce(diffs, axis=1, out=sums[row : row + k - 1 - j])
         row += k - 1 - j
-    np.multiply(diffs, diffs, out=diffs)
-    return np.sqrt(np.add.reduce(diffs, axis=1))
+    if not np.all(np.isfinite(sums)) and not np.all(np.isfinite(g)):  # an inf entry: every sum through it
+        raise ValueError("gradient differences must be finite")
+    return np.sqrt(sums)
 
 
 def wasserstein_step_loss(
