@@ -30,14 +30,16 @@ import matplotlib
 import torch
 import torch.nn.functional as F
 from measure import (
+    MEMORY_NOTE,
+    growth_curves,
     growth_exponent,
     interleaved,
     load,
     operator_profile,
     operator_table,
+    peak_gb,
     ratio,
-    results_dir,
-    step_peak_memory,
+    save_growth_figure,
 )
 
 from affect_lib.models.cfn_sr import cfn_sr, use_channels_last, use_checkpointing
@@ -56,14 +58,7 @@ GROWTH_FRAMES, GROWTH_SIZES, GROWTH_REPEATS = (
 )
 GROWTH_AT = (4, 32) if SMOKE else (8, 64)
 """The frames of the resolution axis and the resolution of the frames axis."""
-GB = 2**30
 FIGURE = "audiovisual_growth.png"
-MEMORY_NOTE = (
-    "Peak memory: the peak resident growth of one training step above the state it starts from (weights, "
-    "Adam state, the previous step's gradients and the inputs), measured in a fresh process per form and "
-    "size after one warm-up step, the freed heap handed back to the system first (``measure.step_peak_memory``"
-    "; Linux ``VmHWM``)."
-)
 FORMS = ("released", "channels-last", "channels-last + checkpointing")
 RATIOS: dict[str, float] = {}
 """Speed-ups measured by :func:`main` (read by ``run.py`` for the summary chart)."""
@@ -103,14 +98,13 @@ def _forms(frames: int, size: int, batch: int = BATCH, names: tuple[str, ...] = 
 
 
 def memory_step(form: str, frames: int, size: int, batch: int):
-    """The training step of one form at one clip size: built in the fresh process of
-    :func:`measure.step_peak_memory`."""
+    """The training step of one form at one clip size: built in the fresh process of :func:`measure.peak_gb`."""
     return _forms(frames, size, batch, names=(form,))[form]
 
 
-def _peak_gb(form: str, frames: int, size: int, batch: int = BATCH) -> float:
-    """Peak step memory (GB) of one form at one size, measured in a fresh process."""
-    return step_peak_memory(__file__, "memory_step", form=form, frames=frames, size=size, batch=batch) / GB
+def _peak_gb(form: str, point: tuple[int, int]) -> float:
+    """Peak step memory (GB) of one form at (frames, size), batch :data:`BATCH`."""
+    return peak_gb(__file__, form, frames=point[0], size=point[1], batch=BATCH)
 
 
 def _bf16_conv_ratio() -> float:
@@ -176,14 +170,8 @@ def _growth() -> tuple[list[str], float]:
     }
     results, widest = {}, 0.0
     for axis, points in axes_def.items():
-        curves = {k: ([], []) for k in FORMS}
-        for frames, size in points:
-            runs = interleaved(_forms(frames, size), GROWTH_REPEATS)
-            widest = max(widest, max((max(r.seconds) - min(r.seconds)) / r.median for r in runs.values()))
-            for k, (secs, peaks) in curves.items():
-                secs.append(runs[k].median)
-                peaks.append(_peak_gb(k, frames, size))
-        results[axis] = curves
+        results[axis], spread = growth_curves(points, lambda p: _forms(*p), _peak_gb, GROWTH_REPEATS)
+        widest = max(widest, spread)
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), constrained_layout=True)
     rows = [
         "| axis | form | sizes | s/step | peak step GB | exponent (time / memory) |",
@@ -207,11 +195,7 @@ def _growth() -> tuple[list[str], float]:
         )
         axes[2 * col].set(xlabel=unit, ylabel="s per step", title=f"CFN-SR time vs {axis}")
         axes[2 * col + 1].set(xlabel=unit, ylabel="peak step memory (GB)", title=f"CFN-SR memory vs {axis}")
-    for ax in axes:
-        ax.legend(fontsize=7)
-        ax.grid(True, which="both", alpha=0.3)
-    fig.savefig(results_dir() / FIGURE, dpi=110)
-    plt.close(fig)
+    save_growth_figure(fig, axes, FIGURE)
     return rows, widest
 
 
@@ -242,7 +226,7 @@ def main() -> str:
     forms = _forms(FRAMES, SIZE)
     runs = interleaved(forms, REPEATS)
     rel = runs["released"]
-    peaks = {name: _peak_gb(name, FRAMES, SIZE) for name in FORMS}
+    peaks = {name: _peak_gb(name, (FRAMES, SIZE)) for name in FORMS}
     rows = [
         "| form | s/step, median (range) | CPU s/step | speed-up vs released (range) | CPU-time ratio | "
         "peak step GB | memory vs released |",

@@ -104,12 +104,6 @@ def _detectors() -> dict[str, object]:
     }
 
 
-def _iou(a: Corners, b: Corners) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h)
-
-
 def _table(title: str, frames: list[np.ndarray], detectors: dict, negatives: list[np.ndarray]) -> list[str]:
     names = list(detectors)
     found = {n: [detectors[n](f) for f in frames] for n in names}
@@ -139,9 +133,8 @@ def _table(title: str, frames: list[np.ndarray], detectors: dict, negatives: lis
             both = [
                 (p, q) for p, q in zip(found[a], found[b], strict=True) if p is not None and q is not None
             ]
-            cells.append(
-                f"{statistics.median(_iou(p, q) for p, q in both):.2f} ({len(both)})" if both else "-"
-            )
+            ious = [detect._iou(np.array(p), np.array([q]))[0] for p, q in both]  # (x0, y0, x1, y1) boxes
+            cells.append(f"{statistics.median(ious):.2f} ({len(both)})" if both else "-")
         rows.append(f"| {a} | " + " | ".join(cells) + " |")
     return rows + [""]
 

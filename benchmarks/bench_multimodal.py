@@ -23,14 +23,16 @@ import os
 import matplotlib
 import torch
 from measure import (
+    MEMORY_NOTE,
+    growth_curves,
     growth_exponent,
     interleaved,
     load,
     operator_profile,
     operator_table,
+    peak_gb,
     ratio,
-    results_dir,
-    step_peak_memory,
+    save_growth_figure,
 )
 
 from affect_lib.models import fused_attention
@@ -55,14 +57,7 @@ GROWTH_LENGTHS = (50, 100, 200) if SMOKE else (50, 100, 200, 500, 1000)
 GROWTH_FIT = [n for n in GROWTH_LENGTHS if n >= 200] if not SMOKE else list(GROWTH_LENGTHS)
 """The lengths the exponents are fitted over (where the attention dominates the fixed cost)."""
 MULT_REPEATS = 5
-GB = 2**30
 FIGURE = "multimodal_growth.png"
-MEMORY_NOTE = (
-    "Peak memory: the peak resident growth of one training step above the state it starts from (weights, "
-    "Adam state, the previous step's gradients and the inputs), measured in a fresh process per form and "
-    "size after one warm-up step, the freed heap handed back to the system first (``measure.step_peak_memory``"
-    "; Linux ``VmHWM``)."
-)
 RATIOS: dict[str, float] = {}
 """Speed-ups measured by :func:`main` (read by ``run.py`` for the summary chart)."""
 
@@ -85,19 +80,9 @@ def _trainer(model: torch.nn.Module, lengths: tuple[int, int, int], batch: int):
 
 def memory_step(form: str, lengths: list[int], batch: int):
     """The training step of one form (``released``, ``book`` or ``fused``) of the paper's LMR-CBT at the given
-    (text, audio, vision) lengths: built in the fresh process of :func:`measure.step_peak_memory`."""
+    (text, audio, vision) lengths: built in the fresh process of :func:`measure.peak_gb`."""
     torch.manual_seed(0)
     return _forms(_trainer(lmr_cbt().train(), tuple(lengths), batch))[form]
-
-
-def _peak_gb(form: str, lengths: tuple[int, int, int], batch: int) -> float:
-    """Peak step memory (GB) of one form at one size, measured in a fresh process."""
-    return step_peak_memory(__file__, "memory_step", form=form, lengths=list(lengths), batch=batch) / GB
-
-
-def _widest(runs) -> float:
-    """The largest (max - min) / median over the given :class:`measure.Runs`, as a fraction."""
-    return max((max(r.seconds) - min(r.seconds)) / r.median for r in runs)
 
 
 def _forms(step):
@@ -132,15 +117,15 @@ def _growth() -> tuple[list[str], float]:
     figure. Returns the table rows and the widest spread of a timed point."""
     torch.manual_seed(0)
     model = lmr_cbt().train()
-    curves = {"released": ([], []), "fused": ([], [])}
-    widest = 0.0
-    for t in GROWTH_LENGTHS:
-        forms = _forms(_trainer(model, (50, t, t), GROWTH_BATCH))
-        runs = interleaved({k: forms[k] for k in curves}, GROWTH_REPEATS)
-        widest = max(widest, _widest(runs.values()))
-        for k, (secs, peaks) in curves.items():
-            secs.append(runs[k].median)
-            peaks.append(_peak_gb(k, (50, t, t), GROWTH_BATCH))
+
+    def forms(t: int) -> dict:
+        both = _forms(_trainer(model, (50, t, t), GROWTH_BATCH))
+        return {k: both[k] for k in ("released", "fused")}
+
+    def peak(form: str, t: int) -> float:
+        return peak_gb(__file__, form, lengths=[50, t, t], batch=GROWTH_BATCH)
+
+    curves, widest = growth_curves(GROWTH_LENGTHS, forms, peak, GROWTH_REPEATS)
     fit = GROWTH_FIT
     exps = {
         k: (growth_exponent(fit, s[-len(fit) :]), growth_exponent(fit, m[-len(fit) :]))
@@ -153,11 +138,7 @@ def _growth() -> tuple[list[str], float]:
         axes[1].loglog(GROWTH_LENGTHS, peaks, "o-", label=f"{label}, slope {exps[k][1]:.2f}")
     axes[0].set(xlabel="audio / vision steps", ylabel="s per training step", title="LMR-CBT step time")
     axes[1].set(xlabel="audio / vision steps", ylabel="peak step memory (GB)", title="LMR-CBT peak memory")
-    for ax in axes:
-        ax.legend(fontsize=8)
-        ax.grid(True, which="both", alpha=0.3)
-    fig.savefig(results_dir() / FIGURE, dpi=110)
-    plt.close(fig)
+    save_growth_figure(fig, axes, FIGURE, fontsize=8)
     rows = [
         "| audio/vision steps | "
         + " | ".join(str(t) for t in GROWTH_LENGTHS)
@@ -188,7 +169,7 @@ def main() -> str:
         r_fused, lo, hi = ratio(rel, fused)
         r_book = ratio(rel, book)[0]
         RATIOS[f"LMR-CBT {label.split()[0]}"] = r_fused
-        peaks = " / ".join(f"{_peak_gb(k, lengths, BATCH):.3f}" for k in forms)
+        peaks = " / ".join(f"{peak_gb(__file__, k, lengths=list(lengths), batch=BATCH):.3f}" for k in forms)
         rows.append(
             f"| {label} | {rel.median:.3f} ({rel.spread()}) | {book.median:.3f} ({book.spread()}) | "
             f"{fused.median:.3f} ({fused.spread()}) | **{r_fused:.2f}x** ({lo:.2f}-{hi:.2f}) | {r_book:.2f}x | "
@@ -223,7 +204,7 @@ def main() -> str:
     rows += [
         "In the released pattern the T x T matrices dominate: the batched matmuls over them, softmax and its "
         "backward, the dropout masks (``bernoulli_``) and the multiplications by them. The fused kernel "
-        "(``_FusedAttention``) replaces all of them; what remains is the small (N T, 40) linear algebra, "
+        "(the ``affect::attention_forward`` / ``attention_backward`` operators) replaces all of them; what remains is the small (N T, 40) linear algebra, "
         "LayerNorm and the LSTM, which the released code runs identically.",
         "",
         f"How cost grows with the audio/vision length (text 50 steps, batch {GROWTH_BATCH}; times are medians "

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: interleaved timing in one process, step memory in a fresh one, load, fits.
+"""Helpers shared by the benchmarks: interleaved timing in one process, step memory in a fresh one, growth curves,
+load, fits.
 
 A ratio against a peer is measured by running the two (or more) variants in turn, repeat after repeat, in the
 same process, so that a burst of load on the shared host slows both: the reported ratio is the median of the
@@ -25,12 +26,23 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+P = TypeVar("P")
+
+GB = 2**30
+MEMORY_NOTE = (
+    "Peak memory: the peak resident growth of one training step above the state it starts from (weights, "
+    "Adam state, the previous step's gradients and the inputs), measured in a fresh process per form and "
+    "size after one warm-up step, the freed heap handed back to the system first (``measure.step_peak_memory``"
+    "; Linux ``VmHWM``)."
+)
+"""The benchmarks' sentence on how :func:`peak_gb` measures."""
 RESULTS_ENV = "AFFECT_BENCH_RESULTS"
 """Folder for the tables and figures instead of ``benchmarks/results`` (smoke runs that must not replace them)."""
 
@@ -93,6 +105,12 @@ def step_peak_memory(
     return int(json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"])
 
 
+def peak_gb(path: str | Path, form: str, **size) -> float:
+    """Peak step memory (GB) of one form at one size: :func:`step_peak_memory` of ``memory_step(form, **size)``,
+    the function every benchmark file ``path`` with a memory column defines."""
+    return step_peak_memory(path, "memory_step", form=form, **size) / GB
+
+
 @dataclass
 class Runs:
     """Wall-clock and process CPU seconds of each repeat of one variant."""
@@ -134,6 +152,47 @@ def ratio(slow: Runs, fast: Runs, cpu: bool = False) -> tuple[float, float, floa
     a, b = (slow.cpu, fast.cpu) if cpu else (slow.seconds, fast.seconds)
     r = [x / y for x, y in zip(a, b, strict=True)]
     return statistics.median(r), min(r), max(r)
+
+
+def widest_spread(runs: Iterable[Runs]) -> float:
+    """The largest (max - min) / median of the given runs' wall-clock times, as a fraction."""
+    return max((max(r.seconds) - min(r.seconds)) / r.median for r in runs)
+
+
+def growth_curves(
+    points: Sequence[P],
+    forms: Callable[[P], dict[str, Callable[[], object]]],
+    peak: Callable[[str, P], float],
+    repeats: int,
+) -> tuple[dict[str, tuple[list[float], list[float]]], float]:
+    """How step time and peak memory grow: at every point, the steps ``forms(point)`` timed in turn
+    (:func:`interleaved`, ``repeats`` rounds), then ``peak(form, point)`` of each (GB, e.g. :func:`peak_gb`).
+
+    Returns:
+        form -> (median seconds per point, peak GB per point), and the widest spread of a timed point
+        (:func:`widest_spread`).
+    """
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    widest = 0.0
+    for point in points:
+        runs = interleaved(forms(point), repeats)
+        widest = max(widest, widest_spread(runs.values()))
+        for name, run in runs.items():
+            secs, peaks = curves.setdefault(name, ([], []))
+            secs.append(run.median)
+            peaks.append(peak(name, point))
+    return curves, widest
+
+
+def save_growth_figure(fig, axes, name: str, fontsize: int = 7) -> None:
+    """Legends (``fontsize``) and log grids on every axis, ``fig`` saved as ``results_dir() / name`` and closed."""
+    import matplotlib.pyplot as plt
+
+    for ax in axes:
+        ax.legend(fontsize=fontsize)
+        ax.grid(True, which="both", alpha=0.3)
+    fig.savefig(results_dir() / name, dpi=110)
+    plt.close(fig)
 
 
 def growth_exponent(sizes, values) -> float:

@@ -58,3 +58,24 @@ def test_results_dir_follows_the_environment(monkeypatch, tmp_path):
     assert measure.results_dir() == tmp_path / "smoke" and (tmp_path / "smoke").is_dir()
     monkeypatch.delenv(measure.RESULTS_ENV)
     assert measure.results_dir() == MEASURE.parent / "results"
+
+
+def memory_step(form: str, mb: int):
+    """The step of ``form`` (``ones``: ``mb`` MB of float32 ones; ``none``: nothing) for :func:`measure.peak_gb`."""
+    return allocating_step(0, mb, 1) if form == "ones" else (lambda: None)
+
+
+def test_growth_curves_time_every_form_and_measure_its_peak_in_a_fresh_process():
+    def forms(mb):
+        return {"ones": memory_step("ones", mb), "none": memory_step("none", mb)}
+
+    def peak(form, mb):
+        return measure.peak_gb(__file__, form, mb=mb)
+
+    curves, widest = measure.growth_curves([100, 300], forms, peak, repeats=3)
+    assert list(curves) == ["ones", "none"] and widest >= 0
+    (secs, peaks), (_, nothing) = curves["ones"], curves["none"]
+    assert len(secs) == 2 and all(s > 0 for s in secs)
+    for got, mb in zip(peaks, (100, 300), strict=True):
+        assert 0.95 * mb * MB <= got * measure.GB <= (mb + 15) * MB
+    assert all(g * measure.GB < 15 * MB for g in nothing)
