@@ -28,9 +28,7 @@ WINDOW = int(2.45 * SAMPLE_RATE)  # 108,045 samples from 0.5 s: the released win
 SAMPLED = [0, 2, 3, 5, 7, 8]  # frames nearest to arange(0, 1, 1/6) s in a 10-frame clip at 10 fps
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _clip(

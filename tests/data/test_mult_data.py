@@ -1,7 +1,5 @@
 """The MulT pickle loader, its validation and the synthetic stand-ins written in the same format."""
 
-import pickle
-
 import numpy as np
 import pytest
 import torch
@@ -16,11 +14,6 @@ SMALL = {"train": 24, "valid": 8, "test": 8}
 def small(tmp_path, dataset="mosei", aligned=True, **kwargs):
     lengths = kwargs.pop("lengths", (12, 12, 12) if aligned else (12, 30, 36))
     return write_standin(tmp_path, dataset, aligned=aligned, sizes=SMALL, lengths=lengths, **kwargs)
-
-
-def dump(path, obj):
-    path.write_bytes(pickle.dumps(obj, protocol=2))
-    return path
 
 
 @pytest.mark.parametrize("dataset", ["mosi", "mosei", "iemocap"])
@@ -166,7 +159,7 @@ def test_not_a_pickle(tmp_path):
         load_mult_pickle(path)
 
 
-def test_wrong_structure(tmp_path):
+def test_wrong_structure(tmp_path, dump):
     with pytest.raises(ValueError, match="splits"):
         load_mult_pickle(dump(tmp_path / "mosi_data.pkl", [1, 2, 3]))
     raw = standin_corpus("mosi", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
@@ -183,7 +176,7 @@ class _Exploit:
         return (open, (str(self.target), "w"))
 
 
-def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path):
+def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, dump):
     sentinel = tmp_path / "pwned"
     raw = standin_corpus("mosi", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
     raw["train"]["id"] = _Exploit(sentinel)
@@ -209,7 +202,7 @@ def test_wrong_feature_dimension(tmp_path):
         load_mult_pickle(small(tmp_path, "mosei", dims=(300, 74, 20)))
 
 
-def test_wrong_label_shape(tmp_path):
+def test_wrong_label_shape(tmp_path, dump):
     raw = standin_corpus("iemocap", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
     raw["test"]["labels"] = raw["test"]["labels"].argmax(-1)
     with pytest.raises(ValueError, match=r"labels must have shape \(N, 4, 2\)"):
@@ -220,7 +213,7 @@ def test_wrong_label_shape(tmp_path):
         load_mult_pickle(dump(tmp_path / "mosei_senti_data.pkl", raw))
 
 
-def test_inconsistent_counts_lengths_and_values(tmp_path):
+def test_inconsistent_counts_lengths_and_values(tmp_path, dump):
     raw = standin_corpus("mosei", aligned=True, sizes=SMALL, lengths=(12, 12, 12))
     raw["train"]["audio"] = raw["train"]["audio"][:-1]
     with pytest.raises(ValueError, match="number of samples"):
@@ -240,7 +233,7 @@ def test_a_folder_in_place_of_the_pickle_is_named(tmp_path):
         load_mult_pickle(tmp_path / "mosei_senti_data.pkl")
 
 
-def test_restricted_load_errors_name_the_file_not_a_mult_pickle(tmp_path):
+def test_restricted_load_errors_name_the_file_not_a_mult_pickle(tmp_path, dump):
     # restricted_load also reads other pickles (EmotioNet's aus_openface.pkl): its errors name that file
     (tmp_path / "aus_openface.pkl").mkdir()
     with pytest.raises(ValueError, match=r"^pickle .*aus_openface\.pkl is a folder") as err:

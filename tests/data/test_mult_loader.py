@@ -1,6 +1,5 @@
 """The MulT loader's edge cases: NaN/inf counted and zeroed, in-place conversion (peak memory), the manifest check."""
 
-import pickle
 import tracemalloc
 import warnings
 
@@ -27,13 +26,7 @@ def corpus(sizes=(6, 2, 2), lengths=(8, 8, 8), dims=(300, 5, 20), dtype=np.float
     return out
 
 
-def dump(path, obj, protocol=4):
-    with path.open("wb") as fh:
-        pickle.dump(obj, fh, protocol=protocol)
-    return path
-
-
-def test_nan_and_inf_are_zeroed_counted_per_modality_and_reported(tmp_path):
+def test_nan_and_inf_are_zeroed_counted_per_modality_and_reported(tmp_path, dump):
     raw = corpus()
     raw["train"]["vision"][0, 2, :3] = np.nan
     raw["test"]["vision"][1, 0, 0] = np.inf
@@ -53,7 +46,7 @@ def test_nan_and_inf_are_zeroed_counted_per_modality_and_reported(tmp_path):
             np.testing.assert_array_equal(y[np.isfinite(x)], x[np.isfinite(x)])
 
 
-def test_minus_inf_audio_alone_is_zeroed_without_a_warning_and_counted(tmp_path):
+def test_minus_inf_audio_alone_is_zeroed_without_a_warning_and_counted(tmp_path, dump):
     raw = corpus()
     assert (raw["train"]["audio"] == -np.inf).sum() > 0
     with warnings.catch_warnings():
@@ -65,7 +58,7 @@ def test_minus_inf_audio_alone_is_zeroed_without_a_warning_and_counted(tmp_path)
 
 
 @pytest.mark.parametrize(("split", "key", "value"), [("train", "audio", -np.inf), ("test", "text", np.nan)])
-def test_a_modality_without_one_finite_value_is_refused(tmp_path, split, key, value):
+def test_a_modality_without_one_finite_value_is_refused(tmp_path, dump, split, key, value):
     raw = corpus()
     raw[split][key][:] = value
     raw["valid"]["vision"][0, 0, 0] = np.nan  # partly cleaned elsewhere: still accepted on its own
@@ -75,7 +68,7 @@ def test_a_modality_without_one_finite_value_is_refused(tmp_path, split, key, va
         load_mult_pickle(dump(tmp_path / "mosi_data.pkl", raw))
 
 
-def test_features_of_another_dtype_name_it(tmp_path):
+def test_features_of_another_dtype_name_it(tmp_path, dump):
     raw = corpus()
     raw["train"]["vision"] = raw["train"]["vision"].astype(object)
     with pytest.raises(
@@ -84,7 +77,7 @@ def test_features_of_another_dtype_name_it(tmp_path):
         load_mult_pickle(dump(tmp_path / "mosi_data.pkl", raw))
 
 
-def test_nan_labels_are_still_refused(tmp_path):
+def test_nan_labels_are_still_refused(tmp_path, dump):
     raw = corpus()
     raw["valid"]["labels"][1] = np.nan
     with pytest.raises(ValueError, match=r"mosi_data\.pkl\['valid'\].*finite"):
@@ -92,7 +85,7 @@ def test_nan_labels_are_still_refused(tmp_path):
 
 
 @pytest.mark.parametrize(("dtype", "protocol", "limit"), [(np.float32, 4, 1.15), (np.float64, 4, 1.35)])
-def test_peak_memory_is_about_one_copy_of_the_file(tmp_path, dtype, protocol, limit):
+def test_peak_memory_is_about_one_copy_of_the_file(tmp_path, dump, dtype, protocol, limit):
     # ~32 MB of float32 features (twice that as float64); the old loader (bytes read whole, then float32 copies
     # beside the unpickled arrays) peaked at 2.0x the file size for both
     path = dump(tmp_path / "mosi_data.pkl", corpus((300, 100, 100), (50, 50, 50), dtype=dtype), protocol)
@@ -150,7 +143,7 @@ def test_manifest_mismatches_name_the_file_and_field():
         check_manifest("m.pkl", "mosei", False, unaligned, (300, 74, 35), (50, 400, 400))
 
 
-def test_the_loader_checks_the_manifest_when_asked_and_exempts_stand_ins(tmp_path):
+def test_the_loader_checks_the_manifest_when_asked_and_exempts_stand_ins(tmp_path, dump):
     path = dump(tmp_path / "mosi_data.pkl", corpus())
     assert load_mult_pickle(path).sizes() == {"train": 6, "valid": 2, "test": 2}  # off by default
     with pytest.raises(
