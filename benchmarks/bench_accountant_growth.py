@@ -75,9 +75,10 @@ def main() -> str:
         + " | ".join(f"{s:.3g}" for s in by_dims)
         + f" | {e_dims:.2f} |",
         "",
-        f"Median of {REPEATS} after a warm-up. The accountant reads every step's differences once (norms, "
-        "then the moments of the distances), so its cost is linear in the steps and, once the norms dominate, in "
-        "the dimension; at small D the fixed per-step cost (the moments) dominates and the slope is below 1.",
+        f"Median of {REPEATS} after a warm-up. The accountant reads every step's differences once (their norms) "
+        "and evaluates the moments of the distances at the query, vectorised over the steps; so its cost is "
+        "linear in the steps and, once the norms dominate, in the dimension; at small D the fixed per-step cost "
+        "(checking and recording the step) weighs more, and the slope can be below 1.",
         "",
         f"![Wasserstein accountant cost against steps and dimension](../../benchmarks/results/{FIGURE.name})",
         "",

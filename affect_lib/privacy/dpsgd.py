@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from affect_lib.privacy.validation import check_delta, check_positive
 from affect_lib.progress import progress
 
 SEMANTICS = ("dpsgd", "released")
+_PARTS = ("total", "steps", "queries")
 
 
 def load_digits_tensors(seed: int, test_fraction: float = 0.2) -> tuple[torch.Tensor, ...]:
@@ -71,12 +73,22 @@ class DPSGDRun:
     wdp_step_losses: list[float] = field(default_factory=list)
     max_pair_distance: float = 0.0
     """The largest ||d_i|| fed to the pair accountants (<= 2C for ``dpsgd``)."""
-    seconds: float = 0.0
-    """Wall-clock seconds of the whole training (data, model, steps, evaluation and accounting)."""
-    accountant_seconds: float = 0.0
-    """Wall-clock seconds of those spent accounting the steps: the pair distances and every ``step`` call."""
-    query_seconds: float = 0.0
-    """Wall-clock seconds of those spent asking every accountant for epsilon after each epoch."""
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_PARTS, 0.0))
+    """Wall-clock seconds of the whole training (``"total"``: data, model, steps, evaluation, accounting), of
+    accounting the steps (``"steps"``: the pair distances and every ``step`` call) and of asking every
+    accountant for epsilon after each epoch (``"queries"``)."""
+    cpu_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_PARTS, 0.0))
+    """The same parts in process CPU seconds (all threads): what a busy shared host cannot stretch."""
+
+    @contextmanager
+    def timing(self, part: str) -> Iterator[None]:
+        """Add the wall-clock and CPU seconds of the block to ``part``."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.perf_counter() - wall
+            self.cpu_seconds[part] += time.process_time() - cpu
 
 
 _KNOWN_WARNINGS = (
@@ -139,7 +151,7 @@ def train_dpsgd(
     check_delta(delta)
     if epochs < 1 or batch_size < 2 or n_probe < 2:
         raise ValueError("epochs must be >= 1, batch_size >= 2 and n_probe >= 2")
-    began = time.perf_counter()
+    began = time.perf_counter(), time.process_time()
     torch.manual_seed(seed)
     x_tr, y_tr, x_te, y_te = load_digits_tensors(seed)
     model = make_digits_model(hidden)
@@ -173,24 +185,23 @@ def train_dpsgd(
             if len(xb) == 0:
                 continue
             probe = step_fn(model, optimizer, loss_fn, xb, yb, c, z, n_probe, mask_keep)
-            start = time.perf_counter()
-            distances = all_pair_distances(probe)  # once for every pair accountant
-            run.max_pair_distance = max(run.max_pair_distance, float(distances.max()))
-            for name, book in books.items():
-                if name in PAIR_ACCOUNTANTS:
-                    book.step(distances=distances, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
-                else:
-                    book.step(noise_multiplier=z, sample_rate=q)
-            run.accountant_seconds += time.perf_counter() - start
+            with run.timing("steps"):
+                distances = all_pair_distances(probe)  # once for every pair accountant
+                run.max_pair_distance = max(run.max_pair_distance, float(distances.max()))
+                for name, book in books.items():
+                    if name in PAIR_ACCOUNTANTS:
+                        book.step(distances=distances, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
+                    else:
+                        book.step(noise_multiplier=z, sample_rate=q)
             run.steps += 1
         run.accuracy.append(_accuracy(model, x_te, y_te))
-        start = time.perf_counter()
-        for name, book in books.items():
-            run.epsilon[name].append(float(book.get_epsilon(delta)))
-        run.query_seconds += time.perf_counter() - start
+        with run.timing("queries"):
+            for name, book in books.items():
+                run.epsilon[name].append(float(book.get_epsilon(delta)))
     if "wdp" in books:
         run.wdp_step_losses = books["wdp"].values().tolist()
-    run.seconds = time.perf_counter() - began
+    run.seconds["total"] = time.perf_counter() - began[0]
+    run.cpu_seconds["total"] = time.process_time() - began[1]
     return run
 
 
