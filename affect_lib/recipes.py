@@ -592,7 +592,8 @@ GANIMATION_LAYERS: dict[str, dict[str, Any]] = {
     "paper": {},
     # chapter 21's CPU run (1,200 critic steps on 256 rig faces) and a two-epoch run of the whole pipeline on a
     # small face folder; the generator starts as the identity (attention bias at logit 0.95, colour residual on
-    # the input) and learns to keep its input (self-reconstruction), measured by benchmarks/ganimation_recipe.py
+    # the input), learns to keep its input (self-reconstruction) and is read by a frozen AU regressor trained
+    # for 1,000 steps first; each ingredient measured by benchmarks/ganimation_recipe.py
     "quick": {
         "data.image_size": 32,
         "data.rig_pool": 256,
@@ -609,6 +610,7 @@ GANIMATION_LAYERS: dict[str, dict[str, Any]] = {
         "model.attention_start": 0.95,
         "model.colour_residual": True,
         "train.identity": 10.0,
+        "train.au_regressor_steps": 1000,
     },
 }
 """GANimation's layers: the model (the paper's sizes), then the profile. The paper profile is the official
