@@ -1,7 +1,7 @@
 """Which GANimation ingredients let chapter 21's quick run edit rig faces better than leaving them unchanged.
 
 Each variant is the quick recipe (:func:`affect_lib.recipes.ganimation`) with a few overrides, trained on the same
-rig pools as chapter 21 (:func:`affect_lib.faces.pairs.train_ganimation`) from the same seeds and judged on the
+rig pools as chapter 21 (:func:`affect_lib.runs.ganimation.train_on_rig`) from the same seeds and judged on the
 same 200 held-out pairs per seed (:func:`affect_lib.faces.pairs.ground_truth_l1`), so any two rows are paired by
 seed. One process per run, one thread each, two at a time. Writes ``benchmarks/results/ganimation_recipe.json``,
 which chapter 21 prints::
@@ -55,8 +55,9 @@ def run_one(name: str, seed: int, steps: int | None) -> dict[str, Any]:
     import torch
 
     from affect_lib import recipes
-    from affect_lib.faces.pairs import RigPairs, ground_truth_l1, train_ganimation
+    from affect_lib.faces.pairs import RigPairs, ground_truth_l1
     from affect_lib.faces.rig import FaceRig
+    from affect_lib.runs.ganimation import train_on_rig
 
     torch.set_num_threads(1)
     variant, overrides = VARIANTS[name]
@@ -65,7 +66,7 @@ def run_one(name: str, seed: int, steps: int | None) -> dict[str, Any]:
     train = RigPairs.render(rig, recipe.data.rig_pool, np.random.default_rng([seed, 0]))
     test = RigPairs.render(rig, 256, np.random.default_rng([seed, 1]))
     start = time.perf_counter()
-    G, _, history = train_ganimation(recipe, train, seed=seed, steps=steps)
+    G, _, history = train_on_rig(recipe, train, seed=seed, steps=steps)
     seconds = time.perf_counter() - start
     truth = ground_truth_l1(G, test, n_pairs=200, seed=seed)
     return {

@@ -56,9 +56,10 @@ from affect_lib.faces.pairs import (
     RigPairs,
     fit_paired,
     ground_truth_l1,
-    train_ganimation,
 )
 from affect_lib.faces.rig import FaceRig
+from affect_lib.runs import ganimation as ganimation_run
+from affect_lib.runs.ganimation import train_on_rig
 
 cfg = affect_lib.setup(profile, seed, device, data_dir, dataset=None)  # Part II reads no data
 print(cfg)
@@ -148,7 +149,7 @@ print(f"D: critic map {tuple(score.shape)}, AU regression {tuple(au_pred.shape)}
 # sizes, schedule and weights, shared with `affect-lib train ganimation`
 recipe = recipes.ganimation(cfg.profile)
 official = recipes.ganimation(cfg.profile, "official")
-weights = recipe.loss_weights()
+weights = ganimation_run.loss_weights(recipe)
 print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
 flat = {
     name: {
@@ -187,8 +188,8 @@ print(
 )
 
 # %%
-G, trainer, history = train_ganimation(recipe, train_pairs, seed=cfg.seed, device=cfg.device)
-G_official, trainer_official, history_official = train_ganimation(
+G, trainer, history = train_on_rig(recipe, train_pairs, seed=cfg.seed, device=cfg.device)
+G_official, trainer_official, history_official = train_on_rig(
     official, train_pairs, seed=cfg.seed, device=cfg.device
 )
 
@@ -630,7 +631,7 @@ claims_table(
 # ```
 #
 # 2. *(15 min, easy)* Train the official recipe without the attention terms,
-#    `train_ganimation(official.replace(**{"train.weights": "replicate"}), train_pairs)` (donydchen's weights:
+#    `train_on_rig(official.replace(**{"train.weights": "replicate"}), train_pairs)` (donydchen's weights:
 #    $\lambda_A = \lambda_{TV} = 0$, the AU weight 160 on the plain MSE). What happens to the mask?
 #
 # ```{admonition} Solution

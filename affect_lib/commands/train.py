@@ -229,6 +229,7 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
     """Check the data and the run folder, then train every fold (one, or ``--fold all``) and write the summary;
     nothing is written before the data of the first fold have passed their checks."""
     from affect_lib import recipes
+    from affect_lib.models import fused_attention
     from affect_lib.protocols import N_FOLDS
     from affect_lib.runs import load_data, locate_data
     from affect_lib.runs.data import fingerprint
@@ -255,8 +256,10 @@ def _train(args: argparse.Namespace, recipe: Any, device: Any, rank: int, world_
             amp=args.amp,
             every_fold=every_fold,
         )
-        if args.fused_attention is not None:  # other dropout draws: another run
-            fp["fused_attention"] = args.fused_attention
+        # other dropout draws: another run; recorded as resolved (the flag, else the environment's setting)
+        fp["fused_attention"] = (
+            fused_attention.enabled() if args.fused_attention is None else args.fused_attention
+        )
         check_run_folder(out, fp, resume=args.resume, overwrite=args.overwrite)
     fold_recipes = (
         [recipe.replace(**{"data.fold": i}) for i in range(N_FOLDS[recipe.data.split])]

@@ -9,5 +9,4 @@
 - :mod:`affect_lib.faces.ganimation`  GANimation's generator, critic, losses, trainer and checkpoint loader
 - :mod:`affect_lib.faces.search`      EvoGAN's genetic algorithms, random search and CMA-ES
 - :mod:`affect_lib.faces.au_estimate` AU intensities from the face mesh against a reference face; scores of edits
-- :mod:`affect_lib.faces.prepare`     a folder of photographs -> a GANimation data folder (aligned faces, AUs, splits)
 """

@@ -35,7 +35,6 @@ the all-zero answer.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -279,48 +278,6 @@ def score_faces(
         scores.append(score_edits(lambda a, face=face: edit(face, a), wanted, estimator))
     return EditScore(
         *(np.concatenate([getattr(s, k) for s in scores]) for k in ("targets", "estimated", "reference"))
-    )
-
-
-def score_data_folder(
-    generator: torch.nn.Module,
-    root: str | os.PathLike[str],
-    *,
-    split: str = "test",
-    n_faces: int = 20,
-    n_targets: int = 8,
-    seed: int = 0,
-    image_size: int = 128,
-    au_source: str | os.PathLike[str] | None = None,
-) -> EditScore:
-    """A GANimation generator's edits of a data folder's faces (:class:`~affect_lib.data.emotionet.FaceAUs`), judged
-    by the estimator: :func:`score_faces` on the first ``n_faces`` faces of ``split``, each asked for the AUs of
-    ``n_targets`` other faces of the split (drawn uniformly with ``seed``), measured from the folder's own AUs.
-
-    Args:
-        generator: a :class:`~affect_lib.faces.ganimation.Generator` (trained, or loaded with
-            :func:`~affect_lib.faces.ganimation.load_checkpoint`).
-        root, split, au_source: the data folder, as for ``FaceAUs``; the split needs two faces or more.
-        image_size: side the faces are read at (a multiple of 4).
-    """
-    from affect_lib.data.emotionet import FaceAUs
-    from affect_lib.faces.ganimation import GanimationGenerator
-
-    if n_faces < 1 or n_targets < 1:
-        raise ValueError(f"n_faces and n_targets must be positive, got {n_faces!r} and {n_targets!r}")
-    data = FaceAUs(root, split, image_size=image_size, au_source=au_source)
-    if len(data) < 2:
-        raise ValueError(f"{root}: the {split} split has {len(data)} face; scoring edits needs two or more")
-    count = min(n_faces, len(data))
-    aus = data.aus.numpy().astype(np.float64) * AU_MAX
-    rng = np.random.default_rng(seed)
-    others = [rng.choice(np.delete(np.arange(len(data)), i), n_targets) for i in range(count)]
-    faces = torch.stack([(data.load_image(i) + 1) / 2 for i in range(count)]).clamp(0, 1)
-    return score_faces(
-        lambda face, wanted: GanimationGenerator(generator, face)(wanted),
-        faces,
-        aus[:count],
-        np.stack([aus[o] for o in others]),
     )
 
 

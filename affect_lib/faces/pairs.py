@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from affect_lib.faces import facs
-from affect_lib.faces import ganimation as gan
 from affect_lib.faces.rig import FaceRig
-
-if TYPE_CHECKING:
-    from affect_lib.recipes import GanimationRecipe
 
 
 def sample_aus(n: int, rng: np.random.Generator, jitter: float = 0.5) -> np.ndarray:
@@ -154,38 +150,3 @@ def fit_paired(
         opt.step()
         history.append(loss.detach().item())
     return history
-
-
-def train_ganimation(
-    recipe: GanimationRecipe,
-    pairs: RigPairs,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    steps: int | None = None,
-) -> tuple[gan.Generator, gan.Trainer, dict[str, list[float]]]:
-    """Train ``recipe``'s GANimation on rig ``pairs`` (chapter 21's run): seed torch, build G and D, pre-train the
-    frozen AU regressor when ``train.au_regressor_steps`` > 0, then ``steps`` critic steps (default
-    ``train.rig_steps``) at the recipe's batch, learning rate, ``n_critic``, loss weights and ``gp_step``.
-
-    Returns the generator, the trainer (its critic ``D``) and the loss history (:meth:`Trainer.fit`).
-    """
-    t = recipe.train
-    torch.manual_seed(seed)
-    G = gan.Generator(**recipe.generator_kwargs()).to(device)
-    D = gan.Critic(**recipe.critic_kwargs()).to(device)
-    regressor = None
-    if t.au_regressor_steps:
-        regressor = gan.AURegressor(**recipe.critic_kwargs()).to(device)
-        gan.fit_au_regressor(regressor, pairs, t.au_regressor_steps, t.batch_size, seed=seed)
-    trainer = gan.Trainer(
-        G,
-        D,
-        recipe.loss_weights(),
-        lr=t.lr,
-        n_critic=t.n_critic,
-        betas=tuple(t.betas),
-        gp_step=t.gp_step,
-        au_regressor=regressor,
-    )
-    history = trainer.fit(pairs, t.rig_steps if steps is None else steps, t.batch_size, seed=seed)
-    return G, trainer, history

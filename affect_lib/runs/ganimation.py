@@ -35,18 +35,23 @@ larger N, or none) continues the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from affect_lib.data.emotionet import FaceAUs
+from affect_lib.faces import au_estimate, facs
 from affect_lib.faces import ganimation as gan
+from affect_lib.faces.pairs import RigPairs
 from affect_lib.recipes import GanimationRecipe, recipe_hash
 from affect_lib.runs.folder import check_run_folder, csv_text, data_digest
 from affect_lib.runtime import resolve_device, seed_everything
@@ -103,6 +108,89 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def loss_weights(recipe: GanimationRecipe) -> gan.LossWeights:
+    """The :class:`~affect_lib.faces.ganimation.LossWeights` named by ``train.weights``, with ``train.identity`` as
+    the self-reconstruction weight."""
+    weights = gan.LossWeights() if recipe.train.weights == "official" else gan.LossWeights.replicate()
+    return dataclasses.replace(weights, identity=recipe.train.identity)
+
+
+def check_sizes(recipe: GanimationRecipe) -> None:
+    """Refuse sizes the networks refuse (G and D built on the meta device: no memory, no compute), naming them."""
+    try:
+        with torch.device("meta"):
+            gan.Generator(**recipe.generator_kwargs())
+            gan.Critic(**recipe.critic_kwargs())
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"recipe {recipe.name}: {err}") from err
+
+
+class FolderFaces:
+    """A face folder's images and AUs indexed like :class:`~affect_lib.faces.pairs.RigPairs` (``images[i]``,
+    ``aus[i]`` for a tensor of indices), read on demand: what :func:`~affect_lib.faces.ganimation.fit_au_regressor`
+    trains on."""
+
+    def __init__(self, data: FaceAUs) -> None:
+        self.data, self.aus = data, data.aus
+        self.images = _Images(data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class _Images:
+    def __init__(self, data: FaceAUs) -> None:
+        self.data = data
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.data.load_image(int(i)) for i in index])
+
+
+def new_trainer(
+    recipe: GanimationRecipe, faces: Any, *, seed: int, device: str | torch.device = "cpu"
+) -> gan.Trainer:
+    """The recipe's G and D (built in that order from the current random state), its frozen AU regressor trained
+    for ``train.au_regressor_steps`` on ``faces`` (rig pairs or :class:`FolderFaces`) when that is > 0, and the
+    trainer with the recipe's loss weights, learning rate, ``n_critic``, betas and ``gp_step``."""
+    t = recipe.train
+    G = gan.Generator(**recipe.generator_kwargs()).to(device)
+    D = gan.Critic(**recipe.critic_kwargs()).to(device)
+    regressor = None
+    if t.au_regressor_steps:
+        regressor = gan.AURegressor(**recipe.critic_kwargs()).to(device)
+        gan.fit_au_regressor(regressor, faces, t.au_regressor_steps, t.batch_size, seed=seed)
+    return gan.Trainer(
+        G,
+        D,
+        loss_weights(recipe),
+        lr=t.lr,
+        n_critic=t.n_critic,
+        betas=tuple(t.betas),
+        gp_step=t.gp_step,
+        au_regressor=regressor,
+    )
+
+
+def train_on_rig(
+    recipe: GanimationRecipe,
+    pairs: RigPairs,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    steps: int | None = None,
+) -> tuple[gan.Generator, gan.Trainer, dict[str, list[float]]]:
+    """Train ``recipe``'s GANimation on rig ``pairs`` (chapter 21's run): seed torch, build G and D, pre-train the
+    frozen AU regressor when ``train.au_regressor_steps`` > 0, then ``steps`` critic steps (default
+    ``train.rig_steps``) at the recipe's batch, learning rate, ``n_critic``, loss weights and ``gp_step``.
+
+    Returns the generator, the trainer (its critic ``D``) and the loss history (:meth:`Trainer.fit`).
+    """
+    torch.manual_seed(seed)
+    trainer = new_trainer(recipe, pairs, seed=seed, device=device)
+    t = recipe.train
+    history = trainer.fit(pairs, t.rig_steps if steps is None else steps, t.batch_size, seed=seed)
+    return trainer.G, trainer, history
+
+
 def load_run_checkpoint(path: Path, fp: dict[str, Any]) -> dict[str, Any]:
     """A run's ``checkpoint.pt`` (``weights_only=True``), checked against this run's fingerprint."""
     try:
@@ -149,6 +237,7 @@ def train(
     """
     from tqdm.auto import tqdm
 
+    check_sizes(recipe)
     t = recipe.train
     stop = t.epochs if epochs is None else epochs
     if not 1 <= stop <= t.epochs:
@@ -165,10 +254,8 @@ def train(
     fp = fingerprint(recipe, data, seed=seed, max_steps=max_steps)
     existing = check_run_folder(out, fp, resume=resume)
     seed_everything(seed)
-    G = gan.Generator(**recipe.generator_kwargs()).to(device)
-    D = gan.Critic(**recipe.critic_kwargs()).to(device)
-    weights = recipe.loss_weights()
-    trainer = gan.Trainer(G, D, weights, lr=t.lr, n_critic=t.n_critic, betas=tuple(t.betas))
+    trainer = new_trainer(recipe, FolderFaces(data), seed=seed, device=device)
+    G, D = trainer.G, trainer.D
     history: list[dict[str, float]] = []
     start = 0
     if existing and (out / "checkpoint.pt").exists():
@@ -248,3 +335,42 @@ def load_run_generator(out: str | Path, epoch: int | None = None) -> gan.Generat
         raise FileNotFoundError(f"{out / 'checkpoints'} holds no generator checkpoint (<epoch>_net_gen.pth)")
     path = out / "checkpoints" / f"{saved[-1] if epoch is None else epoch}_net_gen.pth"
     return gan.load_checkpoint(path, generator).eval()
+
+
+def score_data_folder(
+    generator: torch.nn.Module,
+    root: str | os.PathLike[str],
+    *,
+    split: str = "test",
+    n_faces: int = 20,
+    n_targets: int = 8,
+    seed: int = 0,
+    image_size: int = 128,
+    au_source: str | os.PathLike[str] | None = None,
+) -> au_estimate.EditScore:
+    """A GANimation generator's edits of a data folder's faces (:class:`~affect_lib.data.emotionet.FaceAUs`), judged
+    by the estimator: :func:`~affect_lib.faces.au_estimate.score_faces` on the first ``n_faces`` faces of ``split``, each asked for the AUs of
+    ``n_targets`` other faces of the split (drawn uniformly with ``seed``), measured from the folder's own AUs.
+
+    Args:
+        generator: a :class:`~affect_lib.faces.ganimation.Generator` (trained, or loaded with
+            :func:`~affect_lib.faces.ganimation.load_checkpoint`).
+        root, split, au_source: the data folder, as for ``FaceAUs``; the split needs two faces or more.
+        image_size: side the faces are read at (a multiple of 4).
+    """
+    if n_faces < 1 or n_targets < 1:
+        raise ValueError(f"n_faces and n_targets must be positive, got {n_faces!r} and {n_targets!r}")
+    data = FaceAUs(root, split, image_size=image_size, au_source=au_source)
+    if len(data) < 2:
+        raise ValueError(f"{root}: the {split} split has {len(data)} face; scoring edits needs two or more")
+    count = min(n_faces, len(data))
+    aus = data.aus.numpy().astype(np.float64) * facs.AU_MAX
+    rng = np.random.default_rng(seed)
+    others = [rng.choice(np.delete(np.arange(len(data)), i), n_targets) for i in range(count)]
+    faces = torch.stack([(data.load_image(i) + 1) / 2 for i in range(count)]).clamp(0, 1)
+    return au_estimate.score_faces(
+        lambda face, wanted: gan.GanimationGenerator(generator, face)(wanted),
+        faces,
+        aus[:count],
+        np.stack([aus[o] for o in others]),
+    )

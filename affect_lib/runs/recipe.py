@@ -51,7 +51,7 @@ class RecipeRun:
     test: dict[str, float] | None = field(default=None)
 
 
-def check_recipe(recipe: recipes.Recipe) -> None:
+def check_recipe(recipe: recipes.Recipe | recipes.GanimationRecipe) -> None:
     """Refuse, by name and before any work, a model field the model does not take or sizes it refuses (the model
     is built on the meta device: no memory, no compute) and a training value the trainer refuses
     (``train.lr=NaN``, ``train.epochs=0``), the unimodal pretraining stage's included.
@@ -59,6 +59,9 @@ def check_recipe(recipe: recipes.Recipe) -> None:
     Raises:
         ValueError: naming the recipe and the field.
     """
+    if isinstance(recipe, recipes.GanimationRecipe):
+        ganimation.check_sizes(recipe)
+        return
     try:
         with torch.device("meta"):
             build_model(recipe)

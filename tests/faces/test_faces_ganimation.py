@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from affect_lib.faces import ganimation as gan
+from affect_lib.runs import ganimation as ganimation_run
 
 
 def test_paper_size_shapes_and_parameter_count():
@@ -260,7 +261,9 @@ def test_separate_gradient_penalty_takes_a_second_critic_step():
     real = torch.rand(4, 3, 32, 32) * 2 - 1
     for gp_step, adam_steps in (("separate", 2), ("joint", 1)):
         torch.manual_seed(0)
-        trainer = gan.Trainer(gan.Generator(ngf=8, n_res=1), gan.Critic(32, 8, 3), n_critic=5, gp_step=gp_step)
+        trainer = gan.Trainer(
+            gan.Generator(ngf=8, n_res=1), gan.Critic(32, 8, 3), n_critic=5, gp_step=gp_step
+        )
         trainer.step(real, torch.rand(4, 17), torch.rand(4, 17))
         # the trunk is updated by both steps; the AU head gets no gradient from the penalty, so Adam skips it
         assert int(trainer.opt_d.state[trainer.D.main[0].weight]["step"]) == adam_steps
@@ -322,20 +325,25 @@ def test_au_regressor_beats_the_mean_on_held_out_rig_faces_and_is_frozen():
 
 
 def test_recipes_paper_and_official_variant_are_the_official_code_quick_default_names_its_departures():
-    from affect_lib import recipes
+    from affect_lib import recipes, runs
 
     for recipe in (recipes.ganimation("paper"), recipes.ganimation("quick", "official")):
         g, t = recipe.generator_kwargs(), recipe.train
         assert (g["init"], g["attention_start"], g["colour_residual"]) == ("normal", None, False)
         assert (t.gp_step, t.identity, t.au_regressor_steps) == ("separate", 0.0, 0)
-        assert recipe.critic_kwargs()["init"] == "normal" and recipe.loss_weights() == gan.LossWeights()
+        assert (
+            recipe.critic_kwargs()["init"] == "normal"
+            and ganimation_run.loss_weights(recipe) == gan.LossWeights()
+        )
     quick = recipes.ganimation("quick")
     assert quick.generator_kwargs()["attention_start"] == 0.95 and quick.generator_kwargs()["colour_residual"]
-    assert quick.loss_weights().identity == quick.train.identity == 10.0
+    assert ganimation_run.loss_weights(quick).identity == quick.train.identity == 10.0
     assert recipes.ganimation("quick", "official").name == "ganimation-faces-quick+official"
     with pytest.raises(ValueError, match="variant"):
         recipes.ganimation("quick", "fast")
     with pytest.raises(ValueError, match="gp_step"):
         quick.replace(**{"train.gp_step": "twice"})
+    bad = quick.replace(**{"model.attention_start": 1.5})  # plain data; the networks judge their sizes ...
     with pytest.raises(ValueError, match="attention_start"):
-        quick.replace(**{"model.attention_start": 1.5})
+        runs.check_recipe(bad)  # ... before any run (train_recipe and the command line call this)
+    assert recipes.get("ganimation", "faces", "quick") == quick  # the one entry point of every model

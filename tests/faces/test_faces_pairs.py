@@ -124,16 +124,16 @@ def test_fixed_source_renders_from_the_aus_only(pairs):
 
 def test_train_ganimation_follows_the_recipe_and_repeats_from_a_seed(pairs):
     from affect_lib import recipes
-    from affect_lib.faces.pairs import train_ganimation
+    from affect_lib.runs.ganimation import train_on_rig
 
     recipe = recipes.ganimation("quick").replace(
         **{"model.ngf": 8, "model.n_res": 1, "model.attention_start": 0.9, "train.au_regressor_steps": 3}
     )
-    G, trainer, history = train_ganimation(recipe, pairs, seed=2, steps=4)
+    G, trainer, history = train_on_rig(recipe, pairs, seed=2, steps=4)
     n_g = 4 // recipe.train.n_critic
     assert len(history["critic_au_mse"]) == 4 and len(history["cycle_l1"]) == n_g
     assert trainer.au_regressor is not None and trainer.gp_step == recipe.train.gp_step
     assert G.attetion_reg[0].bias is not None
-    again, _, _ = train_ganimation(recipe, pairs, seed=2, steps=4)
+    again, _, _ = train_on_rig(recipe, pairs, seed=2, steps=4)
     for a, b in zip(G.state_dict().values(), again.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)

@@ -374,7 +374,7 @@ def test_the_train_command_switches_the_fused_path_for_its_run(tmp_path, monkeyp
         fp[name] = json.loads((tmp_path / name / "run.json").read_text())["fingerprint"]
     assert test["off"] == test["default"] and test["on"] != test["off"]  # other dropout draws
     assert fp["on"]["fused_attention"] is True and fp["off"]["fused_attention"] is False
-    assert "fused_attention" not in fp["default"]
+    assert fp["default"]["fused_attention"] is False  # recorded as resolved: the environment's (off)
     capsys.readouterr()
     assert commands.main([*base, "--no-fused-attention", "--out", "on", "--resume"]) == 2
     assert "its fused_attention is True, this run's is False" in capsys.readouterr().err

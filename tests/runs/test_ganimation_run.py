@@ -33,7 +33,14 @@ def folder(tmp_path_factory):
     return root
 
 
-TINY = {"model.ngf": 8, "model.n_res": 1, "model.ndf": 8, "train.batch_size": 4, "train.lr": 1e-4}
+TINY = {
+    "model.ngf": 8,
+    "model.n_res": 1,
+    "model.ndf": 8,
+    "train.batch_size": 4,
+    "train.lr": 1e-4,
+    "train.au_regressor_steps": 2,
+}
 """Smaller than the quick profile (chapter 21's run), so that the tests take seconds."""
 
 
@@ -72,8 +79,15 @@ def test_lr_schedule_is_the_official_one():
 
 def test_paper_recipe_is_the_official_setup():
     r = recipes.ganimation("paper")
-    assert r.generator_kwargs() == {"ngf": 64, "n_res": 6, "layout": "official"}
-    assert r.critic_kwargs() == {"image_size": 128, "ndf": 64, "n_layers": 6}
+    assert r.generator_kwargs() == {
+        "ngf": 64,
+        "n_res": 6,
+        "layout": "official",
+        "init": "normal",
+        "attention_start": None,
+        "colour_residual": False,
+    }
+    assert r.critic_kwargs() == {"image_size": 128, "ndf": 64, "n_layers": 6, "init": "normal"}
     t = r.train
     assert (t.epochs_const, t.epochs_decay, t.batch_size, t.lr, t.betas, t.n_critic, t.weights) == (
         20,
@@ -97,7 +111,9 @@ def test_one_epoch_run_writes_loadable_official_checkpoints(folder, tmp_path):
     with (out / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 1 and float(rows[0]["critic_au_mse"]) == pytest.approx(history[0]["critic_au_mse"])
-    G = gan.load_checkpoint(out / "checkpoints" / "1_net_gen.pth", gan.Generator(ngf=8, n_res=1))
+    G = gan.load_checkpoint(
+        out / "checkpoints" / "1_net_gen.pth", gan.Generator(**_quick().generator_kwargs())
+    )
     D = gan.load_checkpoint(out / "checkpoints" / "1_net_dis.pth", gan.Critic(32, 8, 3))
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1 and state["trainer"]["steps"] == 2

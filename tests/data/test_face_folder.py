@@ -21,7 +21,7 @@ try:
 except FileNotFoundError:
     pytest.skip("mediapipe's model files are not installed", allow_module_level=True)
 
-from affect_lib.faces.prepare import face_id, prepare_faces  # noqa: E402 (after the skip)
+from affect_lib.data.face_folder import face_id, prepare_faces  # noqa: E402 (after the skip)
 
 LFW = (0, 1, 2, 3, 5, 6)
 
@@ -172,7 +172,7 @@ def test_bad_input_is_refused_before_anything_is_read(tmp_path):
 def test_a_generator_is_scored_on_the_prepared_faces(prepared):
     from torch import nn
 
-    from affect_lib.faces.au_estimate import score_data_folder
+    from affect_lib.runs.ganimation import score_data_folder
 
     class Unchanged(nn.Module):
         """A stand-in generator that returns its input (attention 1 everywhere)."""
