@@ -38,6 +38,7 @@ data_dir: str | None = None  # not read on either profile: the training faces co
 # %%
 import dataclasses
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -150,7 +151,7 @@ print(f"D: critic map {tuple(score.shape)}, AU regression {tuple(au_pred.shape)}
 recipe = recipes.ganimation(cfg.profile)
 official = recipes.ganimation(cfg.profile, "official")
 weights = ganimation_run.loss_weights(recipe)
-print(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()))
+print(textwrap.fill(", ".join(f"{k}={v}" for k, v in dataclasses.asdict(weights).items()), 100))
 flat = {
     name: {
         f"{part}.{k}": v
@@ -344,11 +345,13 @@ for (n_steps, name), rows in sorted(runs.items(), key=lambda kv: kv[0][0]):
         if name != "quick default" and len(shared) > 1
         else ""
     )
+    gain_all = stats.paired_difference(col["unchanged"], col["generator"])
+    gain_changed_pixels = stats.paired_difference(
+        col["unchanged_changed"], col["generator_changed"]
+    )
     lines.append(
         f"| {n_steps} | {name} | {', '.join(map(str, seeds))} | {col['generator'].mean():.4f} | "
-        f"{stats.paired_difference(col['unchanged'], col['generator']).format(4)} | "
-        f"{stats.paired_difference(col['unchanged_changed'], col['generator_changed']).format(4)} | "
-        f"{vs_default} |"
+        f"{gain_all.format(4)} | {gain_changed_pixels.format(4)} | {vs_default} |"
     )
 
 
@@ -468,7 +471,7 @@ with torch.no_grad():
         ]
 grid = make_grid(torch.cat(tiles).cpu() * 0.5 + 0.5, nrow=8, padding=1)
 fig, ax = plt.subplots(figsize=(7, 7.2))
-ax.imshow(grid.permute(1, 2, 0).numpy())
+ax.imshow(grid.permute(1, 2, 0).clamp(0, 1).numpy())  # what imshow shows, without its warning
 rows = ["GANimation", "control", "exact", "mask"] * 2
 ax.set_yticks([1 + (size + 1) * r + size / 2 for r in range(len(rows))], rows, fontsize=10)
 columns = ["input", *facs.EXPRESSIONS]

@@ -219,9 +219,8 @@ print(
         for r, a in zip(long_runs, results["0100000", "CMA-ES"], strict=True)
     ),
 )
-print(
-    f"CMA-ES on disgust gains at most 0.05 from three times the budget: {'yes' if converged else 'no'}"
-)
+converged_text = "yes" if converged else "no"
+print(f"CMA-ES on disgust gains at most 0.05 from three times the budget: {converged_text}")
 
 # %% [markdown]
 # ## Best fitness per target
@@ -575,7 +574,8 @@ claims_table(
             "the released GA beats random search at an equal budget",
             "not quantified in the paper",
             f"GA (as released) − random: {overall['GA (as released)'].format(3)}, Holm p "
-            f"{p_overall['GA (as released)']:.2g}; better on {count['GA (as released)']['yes']}/13, "
+            f"{p_overall['GA (as released)']:.2g}; "
+            f"better on {count['GA (as released)']['yes']}/13, "
             f"worse on {count['GA (as released)']['no']}/13 targets",
             overall_verdict["GA (as released)"],
         ),
