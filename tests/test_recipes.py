@@ -1,6 +1,7 @@
 """Recipes: layering, typed fields rejected by name, a stable hash, round trips, and the papers' settings."""
 
 import pytest
+import torch
 
 from affect_lib import recipes, runs
 from affect_lib.models.cfn_sr import count_parameters
@@ -56,6 +57,8 @@ def test_unknown_fields_are_rejected_by_name():
     deep = recipe.replace(**{"model.depth": 3})  # plain data: the model judges its own fields ...
     with pytest.raises(ValueError, match="depth"):
         runs.check_recipe(deep)  # ... before any run (the command line calls this first)
+    with pytest.raises(ValueError, match="train.monitor 'nosuch' is not a validation metric.*mae"):
+        runs.check_recipe(recipe.replace(**{"train.monitor": "nosuch"}))  # before any epoch, not after one
     with pytest.raises(ValueError, match="'train.X', 'data.X' or 'model.X'"):
         recipe.replace(epochs=3)
     for args, words in [
@@ -68,6 +71,23 @@ def test_unknown_fields_are_rejected_by_name():
             recipes.get(*args)
     with pytest.raises(ValueError, match="unknown variant"):
         recipes.get("cfn_sr", "ravdess", variant="faster")
+
+
+def test_metric_names_are_the_keys_a_real_shaped_random_batch_reports():
+    g = torch.Generator().manual_seed(0)
+    batches = {  # (model, dataset): (outputs, targets) as the models and loaders give them
+        ("lmr_cbt", "mosi"): (torch.randn(16, 1, generator=g), torch.randn(16, 1, 1, generator=g)),
+        ("lmr_cbt", "iemocap"): (
+            torch.randn(16, 8, generator=g),
+            torch.nn.functional.one_hot(torch.randint(2, (16, 4), generator=g), 2),
+        ),
+        ("cfn_sr", "ravdess"): (torch.randn(16, 8, generator=g), torch.randint(8, (16,), generator=g)),
+    }
+    for (model, dataset), (outputs, targets) in batches.items():
+        r = recipes.get(model, dataset)
+        _, metrics = runs.data.loss_and_metrics(r)
+        assert runs.data.metric_names(r) == ("loss", *metrics(outputs, targets))
+        assert r.train.monitor in runs.data.metric_names(r)
 
 
 def test_hash_is_stable_and_tracks_every_setting():

@@ -162,6 +162,25 @@ def loss_and_metrics(recipe: Any) -> tuple[Callable, Callable]:
     return task_loss(recipe.dataset), task_metrics(recipe.dataset)
 
 
+def metric_names(recipe: Any) -> tuple[str, ...]:
+    """The validation keys a recipe's trainer reports: ``loss`` and its metrics function's keys, read from that
+    function run on four made-up, perfectly predicted examples of the recipe's task."""
+    import torch
+
+    from affect_lib.data.mult import dataset_spec
+
+    _, metrics = loss_and_metrics(recipe)
+    if recipe.dataset == "ravdess":
+        target = torch.tensor([0, 1, 0, 1])
+        output = torch.nn.functional.one_hot(target, 2).float()
+    elif dataset_spec(recipe.dataset).task == "sentiment":
+        output = target = torch.tensor([[1.0], [-1.0], [0.5], [-0.5]])
+    else:
+        target = torch.tensor([[0, 1, 0, 1], [1, 0, 1, 0]] * 2)
+        output = torch.nn.functional.one_hot(target, 2).float().reshape(4, -1)
+    return ("loss", *metrics(output, target))
+
+
 def data_files(recipe: Any, root: Path) -> list[Path]:
     """The files of ``root`` that the recipe reads: the MulT pickle, or the RAVDESS clips (and their OpenFace CSVs
     with ``crop="landmarks"``), checked by name (:func:`affect_lib.data.ravdess.list_clips`)."""

@@ -29,7 +29,7 @@ from affect_lib import __version__, recipes
 from affect_lib.data.emotionet import FaceAUs
 from affect_lib.models import fused_attention as fused
 from affect_lib.runs.build import build_model, fit_model, new_model, new_trainer, train_config
-from affect_lib.runs.data import RunData
+from affect_lib.runs.data import RunData, metric_names
 from affect_lib.runs.folder import FORMAT, EpochLogger
 from affect_lib.runs.pretrain import initialise, unimodal_recipe
 from affect_lib.runtime import source_commit
@@ -73,6 +73,12 @@ def check_recipe(recipe: recipes.Recipe | recipes.GanimationRecipe) -> None:
         train_config(recipe)
     except ValueError as err:
         raise ValueError(f"recipe {recipe.name}: train.{err} (set by --set, --epochs or --lr)") from None
+    names = metric_names(recipe)
+    if recipe.train.monitor not in names:
+        raise ValueError(
+            f"recipe {recipe.name}: train.monitor {recipe.train.monitor!r} is not a validation metric of this "
+            f"recipe (one of: {', '.join(names)})"
+        )
     if recipe.train.init == "unimodal":
         try:
             train_config(unimodal_recipe(recipe, "video_only"))
