@@ -243,7 +243,10 @@ def _load() -> Any:
         from affect_lib.runtime import cache_dir
 
         tag = cache_key(cpu_identity(), identity)
-        folder = cache_dir("kernels", f"causal_attention_{tag}")
+        try:
+            folder = cache_dir("kernels", f"causal_attention_{tag}")
+        except OSError as err:
+            raise Unavailable(f"no writable cache folder for its build ({err}); set AFFECT_CACHE_DIR") from None
         try:
             built = cpp_extension.load(
                 f"affect_causal_attention_{tag}",
@@ -254,10 +257,12 @@ def _load() -> Any:
             )
         except (RuntimeError, OSError, subprocess.SubprocessError) as err:
             log = folder / "error.log"
-            log.write_text(str(err))
-            raise Unavailable(
-                f"{compiler} could not build or load it: {_first_error(str(err))}; full output in {log}"
-            ) from None
+            try:
+                log.write_text(str(err))
+                where = f"full output in {log}"
+            except OSError:
+                where = f"{log} not writable"
+            raise Unavailable(f"{compiler} could not build or load it: {_first_error(str(err))}; {where}") from None
     if not hasattr(torch.ops.affect, "attention_forward"):  # loaded, yet registered nothing
         raise Unavailable(f"{built} holds no affect:: operators")
     _register()
