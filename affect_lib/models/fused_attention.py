@@ -246,7 +246,9 @@ def _load() -> Any:
         try:
             folder = cache_dir("kernels", f"causal_attention_{tag}")
         except OSError as err:
-            raise Unavailable(f"no writable cache folder for its build ({err}); set AFFECT_CACHE_DIR") from None
+            raise Unavailable(
+                f"no writable cache folder for its build ({err}); set AFFECT_CACHE_DIR"
+            ) from None
         try:
             built = cpp_extension.load(
                 f"affect_causal_attention_{tag}",
@@ -262,7 +264,9 @@ def _load() -> Any:
                 where = f"full output in {log}"
             except OSError:
                 where = f"{log} not writable"
-            raise Unavailable(f"{compiler} could not build or load it: {_first_error(str(err))}; {where}") from None
+            raise Unavailable(
+                f"{compiler} could not build or load it: {_first_error(str(err))}; {where}"
+            ) from None
     if not hasattr(torch.ops.affect, "attention_forward"):  # loaded, yet registered nothing
         raise Unavailable(f"{built} holds no affect:: operators")
     _register()

@@ -328,7 +328,6 @@ def test_a_library_that_does_not_load_is_reported_once(monkeypatch, capsys, tmp_
     assert "could not build or load it: affect_causal_attention_" in line and "invalid ELF header" in line
 
 
-
 def test_an_unwritable_cache_is_reported_once_not_raised(monkeypatch, capsys, tmp_path):
     if shutil.which("c++") is None:
         pytest.skip("no c++ compiler")
@@ -341,6 +340,7 @@ def test_an_unwritable_cache_is_reported_once_not_raised(monkeypatch, capsys, tm
     assert fa.library() is None and fa.library() is None
     (line,) = _stderr_lines(capsys)
     assert "no writable cache folder" in line and "AFFECT_CACHE_DIR" in line
+
 
 def test_a_machine_without_a_compiler_trains_on_the_reference_path_and_says_so_once(tmp_path):
     script = (
