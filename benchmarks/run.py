@@ -79,10 +79,12 @@ def main(names: list[str]) -> int:
 
 
 def summary(out_dir: Path) -> None:
-    """Draw every saved speed-up (``results/*.json``) as one bar chart, with ``speedups.md`` to show it."""
+    """Draw every saved speed-up (``results/<name>.json`` of a ``bench_<name>.py``; the other result files, such
+    as the sizing studies', hold no ratios) as one bar chart, with ``speedups.md`` to show it."""
     ratios = {}
     for path in sorted(out_dir.glob("*.json")):
-        ratios.update(json.loads(path.read_text()))
+        if (HERE / f"bench_{path.stem}.py").exists():
+            ratios.update(json.loads(path.read_text()))
     if not ratios:
         return
     import matplotlib
