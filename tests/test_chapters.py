@@ -1,14 +1,19 @@
 """Chapter execution helpers, and guards on the executed chapters that the book renders."""
 
+import copy
 import json
 import os
+import types
+from pathlib import Path
 
 import nbformat
 import pytest
+from nbval import plugin as nbval_plugin
 
 from affect_lib import chapters, runtime
 
 CHAPTERS = chapters.chapter_names()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cell(source, outputs=(), tags=()):
@@ -133,6 +138,98 @@ def test_executed_chapter_is_clean_and_has_its_figures(name):
         assert any("image/png" in o.get("data", {}) for o in outputs), (
             "figures missing: is MPLBACKEND=Agg set?"
         )
+
+
+class _Compare:
+    """nbval's own output comparison (``IPyNbCell.compare_outputs``: its skipped keys, the book's
+    ``nbval_sanitize.cfg``, stream coalescing), run on a cell executed by ``make`` instead of one that nbval
+    executes itself."""
+
+    compare_outputs = nbval_plugin.IPyNbCell.compare_outputs
+    sanitize = nbval_plugin.IPyNbCell.sanitize
+    format_output_compare = nbval_plugin.IPyNbCell.format_output_compare
+    colors = nbval_plugin.nocolors
+    config = None
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        skip = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count")
+        skip += (
+            "application/vnd.jupyter.widget-view+json",
+            "image/png",
+            "image/jpeg",
+        )  # nbval's, without nbdime
+        self.parent = types.SimpleNamespace(skip_compare=skip, sanitize_patterns=patterns)
+        self.ihook = types.SimpleNamespace(pytest_assertrepr_compare=lambda **_: [])
+        self.comparison_traceback: list[str] = []
+
+    def differs(self, executed: list, committed: list) -> str:
+        """'' when nbval would pass ``executed`` against ``committed``, else its report."""
+        coalesce = nbval_plugin.coalesce_streams
+        ok = self.compare_outputs(coalesce(copy.deepcopy(executed)), coalesce(copy.deepcopy(committed)))
+        return "" if ok else "\n".join(self.comparison_traceback)
+
+
+def checked_differences(executed: nbformat.NotebookNode, committed: nbformat.NotebookNode) -> list[str]:
+    """Every ``# NBVAL_CHECK_OUTPUT`` cell of ``committed`` whose outputs nbval (``--nbval-lax``, the book's
+    sanitising) would find different in ``executed``, the same chapter run by papermill; a code cell whose
+    source differs means ``executed`` is stale."""
+    patterns = dict(nbval_plugin.get_sanitize_patterns((ROOT / "nbval_sanitize.cfg").read_text()))
+    run = [
+        c
+        for c in executed.cells
+        if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    ref = [c for c in committed.cells if c.cell_type == "code"]
+    if [c.source for c in run] != [c.source for c in ref]:
+        return ["the executed copy is not of this source: run `make run`"]
+    out = []
+    for i, (new, old) in enumerate(zip(run, ref, strict=True)):
+        if dict(nbval_plugin.find_comment_markers(old.source)).get("check") and old.execution_count:
+            report = _Compare(patterns).differs(new.outputs, old.outputs)
+            if report:
+                out.append(f"code cell {i}: {report}")
+    return out
+
+
+@pytest.mark.skipif(not EXECUTED, reason="no executed chapters: run `make run` (make test does it first)")
+@pytest.mark.parametrize("name", EXECUTED)
+def test_executed_chapter_reproduces_its_committed_checked_outputs(name):
+    """What ``pytest --nbval-lax`` checks, on ``make``'s execution of the chapter (``make test`` executes the
+    stale ones first) rather than a second one: the book's numbers are the ones checked."""
+    executed = nbformat.read(chapters.EXECUTED_DIR / f"{name}.ipynb", as_version=4)
+    committed = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    differences = checked_differences(executed, committed)
+    assert not differences, "\n\n".join(differences)
+
+
+def test_checked_differences_catch_a_changed_number_and_a_stale_copy_and_sanitise_like_nbval():
+    def nb(*cells):
+        book = nbformat.v4.new_notebook()
+        book.cells = list(cells)
+        for c in book.cells:
+            c.execution_count = 1
+        return book
+
+    committed = nb(
+        _cell("# NBVAL_CHECK_OUTPUT\nprint(x)", ["x = 0.123\n", "took 3.2 s\n"]), _cell("y", ["7\n"])
+    )
+    same = nb(
+        _cell("p = 1", tags=["injected-parameters"]),
+        _cell(
+            "# NBVAL_CHECK_OUTPUT\nprint(x)", ["x = 0.123\ntook 9 s\n"]
+        ),  # streams coalesce; seconds sanitise
+        _cell("y", ["8\n"]),  # not checked
+    )
+    assert checked_differences(same, committed) == []
+    changed = nb(_cell("# NBVAL_CHECK_OUTPUT\nprint(x)", ["x = 0.124\ntook 3.2 s\n"]), _cell("y", ["7\n"]))
+    (report,) = checked_differences(changed, committed)
+    assert "code cell 0" in report and "0.123" in report and "0.124" in report
+    stale = nb(_cell("# NBVAL_CHECK_OUTPUT\nprint(z)", ["x = 0.123\n"]), _cell("y", ["7\n"]))
+    assert checked_differences(stale, committed) == [
+        "the executed copy is not of this source: run `make run`"
+    ]
+    missing = nb(_cell("# NBVAL_CHECK_OUTPUT\nprint(x)"), _cell("y", ["7\n"]))
+    assert checked_differences(missing, committed)
 
 
 def test_source_commit_names_head_and_a_dirty_tree(tmp_path):
