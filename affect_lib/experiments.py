@@ -26,6 +26,7 @@ from affect_lib import recipes
 from affect_lib.data.av_preprocess import PreprocessConfig, ProcessedCorpus, preprocess_corpus
 from affect_lib.data.ravdess import ActorSplit, RavdessClips, list_clips
 from affect_lib.runs import RunData, train_recipe
+from affect_lib.runs.data import released_quirks
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,15 @@ def train_av(
         valid_idx = test_idx
     if not (len(train_idx) and len(valid_idx) and len(test_idx)):
         raise ValueError(f"split {split} leaves a part without clips in {root}")
-    plain = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels)
+    quirks = released_quirks(recipe)  # as the command line's loaders: on for the released variant only
+    plain = RavdessClips(corpus.frames, corpus.mfcc, corpus.labels, bgr_input=quirks["bgr_input"])
     train_set = RavdessClips(
         corpus.frames,
         corpus.mfcc,
         corpus.labels,
         augment=recipe.data.augment,
         augment_scale=recipe.data.augment_scale,
+        **quirks,
     )
     t = recipe.train
     loaders = {

@@ -1,6 +1,7 @@
 """Chapter 40's run function: the constant predictor it is checked against, and its plain-data jobs."""
 
 import pickle
+import types
 
 import numpy as np
 import pytest
@@ -46,3 +47,34 @@ def test_control_accuracy_averages_the_named_re_pairings_on_the_kept_clips():
     assert control_accuracy(run, "voice swapped", keep=[False, False, True, True]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="agreement removed"):
         control_accuracy(run, "agreement removed")
+
+
+def test_train_av_gives_the_released_variant_its_quirks_as_the_command_line_does(monkeypatch):
+    from affect_lib import experiments, recipes
+    from affect_lib.runs.data import released_quirks
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def clips(*args, **kwargs):
+        seen.append(kwargs)
+        if len(seen) == 2:
+            raise Stop
+
+    corpus = types.SimpleNamespace(frames=None, mfcc=None, labels=None, actors=np.arange(1, 25))
+    monkeypatch.setattr(experiments, "load_corpus", lambda *a: corpus)
+    monkeypatch.setattr(experiments, "RavdessClips", clips)
+    split = ActorSplit(train=tuple(range(1, 17)), valid=(17, 18, 19, 20), test=(21, 22, 23, 24))
+    for variant, on in ((None, False), ("released", True)):
+        seen.clear()
+        with pytest.raises(Stop):
+            experiments.train_av(model="cfn_sr", root="x", split=split, seed=0, variant=variant)
+        plain, train = seen
+        assert plain == {"bgr_input": on}
+        assert {k: train[k] for k in ("per_frame_augmentation", "bgr_input")} == {
+            "per_frame_augmentation": on,
+            "bgr_input": on,
+        }
+        assert released_quirks(recipes.get("cfn_sr", "ravdess", variant=variant))["bgr_input"] is on

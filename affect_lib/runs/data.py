@@ -112,6 +112,13 @@ def _mult_data(recipe, root, workers, pin_memory, rank, cache_dir, barrier, mani
     return RunData(loaders, corpus.dims, {**summary, "zeroed": cleaned})
 
 
+def released_quirks(recipe: Any) -> dict[str, bool]:
+    """The released CFN-SR code's input quirks, on for the recipe variant ``released`` only, as keyword arguments
+    of :class:`~affect_lib.data.ravdess.RavdessClips`: crops drawn per frame, and BGR channel order."""
+    released = recipe.variant == "released"
+    return {"per_frame_augmentation": released, "bgr_input": released}
+
+
 def _ravdess_data(recipe, root, workers, pin_memory, rank, barrier) -> RunData:
     from affect_lib.data.av_preprocess import ravdess_loaders
     from affect_lib.data.ravdess import list_clips, parse_ravdess_name
@@ -138,8 +145,7 @@ def _ravdess_data(recipe, root, workers, pin_memory, rank, barrier) -> RunData:
         split=fold,
         augment=d.augment,
         augment_scale=d.augment_scale,
-        per_frame_augmentation=recipe.variant == "released",
-        bgr_input=recipe.variant == "released",
+        **released_quirks(recipe),
         num_workers=workers,
         pin_memory=pin_memory,
     )
