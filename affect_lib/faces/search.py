@@ -355,12 +355,14 @@ class Variety:
 
     ``within``: per target, the mean pairwise image L1 between its best faces (one per run); ``specific``: per
     target, the mean L1 from its faces to the other targets' faces minus ``within``; ``yardstick``: one full AU's
-    image L1. Summaries are over targets.
+    image L1; ``shared``: the AUs (indices) at :data:`SHARED_AU_LEVEL` or above in the mean best gene of every
+    target, a grimace common to all targets (empty when the genes were not given). Summaries are over targets.
     """
 
     within: dict[str, float]
     specific: dict[str, float]
     yardstick: float
+    shared: tuple[int, ...] = ()
 
     @property
     def within_summary(self) -> stats.Summary:
@@ -374,9 +376,12 @@ class Variety:
     def verdict(self) -> stats.Verdict:
         """``"yes"`` when the within-target interval lies at or above one AU's L1 *and* the faces are closer within
         a target than across targets (interval of ``specific`` above zero); ``"no"`` when either excludes its
-        claim; ``"inconclusive"`` otherwise (and with fewer than 3 targets)."""
+        claim or an AU is shared by every target's faces; ``"inconclusive"`` otherwise (and with fewer than 3
+        targets)."""
         if len(self.within) < stats.MIN_SEEDS:
             return "inconclusive"
+        if self.shared:
+            return "no"
         parts = (
             stats.verdict_at_least(self.within_summary, self.yardstick),
             stats.verdict_greater(self.specific_summary),
@@ -387,14 +392,22 @@ class Variety:
 VARIETY_RULE = (
     "Various images: per target, the mean pairwise image L1 (inside the classifier's crop) between the best "
     "faces of its runs; *yes* when its interval over targets lies at or above one full AU's L1 and the faces "
-    "are target-specific (L1 to other targets' faces minus within-target L1: interval above zero), *no* when "
-    "either interval excludes its claim."
+    "are target-specific (L1 to other targets' faces minus within-target L1: interval above zero) and no AU "
+    "is at half intensity or more in the mean best gene of every target (a grimace shared by all targets); "
+    "*no* when either interval excludes its claim or such a shared AU exists."
 )
+SHARED_AU_LEVEL = 0.5
+"""A gene value (half of full intensity) at or above which an AU counts as part of a target's faces."""
 
 
-def image_variety(faces: Mapping[str, torch.Tensor], yardstick: float) -> Variety:
+def image_variety(
+    faces: Mapping[str, torch.Tensor],
+    yardstick: float,
+    genes: Mapping[str, np.ndarray] | None = None,
+) -> Variety:
     """:class:`Variety` of best faces per target, ``{target: (R, C, H, W)}`` with R ≥ 2 runs (targets with fewer
-    are left out), against ``yardstick`` (one full AU's image L1)."""
+    are left out), against ``yardstick`` (one full AU's image L1); ``genes``: the same runs' best genes,
+    ``{target: (R, 17)}`` in [0, 1], for the shared-AU test."""
     kept = {t: f.flatten(1).double() for t, f in faces.items() if len(f) >= 2}
     within = {t: mean_pairwise_l1(f) for t, f in kept.items()}
     specific = {}
@@ -402,4 +415,8 @@ def image_variety(faces: Mapping[str, torch.Tensor], yardstick: float) -> Variet
         others = torch.cat([g for u, g in kept.items() if u != t]) if len(kept) > 1 else None
         between = float((torch.cdist(f, others, p=1) / f.shape[1]).mean()) if others is not None else 0.0
         specific[t] = between - within[t]
-    return Variety(within, specific, float(yardstick))
+    shared: tuple[int, ...] = ()
+    if genes is not None and kept:
+        means = np.stack([np.asarray(genes[t], dtype=float).mean(0) for t in kept])  # (targets, 17)
+        shared = tuple(int(a) for a in np.flatnonzero((means >= SHARED_AU_LEVEL).all(0)))
+    return Variety(within, specific, float(yardstick), shared)

@@ -217,3 +217,29 @@ def test_image_variety_fails_one_repeated_grimace_and_passes_various_specific_fa
         search.image_variety({"a": various["t0"], "b": various["t1"][:1]}, yardstick).verdict
         == "inconclusive"
     )
+
+
+def test_image_variety_fails_a_grimace_shared_by_every_target():
+    """Targets that differ elsewhere but all carry one grimace (three AUs at 0.6 or more) read *no*; the same
+    faces without it pass; an AU high in some targets only is not a shared grimace."""
+    rng = np.random.default_rng(0)
+    rig = FaceRig.default(32)
+    grimace = [3, 4, 9]
+    genes = {}
+    for i in range(8):
+        g = np.clip(rng.random(17) * 0.45 + rng.normal(0, 0.1, (4, 17)), 0, 1)  # each target its own face
+        genes[f"t{i}"] = g
+    with_grimace = {t: g.copy() for t, g in genes.items()}
+    for g in with_grimace.values():
+        g[:, grimace] = rng.uniform(0.6, 1.0, (len(g), len(grimace)))
+    with_grimace["t0"][:, 12] = 1.0  # high in one target only
+
+    def faces(gs):
+        with torch.no_grad():
+            return {t: rig(torch.tensor(g * 5, dtype=torch.float32)) for t, g in gs.items()}
+
+    bad = search.image_variety(faces(with_grimace), 0.001, with_grimace)
+    assert bad.shared == tuple(grimace) and bad.verdict == "no"
+    assert bad.specific_summary.low > 0  # the image tests alone would not catch it
+    good = search.image_variety(faces(genes), 0.001, genes)
+    assert good.shared == () and good.verdict == "yes"
