@@ -118,6 +118,27 @@ def ground_truth_l1(
     return {k: np.concatenate(v).astype(np.float64) for k, v in rows.items()}
 
 
+@torch.no_grad()
+def critic_au_mse(
+    critic: torch.nn.Module, generator: torch.nn.Module, pairs: RigPairs, n_pairs: int = 200, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """The critic's own reading of ``n_pairs`` random pairs: per pair, the mean squared error of its AU head
+    (``critic(x)[1]``, AUs / 5) to the target AUs, on the generator's edit (``edits``) and on the exact render of
+    the same target (``truth``). A critic that reads the edits closer to their targets than the truth is fooled."""
+    g = torch.Generator().manual_seed(seed)
+    real, _, target, exact = pairs.batch(n_pairs, g)
+    device = next(generator.parameters()).device
+    target = target.to(device)
+    was_training = generator.training
+    generator.eval()
+    fake = generator(real.to(device), target)[0]
+    generator.train(was_training)
+    return {
+        "edits": ((critic(fake)[1] - target) ** 2).mean(1).cpu().numpy(),
+        "truth": ((critic(exact.to(device))[1] - target) ** 2).mean(1).cpu().numpy(),
+    }
+
+
 def fit_paired(
     generator: torch.nn.Module,
     pairs: RigPairs,

@@ -51,7 +51,7 @@ from torch.utils.data.distributed import DistributedSampler
 from affect_lib.data.emotionet import FaceAUs
 from affect_lib.faces import au_estimate, facs
 from affect_lib.faces import ganimation as gan
-from affect_lib.faces.pairs import RigPairs
+from affect_lib.faces.pairs import FixedSource, RigPairs, fit_paired
 from affect_lib.recipes import GanimationRecipe, recipe_hash
 from affect_lib.runs.folder import check_run_folder, csv_text, data_digest
 from affect_lib.runtime import resolve_device, seed_everything
@@ -189,6 +189,30 @@ def train_on_rig(
     t = recipe.train
     history = trainer.fit(pairs, t.rig_steps if steps is None else steps, t.batch_size, seed=seed)
     return trainer.G, trainer, history
+
+
+def train_control(
+    recipe: GanimationRecipe,
+    pairs: RigPairs,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    steps: int | None = None,
+    source: torch.Tensor | None = None,
+) -> tuple[torch.nn.Module, list[float]]:
+    """Chapter 21's supervised control: ``recipe``'s generator, seeded as :func:`train_on_rig` seeds it, trained
+    on the exact pairs (:func:`~affect_lib.faces.pairs.fit_paired`) for as many generator steps as that GAN run
+    (``steps // n_critic``, default ``train.rig_steps``) at its batch and learning rate. With ``source``, one face
+    (1, 3, S, S) in [-1, 1] fed in place of every input (:class:`~affect_lib.faces.pairs.FixedSource`).
+
+    Returns the generator and its L1 per step.
+    """
+    t = recipe.train
+    torch.manual_seed(seed)
+    G: torch.nn.Module = gan.Generator(**recipe.generator_kwargs()).to(device)
+    if source is not None:
+        G = FixedSource(G, source.to(device))
+    n = (t.rig_steps if steps is None else steps) // t.n_critic
+    return G, fit_paired(G, pairs, n, t.batch_size, lr=t.lr, seed=seed)
 
 
 def load_run_checkpoint(path: Path, fp: dict[str, Any]) -> dict[str, Any]:

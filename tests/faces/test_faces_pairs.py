@@ -137,3 +137,45 @@ def test_train_ganimation_follows_the_recipe_and_repeats_from_a_seed(pairs):
     again, _, _ = train_on_rig(recipe, pairs, seed=2, steps=4)
     for a, b in zip(G.state_dict().values(), again.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_critic_au_mse_is_the_au_heads_error_on_the_edits_and_on_the_truth(pairs):
+    from affect_lib.faces.pairs import critic_au_mse
+
+    class MeanCritic(torch.nn.Module):  # reads every AU as the image's mean brightness
+        def forward(self, x):
+            return x.mean((1, 2, 3)), x.mean((1, 2, 3))[:, None].expand(-1, facs.N_AUS)
+
+    class Identity(torch.nn.Module):  # "edits" by leaving the face unchanged
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, aus):
+            return (x,)
+
+    reading = critic_au_mse(MeanCritic(), Identity(), pairs, n_pairs=30, seed=5)
+    real, _, target, exact = pairs.batch(30, torch.Generator().manual_seed(5))
+    for key, images in (("edits", real), ("truth", exact)):
+        want = ((images.mean((1, 2, 3))[:, None] - target) ** 2).mean(1)
+        np.testing.assert_allclose(reading[key], want.numpy(), rtol=1e-6)
+
+
+def test_train_control_is_the_seeded_generator_fit_on_the_pairs(pairs):
+    from affect_lib import recipes
+    from affect_lib.faces import ganimation as gan
+    from affect_lib.faces.pairs import fit_paired
+    from affect_lib.runs.ganimation import train_control
+
+    recipe = recipes.ganimation("quick").replace(**{"model.ngf": 8, "model.n_res": 1})
+    t = recipe.train
+    G, history = train_control(recipe, pairs, seed=3, steps=2 * t.n_critic)
+    torch.manual_seed(3)
+    want = gan.Generator(**recipe.generator_kwargs())
+    want_history = fit_paired(want, pairs, 2, t.batch_size, lr=t.lr, seed=3)
+    assert history == want_history and len(history) == 2
+    for a, b in zip(G.state_dict().values(), want.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    source = pairs.images[:1]
+    fixed, _ = train_control(recipe, pairs, seed=3, steps=t.n_critic, source=source)
+    assert isinstance(fixed, FixedSource) and torch.equal(fixed.source, source)
