@@ -10,8 +10,9 @@ which chapter 21 prints::
 
 A rerun adds its rows to the file (a row of the same variant, steps and seed is replaced; ``--keep`` skips it).
 The committed file holds the ablation at 300 critic steps (``--steps 300 --seeds 0,1,2``; the row without the
-AU regressor and the colour residual from seeds 0 and 1) and the quick default without the AU regressor at
-chapter 21's 1,200 (``--steps 1200 --seeds 0,1``).
+AU regressor and the colour residual from seeds 0 and 1), and at chapter 21's 1,200 critic steps the quick default,
+the official recipe and the two controls (``--steps 1200 --seeds 0,1,2,3``; chapter 21 judges its claims on these)
+and the quick default without the AU regressor (``--seeds 0,1``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any]]] = {
 }
 """Rows: the official recipe at the quick sizes (and as this library first ran it), the quick default, and the
 quick default with one ingredient removed or added."""
+CONTROLS = ("control trained on the truth", "control fed a neutral face")
+"""Chapter 21's supervised controls (:func:`affect_lib.runs.ganimation.train_control`) on the quick default's
+generator: trained on the exact pairs, and the same fed one neutral face in place of every input."""
 
 
 def run_one(name: str, seed: int, steps: int | None) -> dict[str, Any]:
@@ -55,18 +59,30 @@ def run_one(name: str, seed: int, steps: int | None) -> dict[str, Any]:
     import torch
 
     from affect_lib import recipes
-    from affect_lib.faces.pairs import RigPairs, ground_truth_l1
+    from affect_lib.faces import facs
+    from affect_lib.faces.pairs import RigPairs, critic_au_mse, ground_truth_l1
     from affect_lib.faces.rig import FaceRig
-    from affect_lib.runs.ganimation import train_on_rig
+    from affect_lib.runs.ganimation import train_control, train_on_rig
 
     torch.set_num_threads(1)
-    variant, overrides = VARIANTS[name]
+    variant, overrides = VARIANTS.get(name, (None, {}))
     recipe = recipes.ganimation("quick", variant).replace(**overrides)
     rig = FaceRig.default(recipe.data.image_size)
     train = RigPairs.render(rig, recipe.data.rig_pool, np.random.default_rng([seed, 0]))
     test = RigPairs.render(rig, 256, np.random.default_rng([seed, 1]))
     start = time.perf_counter()
-    G, _, history = train_on_rig(recipe, train, seed=seed, steps=steps)
+    critic = {}
+    if name in CONTROLS:
+        with torch.no_grad():
+            neutral = rig(torch.zeros(1, facs.N_AUS)) * 2 - 1
+        G, _ = train_control(
+            recipe, train, seed, steps=steps, source=neutral if name == CONTROLS[1] else None
+        )
+        history = {}
+    else:
+        G, trainer, history = train_on_rig(recipe, train, seed=seed, steps=steps)
+        reading = critic_au_mse(trainer.D, G, test, n_pairs=200, seed=seed)
+        critic = {f"critic_au_mse_{k}": float(v.mean()) for k, v in reading.items()}
     seconds = time.perf_counter() - start
     truth = ground_truth_l1(G, test, n_pairs=200, seed=seed)
     return {
@@ -76,13 +92,14 @@ def run_one(name: str, seed: int, steps: int | None) -> dict[str, Any]:
         "recipe": recipe.to_dict(),
         "train_seconds": round(seconds, 1),
         **{key: float(values.mean()) for key, values in truth.items()},
-        "attention_mean_last": float(np.mean(history["attention_mean"][-10:])),
+        **critic,
+        **({"attention_mean_last": float(np.mean(history["attention_mean"][-10:]))} if history else {}),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated row names")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated row names (or controls)")
     p.add_argument("--seeds", default="0,1,2,3")
     p.add_argument("--steps", type=int, default=None, help="critic steps (default: the recipe's rig_steps)")
     p.add_argument("--workers", type=int, default=2)
@@ -90,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ganimation_recipe.json")
     args = p.parse_args(argv)
     names = args.variants.split(",")
-    unknown = [n for n in names if n not in VARIANTS]
+    unknown = [n for n in names if n not in VARIANTS and n not in CONTROLS]
     if unknown:
-        print(f"error: unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})", file=sys.stderr)
+        known = ", ".join([*VARIANTS, *CONTROLS])
+        print(f"error: unknown variant {unknown[0]!r} (known: {known})", file=sys.stderr)
         return 2
     seeds = [int(s) for s in args.seeds.split(",")]
     with ProcessPoolExecutor(args.workers) as pool:
