@@ -57,7 +57,7 @@ from IPython.display import Markdown, display
 from torchvision.utils import make_grid
 
 import affect_lib
-from affect_lib import expected, stats
+from affect_lib import claims, expected, stats
 from affect_lib.claims import claims_table
 from affect_lib.faces import crop, facs, search
 from affect_lib.faces.classifier import FERClassifier
@@ -223,7 +223,9 @@ for code in ("0100000", "0010000"):
     at = checkpoints.index(budget), checkpoints.index(3 * budget)
     tripled[label[code]] = stats.summarize([s[at[1]] - s[at[0]] for s in row["best_per_seed"]])
     curve = ", ".join(f"{c}: {v:.3f}" for c, v in zip(checkpoints, row["mean_best"], strict=True))
-    print(f"CMA-ES on {label[code]}, mean best over {tripled[label[code]].n} seeds after {curve}")
+    n_seeds = tripled[label[code]].n
+    print(f"CMA-ES on {label[code]}, mean best over {n_seeds} seeds, by evaluations:")
+    print(f"  {curve}")
     print(f"    gain from {3 * budget} over {budget} evaluations: {tripled[label[code]]}")
 converged = {
     name: "yes" if g.high <= 0.05 else "no" if g.low > 0.05 else "inconclusive"
@@ -671,6 +673,10 @@ claims_table(
     + search.VARIETY_RULE
     + " Crop: fresh − in-search fitness of the best faces within ±0.05 (interval over runs).",
 )
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(claims.verdicts("22_evogan_search"))
 
 # %% [markdown]
 # The verdicts concern this stand-in pipeline (the rig and the `fer` classifier); with GANimation and EvoGAN's
