@@ -122,7 +122,7 @@ plt.show()
 # centre and four corners shifted by ±2 pixels of the classifier's input, alternately 5% wider and narrower,
 # mirrored (`crop.TEN_VIEWS`, the library's default, `crop.fer_classifier()`). The quick profile averages five of
 # them (`crop.FIVE_VIEWS`: the centre and the four corners, two mirrored) at half the cost; the paper profile all
-# ten. EvoGAN's port first ran on the single fixed crop (`crop.fer_classifier("single")`), kept as an option.
+# ten. The single fixed crop (`crop.fer_classifier("single")`) is kept as an option.
 # Whether a searched face owes its score to its framing is tested below on *fresh* views: ten other random
 # shifts, scales and mirrors that no search saw.
 
@@ -199,7 +199,8 @@ gain = {key: stats.summarize(values - neutral_fit[key[0]]) for key, values in be
 #
 # Three times the budget for every run does not fit this chapter, so the measurement comes from
 # `benchmarks/search_convergence.py`: CMA-ES, the strongest method here, with this chapter's fitness, rig and
-# population, on disgust and fear (the basic targets it finds hardest), 15 seeds (0 to 14; the first five are this
+# population, on disgust and fear (two basic targets it has not reached at this budget; angry and sad were not
+# measured), 15 seeds (0 to 14; the first five are this
 # chapter's) and three times the quick budget, each seed's best fitness recorded at every checkpoint
 # (`benchmarks/results/search_convergence.json`). The budget counts as *converged* on a target when the 95% interval
 # over seeds of the gain from three times as many evaluations lies at or below 0.05, *not converged* when it lies
@@ -575,6 +576,11 @@ print(expected.check("22_evogan_search", checked))
 
 # %% tags=["hide-input"]
 best_rival = max(rivals, key=lambda m: overall[m].mean)
+mean_best = {m: np.mean([best[c, m] for c in targets], 0) for m in methods}  # per seed
+best_ga = max((m for m in methods if m.startswith("GA")), key=lambda m: mean_best[m].mean())
+best_other = max((m for m in methods if not m.startswith("GA")), key=lambda m: mean_best[m].mean())
+# the best non-GA search minus the best GA, mean over the 13 targets, paired over seeds
+baseline_lead = stats.paired_difference(mean_best[best_other], mean_best[best_ga])
 n_reached = {
     g: sum(reach[c] == "yes" for c in group)
     for g, group in (("basic", basic), ("compound", compound))
@@ -635,15 +641,20 @@ claims_table(
         (
             "a GA is the right search (no baseline does better)",
             "no baseline reported",
-            f"strongest here: {best_rival}, {overall[best_rival].format(3)} over random search",
-            "yes" if best_rival.startswith("GA") else "no",
+            f"strongest here: {best_rival}, {overall[best_rival].format(3)} over random search; "
+            f"{best_other} − {best_ga}: {baseline_lead.format(3)}",
+            {"yes": "no", "no": "yes"}.get(stats.verdict_greater(baseline_lead), "inconclusive"),
         ),
         (
             "some classes are nearly unreachable with one face",
             "draft logs: surprise and disgust hard",
             f"{len(out_of_reach)} targets out of reach (interval < 0.5): "
             f"{', '.join(label[c] for c in out_of_reach) or 'none'}",
-            "yes" if out_of_reach else "no",
+            "yes"
+            if out_of_reach
+            else "no"
+            if all(reach_best[c].low >= 0.5 for c in targets)
+            else "inconclusive",
         ),
         (
             "one target gives various images",
@@ -656,7 +667,7 @@ claims_table(
             variety.verdict,
         ),
         (
-            "the searched faces keep their fitness under other crops of the face",
+            "the searched faces keep their fitness under fresh jittered views of the face",
             "TenCrop in EvoGAN's recogniser",
             f"CMA-ES: fresh − in-search {drop['CMA-ES'].format(3)}; single-crop search: "
             f"{drop['CMA-ES, single crop (basic targets)'].format(3)}",
@@ -671,7 +682,13 @@ claims_table(
     " interval of the gain from three times the budget (15 seeds, benchmark) at or below 0.05."
     " Compounds: yes when at least 4 of 7 are reached, no when none is. "
     + search.VARIETY_RULE
-    + " Crop: fresh − in-search fitness of the best faces within ±0.05 (interval over runs).",
+    + " GA right search: the best other search's mean over the 13 targets minus the"
+    " best GA's, paired over seeds; *no* when its interval lies above zero. Out of"
+    " reach: the best method's simultaneous interval below 0.5; *yes* when a target"
+    " is, *no* when every interval lies at or above 0.5. Crop: fresh − in-search"
+    " fitness of the best faces within ±0.05 (interval over the runs of all targets"
+    " and seeds, treated as independent; the fresh views are ten new draws from the"
+    " search's own jitter range).",
 )
 
 # %%
@@ -691,7 +708,7 @@ print(claims.verdicts("22_evogan_search"))
 # :class: dropdown
 # `search.compare(lambda c: search.ExpressionFitness(rig, clf_whole, facs.target_distribution(c)), ["0100000",
 # "0010000"], ["CMA-ES"], seeds, budget, pop_size)`. On the whole frame the face is a quarter smaller than the
-# network expects and disgust and fear stay low whatever the genes; with the fer crop they can be driven up. A
+# network expects; compare the best fitness on disgust and fear with this chapter's table. A
 # search's "unreachable class" can be a preprocessing bug.
 # ```
 #
