@@ -377,6 +377,8 @@ seed_verdict = {
     name: stats.verdict_greater(d) if d is not None else "inconclusive"
     for name, d in over_seeds.items()
 }
+
+# %% tags=["hide-input"]
 Markdown(
     "\n".join(
         [
