@@ -239,7 +239,6 @@ gain_official_changed = stats.paired_difference(
 )
 # > 0: the quick default is closer than the official recipe
 over_official = stats.paired_difference(truth_official["generator"], truth["generator"])
-beats = stats.verdict_greater(gain)
 for name, t in (("quick default", truth), ("official", truth_official)):
     print(
         f"{name:14s} ground-truth L1 on held-out pairs: generator {t['generator'].mean():.4f}, "
