@@ -184,6 +184,8 @@ def checked_differences(executed: nbformat.NotebookNode, committed: nbformat.Not
         return ["the executed copy is not of this source: run `make run`"]
     out = []
     for i, (new, old) in enumerate(zip(run, ref, strict=True)):
+        if old.execution_count is None and old.outputs:  # nbval refuses such a reference cell
+            out.append(f"code cell {i}: unrun reference cell has outputs")
         if dict(nbval_plugin.find_comment_markers(old.source)).get("check") and old.execution_count:
             report = _Compare(patterns).differs(new.outputs, old.outputs)
             if report:
@@ -230,6 +232,9 @@ def test_checked_differences_catch_a_changed_number_and_a_stale_copy_and_sanitis
     ]
     missing = nb(_cell("# NBVAL_CHECK_OUTPUT\nprint(x)"), _cell("y", ["7\n"]))
     assert checked_differences(missing, committed)
+    unrun = copy.deepcopy(committed)
+    unrun.cells[1].execution_count = None  # outputs without a count: nbval's "unrun reference cell"
+    assert checked_differences(same, unrun) == ["code cell 1: unrun reference cell has outputs"]
 
 
 def test_source_commit_names_head_and_a_dirty_tree(tmp_path):
