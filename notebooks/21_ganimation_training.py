@@ -234,9 +234,6 @@ truth_official = ground_truth_l1(G_official, test_pairs, n_pairs=200, seed=cfg.s
 gain = stats.paired_difference(truth["unchanged"], truth["generator"])
 gain_changed = stats.paired_difference(truth["unchanged_changed"], truth["generator_changed"])
 gain_official = stats.paired_difference(truth_official["unchanged"], truth_official["generator"])
-gain_official_changed = stats.paired_difference(
-    truth_official["unchanged_changed"], truth_official["generator_changed"]
-)
 # > 0: the quick default is closer than the official recipe
 over_official = stats.paired_difference(truth_official["generator"], truth["generator"])
 for name, t in (("quick default", truth), ("official", truth_official)):
@@ -263,14 +260,11 @@ print(f"official - quick default, paired over pairs:  {over_official.format(4)}"
 # is the control.
 
 # %%
-G_paired, paired_history = ganimation_run.train_control(
+G_paired, _ = ganimation_run.train_control(
     recipe, train_pairs, seed=cfg.seed, device=cfg.device
 )
 truth_paired = ground_truth_l1(G_paired, test_pairs, n_pairs=200, seed=cfg.seed)
 gain_paired = stats.paired_difference(truth_paired["unchanged"], truth_paired["generator"])
-gain_paired_changed = stats.paired_difference(
-    truth_paired["unchanged_changed"], truth_paired["generator_changed"]
-)
 print(
     f"ground-truth L1 on held-out pairs, trained on the truth: generator "
     f"{truth_paired['generator'].mean():.4f}, "
