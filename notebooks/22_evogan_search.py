@@ -231,10 +231,11 @@ for code in ("0100000", "0010000"):
         continue
     at = checkpoints.index(budget), checkpoints.index(3 * budget)
     tripled[label[code]] = stats.summarize([s[at[1]] - s[at[0]] for s in row["best_per_seed"]])
-    curve = ", ".join(f"{c}: {v:.3f}" for c, v in zip(checkpoints, row["mean_best"], strict=True))
+    points = [f"{c}: {v:.3f}" for c, v in zip(checkpoints, row["mean_best"], strict=True)]
     n_seeds = tripled[label[code]].n
     print(f"CMA-ES on {label[code]}, mean best over {n_seeds} seeds, by evaluations:")
-    print(f"  {curve}")
+    for k in range(0, len(points), 5):
+        print("  " + ", ".join(points[k : k + 5]))
     print(f"    gain from {3 * budget} over {budget} evaluations: {tripled[label[code]]}")
 converged = {
     name: "yes" if g.high <= 0.05 else "no" if g.low > 0.05 else "inconclusive"
