@@ -372,7 +372,7 @@ again = seed_runs["quick default"].get(cfg.seed)  # the benchmark's run of this 
 if again is not None:
     print(
         f"seed {cfg.seed}, benchmark vs this chapter: generator L1 {again['generator']:.4f} vs "
-        f"{truth['generator'].mean():.4f}; unchanged − generator "
+        f"{truth['generator'].mean():.4f};\n    unchanged − generator "
         f"{again['unchanged'] - again['generator']:+.4f} vs "
         f"{truth['unchanged'].mean() - truth['generator'].mean():+.4f}"
     )
