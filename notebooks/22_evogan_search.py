@@ -430,10 +430,10 @@ print("out of reach (< 0.5):", [label[c] for c in out_of_reach] or "none")
 
 # %%
 fresh_fit = {c: fitness_of(c, clf_fresh, None) for c in targets}
-single = search.compare_on_rig(size, "single", basic, ["CMA-ES"], seeds, budget, pop_size)
+single_crop = search.compare_on_rig(size, "single", basic, ["CMA-ES"], seeds, budget, pop_size)
 runs_of = {m: {c: results[c, m] for c in targets} for m in methods}
 runs_of["CMA-ES (basic targets)"] = {c: results[c, "CMA-ES"] for c in basic}
-runs_of["CMA-ES, single crop (basic targets)"] = {c: single[c, "CMA-ES"] for c in basic}
+runs_of["CMA-ES, single crop (basic targets)"] = {c: single_crop[c, "CMA-ES"] for c in basic}
 # per seed: the mean over the targets of (fresh − in-search fitness of the run's best face)
 drop = {
     m: stats.summarize(
