@@ -4,14 +4,17 @@ The chapters' quick models are small, so per-operation overhead dominates a trai
 inside one run mostly adds synchronisation; two runs on two cores do twice the work. Each job seeds itself, so its
 result does not depend on which worker ran it or in what order: :func:`run_jobs` with ``workers=1`` (in this
 process) and with ``workers=2`` return identical results. Workers start with ``spawn`` (no inherited OpenMP or
-autograd state) and run with one intra-op thread, the same as the in-process path.
+autograd state) and run with one intra-op thread, the same as the in-process path. Settings a worker reads from
+its environment at import follow this process's: modules register them with :func:`before_spawn`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
 import multiprocessing
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import torch
@@ -20,6 +23,28 @@ from affect_lib.progress import progress
 from affect_lib.runtime import available_cores
 
 T = TypeVar("T")
+_HOOKS: list[Callable[[], Mapping[str, str]]] = []
+
+
+def before_spawn(hook: Callable[[], Mapping[str, str]]) -> Callable[[], Mapping[str, str]]:
+    """Register ``hook`` (a decorator): :func:`run_jobs` calls it here before starting workers, and the workers
+    start with the environment variables it returns."""
+    _HOOKS.append(hook)
+    return hook
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _init_worker() -> None:
@@ -51,7 +76,11 @@ def run_jobs(
         finally:
             torch.set_num_threads(threads)
     context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    environment = {name: value for hook in _HOOKS for name, value in hook().items()}
+    with (
+        _environment(environment),
+        futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool,
+    ):
         pending = {pool.submit(fn, **job): k for k, job in enumerate(jobs)}
         out: list[Any] = [None] * len(jobs)
         for done in progress(futures.as_completed(pending), total=len(jobs), desc=desc):

@@ -3,6 +3,7 @@
 import torch
 
 from affect_lib.data.synthetic_mult import write_standin
+from affect_lib.models import fused_attention as fa
 from affect_lib.mult_runs import train_mult_run
 from affect_lib.pool import run_jobs
 
@@ -32,3 +33,28 @@ def test_two_workers_give_what_one_process_gives(tmp_path):
     assert here[0].test != here[1].test  # the seeds differ, so a job that ignored its arguments would fail
     assert [len(r.history) for r in apart] == [1] * 4
     assert all(r.other_tests["again"] == r.test for r in apart)  # the same file scores the same
+
+
+def test_workers_follow_this_process_fast_path_switch(tmp_path):
+    path = write_standin(
+        tmp_path, "mosei", aligned=False, sizes={"train": 32, "valid": 8, "test": 8}, lengths=(5, 9, 9)
+    )
+    jobs = [
+        dict(
+            model="lmr_cbt",
+            dataset="mosei",
+            path=str(path),
+            aligned=False,
+            seed=s,
+            overrides={"train.epochs": 1},
+        )
+        for s in (0, 1)
+    ]
+    tests = {}
+    for on in (True, False):
+        with fa.enable(on):
+            here, apart = (run_jobs(train_mult_run, jobs, workers=w) for w in (1, 2))
+        assert [r.test for r in here] == [r.test for r in apart], on
+        tests[on] = [r.test for r in here]
+    assert tests[True] != tests[False]  # other dropout draws: the workers did switch
+    assert fa.ENV not in __import__("os").environ or fa.enabled()  # the environment is restored

@@ -12,11 +12,11 @@ although the same tensor, get independent embedding dropout.
 Speed (the point of Part III's benchmark): only the last time step of these encoders is ever used by LMR-CBT and
 by MulT's memory encoders, so ``last_only=True`` makes the final layer compute the last query alone. Attention goes
 through ``scaled_dot_product_attention`` whenever it has a fast kernel (evaluation, no attention dropout, or CUDA).
-On the CPU with attention dropout the fused kernel refuses dropout, so training uses :func:`blocked_attention`:
-causal attention in query blocks, each block against only the keys it can see, with cached masks.
-With :func:`affect_lib.models.fused_attention.enable` (``AFFECT_FUSED_ATTENTION=1``, ``affect-lib train
---fused-attention``) every CPU attention goes through :func:`~affect_lib.models.fused_attention.fused_attention`
-instead, which never builds a T x T matrix.
+By default every CPU attention goes through :func:`~affect_lib.models.fused_attention.fused_attention`, which
+never builds a T x T matrix, and the encoders' dropouts draw the same counter-hash decisions. Switched off
+(``AFFECT_FUSED_ATTENTION=0``, ``affect-lib train --no-fused-attention``), CPU training with attention dropout uses
+:func:`blocked_attention` (torch's CPU flash kernel refuses dropout): causal attention in query blocks, each block
+against only the keys it can see, with cached masks.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ class MultiheadAttention(nn.Module):
 
 
 def _dropout(x: torch.Tensor, p: float, training: bool, position: int = 0) -> torch.Tensor:
-    """``F.dropout``, or the hashed decisions of the fused path (time steps from ``position``)."""
-    if fused_attention.hash_draws():
+    """``F.dropout``, or on the CPU the hashed decisions of the fused path (time steps from ``position``)."""
+    if fused_attention.hash_draws() and x.device.type == "cpu":
         return fused_attention.hash_dropout(x, p, training, position)
     return F.dropout(x, p, training)
 

@@ -14,16 +14,17 @@ cannot be built. The kernel is shipped as PyTorch operators (``torch.ops.affect.
 ``torch.utils.cpp_extension`` (``$CXX`` or ``c++``, and ninja; about 10 s of CPU once, ``-O2``, no ``-march``)
 into the book's cache folder under a key of the CPU, the compiler, torch and the sources (:func:`cache_key`).
 Where it cannot be built or loaded (no compiler, no ninja, a compile error, a bad library file), stderr says so
-once, in one line with the reason, and everything runs on the reference path; ``AFFECT_FUSED_ATTENTION=0``
-never builds it.
+once, in one line with the reason, and everything runs on the reference path with the same dropout decisions
+(the worker processes of :func:`affect_lib.pool.run_jobs` inherit the verdict and stay quiet).
 
 :func:`hash_dropout` applies the same decisions to the encoders' other dropouts (embedding, residual, ReLU):
 ``torch.bernoulli_`` is the slowest operator of the fused step otherwise, and the backward needs no stored mask.
 
-The fused path is opt-in (:func:`enable`, ``AFFECT_FUSED_ATTENTION=1``, or ``affect-lib train
---fused-attention``): its dropout draws differ from the
-default path's (``torch`` generator), so turning it on changes which values are dropped, not their
-distribution, and the chapters keep their committed numbers.
+The fused path is the default: ``AFFECT_FUSED_ATTENTION=0``, ``affect-lib train --no-fused-attention`` or
+``with enable(False):`` switch it off, back to ``torch.nn.functional``'s attention and dropout. Both compute the
+same function; their dropout decisions have the same distribution but are drawn differently (a counter hash
+seeded from torch's generator here, torch's generator element by element there), so a run gives other numbers
+on the other path.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from typing import Any
 
 import torch
 
+from affect_lib.pool import before_spawn
+
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 SOURCES = (CSRC / "causal_attention_op.cpp", CSRC / "causal_attention.c")
 """The operators' C++ binding (built) and the C kernel it includes."""
@@ -54,7 +57,10 @@ machine builds and computes the same thing."""
 
 _GOLDEN = 0x9E3779B9
 _MASK = 0xFFFFFFFF
-_state = {"enabled": os.environ.get(ENV, "") == "1", "hash_draws": os.environ.get(ENV, "") == "1"}
+UNAVAILABLE_ENV = "AFFECT_FUSED_ATTENTION_UNAVAILABLE"
+"""Set (to the reason) by a process that found the kernel unavailable, so that its worker processes, which inherit
+the environment, use the reference path without saying so again."""
+_state = {"enabled": os.environ.get(ENV, "1") != "0", "hash_draws": os.environ.get(ENV, "1") != "0"}
 _lock = threading.Lock()
 _loaded: list[Any | None] = []
 
@@ -79,6 +85,15 @@ def enable(on: bool = True, *, kernel: bool | None = None):
         yield
     finally:
         _state.update(before)
+
+
+@before_spawn
+def _worker_environment() -> dict[str, str]:
+    """Worker processes follow this process's switch; the kernel is built here first (or found unavailable and
+    said so, once), so that the workers load it, or stay quiet."""
+    if _state["enabled"]:
+        library()
+    return {ENV: "1" if _state["hash_draws"] else "0"}
 
 
 # ---- the dropout decisions, shared by the kernel and the reference ----------------------------------------
@@ -162,11 +177,14 @@ def library() -> Any | None:
     """The kernel's operators (``torch.ops.affect``), built on the first call, or None where they cannot be built
     or loaded (said once on stderr, with the reason)."""
     with _lock:
+        if not _loaded and os.environ.get(UNAVAILABLE_ENV):
+            _loaded.append(None)  # a parent process has said why
         if not _loaded:
             try:
                 _loaded.append(_load())
             except Unavailable as err:
                 _loaded.append(None)
+                os.environ[UNAVAILABLE_ENV] = str(err)
                 print(
                     f"warning: the fused attention kernel is unavailable ({err}); using the PyTorch reference "
                     "path (same results up to float rounding)",

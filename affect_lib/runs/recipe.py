@@ -125,7 +125,7 @@ def train_recipe(
             the checkpoint in ``out``): loader processes, continue the run in ``out``, stop after this epoch.
         fused_attention: MulT encoders on the CPU use the fused attention kernel and its hashed dropout draws
             (True) or not (False), for this run only (:func:`affect_lib.models.fused_attention.enable`); None:
-            the current setting (``AFFECT_FUSED_ATTENTION=1`` turns it on).
+            the current setting (on unless ``AFFECT_FUSED_ATTENTION=0``).
 
     Raises:
         TrainingDiverged: a non-finite training loss, or no finite validation score.

@@ -112,10 +112,15 @@ def test_hash_dropout_kernel_matches_its_decisions(shape, position):
     assert fa.hash_dropout(x, 0.2, training=False) is x
 
 
-def test_fused_path_is_opt_in():
-    assert not fa.enabled() or fa.ENV in __import__("os").environ
-    with fa.enable(True):
-        assert fa.enabled()
+def test_fused_path_is_the_default_and_switches_off():
+    assert fa.enabled() == fa.hash_draws() == (os.environ.get(fa.ENV, "1") != "0")
+    with fa.enable(False):
+        assert not fa.enabled() and not fa.hash_draws()
+    for value, on in (("0", "False"), ("1", "True"), (None, "True")):
+        env = {k: v for k, v in os.environ.items() if k != fa.ENV} | ({fa.ENV: value} if value else {})
+        code = "from affect_lib.models import fused_attention as fa; print(fa.enabled(), fa.hash_draws())"
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert result.stdout.split() == [on, on], (value, result.stderr)
 
 
 def _lmr(**kw):
@@ -277,6 +282,7 @@ def _stderr_lines(capsys) -> list[str]:
 @pytest.mark.parametrize("compiler", ["/nonexistent/c++", "/bin/false"])
 def test_without_a_working_compiler_it_says_so_once_and_runs_the_reference(monkeypatch, capsys, compiler):
     monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
     monkeypatch.setenv("CXX", compiler)
     q, k, v = _inputs(1, 2, 5, 5, 5)
     x = torch.randn(2, 5, 7)
@@ -298,6 +304,7 @@ def test_a_compile_error_is_shown_once_with_the_compilers_first_error(monkeypatc
     broken = tmp_path / "broken.cpp"
     broken.write_text("int ok = 1;\nint main( {\n")
     monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
     monkeypatch.setattr(fa, "SOURCES", (broken,))
     monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("CXX", raising=False)
@@ -319,6 +326,7 @@ def test_a_library_that_does_not_load_is_reported_once(monkeypatch, capsys, tmp_
         raise OSError(f"{name}.so: invalid ELF header")
 
     monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
     monkeypatch.setattr(cpp_extension, "load", load)
     monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("CXX", raising=False)
@@ -334,6 +342,7 @@ def test_an_unwritable_cache_is_reported_once_not_raised(monkeypatch, capsys, tm
     blocker = tmp_path / "a file"
     blocker.write_text("")  # a cache root below a file: mkdir fails as on a read-only disk
     monkeypatch.setattr(fa, "_loaded", [])
+    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
     monkeypatch.setenv("AFFECT_CACHE_DIR", str(blocker / "cache"))
     monkeypatch.delenv("CXX", raising=False)
     capsys.readouterr()
@@ -355,8 +364,9 @@ def test_a_machine_without_a_compiler_trains_on_the_reference_path_and_says_so_o
         "    model(*x).sum().backward()\n"
         "print('trained')\n"
     )
-    env = {**os.environ, "PATH": str(tmp_path), fa.ENV: "1", "AFFECT_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("CXX", None)
+    env = {**os.environ, "PATH": str(tmp_path), "AFFECT_CACHE_DIR": str(tmp_path / "cache")}
+    for name in ("CXX", fa.ENV, fa.UNAVAILABLE_ENV):
+        env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2]
     )
@@ -369,6 +379,38 @@ def test_a_machine_without_a_compiler_trains_on_the_reference_path_and_says_so_o
     ]
 
 
+def test_worker_processes_inherit_the_verdict_and_stay_quiet(tmp_path):
+    """A chapter's pool of workers on a machine without a compiler: one warning line in all, from the parent."""
+    script = (
+        "from affect_lib.data.synthetic_mult import write_standin\n"
+        "from affect_lib.mult_runs import train_mult_run\n"
+        "from affect_lib.pool import run_jobs\n"
+        "if __name__ == '__main__':\n"
+        f"    path = write_standin({str(tmp_path)!r}, 'mosei', aligned=False,\n"
+        "        sizes={'train': 16, 'valid': 8, 'test': 8}, lengths=(4, 6, 6))\n"
+        "    jobs = [dict(model='lmr_cbt', dataset='mosei', path=str(path), aligned=False, seed=s,\n"
+        "        overrides={'train.epochs': 1}) for s in (0, 1)]\n"
+        "    runs = run_jobs(train_mult_run, jobs, workers=2)\n"
+        "    print(len(runs))\n"
+    )
+    (tmp_path / "chapter.py").write_text(script)
+    env = {**os.environ, "PATH": str(tmp_path), "AFFECT_CACHE_DIR": str(tmp_path / "cache")}
+    env["AFFECT_PROGRESS"] = "off"
+    for name in ("CXX", fa.ENV, fa.UNAVAILABLE_ENV):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "chapter.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: the fused attention kernel is unavailable")
+
+
 def test_the_train_command_switches_the_fused_path_for_its_run(tmp_path, monkeypatch, capsys):
     from affect_lib import commands
 
@@ -379,16 +421,18 @@ def test_the_train_command_switches_the_fused_path_for_its_run(tmp_path, monkeyp
     monkeypatch.delenv("AFFECT_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     base = ["train", "lmr_cbt", "--dataset", "mosi", "--epochs", "1", "--max-steps", "2", "--seed", "3"]
+    monkeypatch.setitem(fa._state, "enabled", True)  # the default, whatever the environment of the tests
+    monkeypatch.setitem(fa._state, "hash_draws", True)
     for name, flag in (("on", ["--fused-attention"]), ("off", ["--no-fused-attention"]), ("default", [])):
         assert commands.main([*base, *flag, "--out", name]) == 0
-        assert not fa.enabled()  # for that run only
+        assert fa.enabled()  # the switch was for that run only
     test, fp = {}, {}
     for name in ("on", "off", "default"):
         test[name] = json.loads((tmp_path / name / "metrics.json").read_text())["test"]
         fp[name] = json.loads((tmp_path / name / "run.json").read_text())["fingerprint"]
-    assert test["off"] == test["default"] and test["on"] != test["off"]  # other dropout draws
+    assert test["on"] == test["default"] and test["on"] != test["off"]  # other dropout draws
     assert fp["on"]["fused_attention"] is True and fp["off"]["fused_attention"] is False
-    assert fp["default"]["fused_attention"] is False  # recorded as resolved: the environment's (off)
+    assert fp["default"]["fused_attention"] is True  # recorded as resolved: the default (on)
     capsys.readouterr()
     assert commands.main([*base, "--no-fused-attention", "--out", "on", "--resume"]) == 2
     assert "its fused_attention is True, this run's is False" in capsys.readouterr().err
