@@ -228,8 +228,13 @@ DATASETS: dict[str, dict[str, Any]] = {
 }
 """Dataset layer (the data description itself comes from :mod:`affect_lib.data.mult`'s format specs)."""
 
-MODELS: dict[str, dict[str, Any]] = {name: {} for name in SEQUENCE_MODELS + AV_MODELS}
-"""Model layer: the builders' defaults are the papers' sizes, so nothing is overridden at this level."""
+MODELS: dict[str, dict[str, Any]] = {
+    **{name: {} for name in SEQUENCE_MODELS},
+    # channels-last 3-D convolutions: the same function, about 1.5x faster on a CPU (benchmarks/results/)
+    **{name: {"model.channels_last": True} for name in AV_MODELS},
+}
+"""Model layer: the builders' defaults are the papers' sizes; the audio-visual models run their 3-D convolutions
+channels-last (``model.channels_last=False`` switches it off)."""
 
 PROFILES: dict[tuple[str, str], dict[str, Any]] = {
     ("mult", "paper"): {"train.eval_batch_size": 256},
@@ -247,7 +252,7 @@ PROFILES: dict[tuple[str, str], dict[str, Any]] = {
     ("lmr_cbt", "quick"): {"model.layers": 2},
     ("late_fusion", "quick"): {"model.hidden": 32},  # the chapters' small LF-LSTM (paper: 1.22M)
     ("mult_model", "quick"): {"model.layers": 1},
-    ("av", "paper"): {"model.channels_last": True, "train.init": "unimodal"},
+    ("av", "paper"): {"train.init": "unimodal"},
     ("video_only", "paper"): {"train.init": "scratch"},  # the unimodal models are the pretraining itself
     ("audio_only", "paper"): {"train.init": "scratch"},
     ("av", "quick"): {  # chapter 40's sizes: benchmarks/results/cfn_sr_sizing.json

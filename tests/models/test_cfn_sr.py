@@ -13,7 +13,9 @@ from affect_lib.models.cfn_sr import (
     count_parameters,
 )
 
-QUICK = recipes.get("cfn_sr", "ravdess", "quick").model_kwargs()
+QUICK = {
+    k: v for k, v in recipes.get("cfn_sr", "ravdess", "quick").model_kwargs().items() if k != "channels_last"
+}
 """The book's narrow CPU sizes (8 frames of 48², 13 x 130 MFCC; 64² inputs are fine too: the pool adapts)."""
 
 

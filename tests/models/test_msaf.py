@@ -10,7 +10,9 @@ from affect_lib.models import build_model
 from affect_lib.models.cfn_sr import av_late_fusion, count_parameters
 from affect_lib.models.msaf import MSAFBlock, msaf
 
-QUICK = recipes.get("msaf", "ravdess", "quick").model_kwargs()
+QUICK = {
+    k: v for k, v in recipes.get("msaf", "ravdess", "quick").model_kwargs().items() if k != "channels_last"
+}
 
 
 def block_params(channels, c, r=4):
@@ -161,4 +163,6 @@ def test_recipe_builds_msaf_at_the_quick_and_paper_sizes():
     paper = recipes.get("msaf", "ravdess", "paper")
     with torch.device("meta"):
         assert count_parameters(runs.build_model(paper)) == 25_940_724
-    assert runs.build_model(recipes.get("msaf", "ravdess", "quick")).channels_last is False
+    assert runs.build_model(recipes.get("msaf", "ravdess", "quick")).channels_last  # the default fast path
+    off = recipes.get("msaf", "ravdess", "quick").replace(**{"model.channels_last": False})
+    assert runs.build_model(off).channels_last is False
