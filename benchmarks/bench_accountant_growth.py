@@ -3,18 +3,18 @@
 Through the public API only (``WassersteinAccountant.step`` with the paired gradient differences of a step, then
 ``get_epsilon``): the time to account a whole schedule of T steps with 28 pairs of D-dimensional differences
 (the paper's 8 gradients per step give 28 pairs), against T at fixed D and against D at fixed T. Each point
-is the median of 5 repeats after a warm-up; the fitted exponent is the slope on log-log axes (1 = linear).
+is the median of 5 repeats after a warm-up; the fitted exponent is the slope on log-log axes (1 = linear), with
+the range that the repeats' timing noise gives it (:func:`measure.growth_fit`).
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 
 import matplotlib
 import numpy as np
-from measure import growth_exponent, load
+from measure import GROWTH_INTERVAL_NOTE, growth_fit, load
 
 from affect_lib.privacy import WassersteinAccountant
 
@@ -28,8 +28,8 @@ FIXED_DIM, FIXED_STEPS, REPEATS = 4_810, 100, 5
 FIGURE = Path(__file__).resolve().parent / "results" / "accountant_growth.png"
 
 
-def _schedule_seconds(steps: int, dim: int) -> float:
-    """Median seconds to account ``steps`` steps of PAIRS x dim differences (two sets, alternated)."""
+def _schedule_seconds(steps: int, dim: int) -> list[float]:
+    """Seconds of each repeat to account ``steps`` steps of PAIRS x dim differences (two sets, alternated)."""
     rng = np.random.default_rng(0)
     diffs = [rng.normal(size=(PAIRS, dim)) * 1e-3 for _ in range(2)]
 
@@ -42,14 +42,18 @@ def _schedule_seconds(steps: int, dim: int) -> float:
         return time.perf_counter() - start
 
     run()
-    return statistics.median(run() for _ in range(REPEATS))
+    return [run() for _ in range(REPEATS)]
 
 
 def main() -> str:
     before = load()
-    by_steps = [_schedule_seconds(t, FIXED_DIM) for t in STEPS]
-    by_dims = [_schedule_seconds(FIXED_STEPS, d) for d in DIMS]
-    e_steps, e_dims = growth_exponent(STEPS, by_steps), growth_exponent(DIMS, by_dims)
+    rounds_steps = [_schedule_seconds(t, FIXED_DIM) for t in STEPS]
+    rounds_dims = [_schedule_seconds(FIXED_STEPS, d) for d in DIMS]
+    by_steps, by_dims = ([float(np.median(r)) for r in rounds] for rounds in (rounds_steps, rounds_dims))
+    (e_steps, lo_steps, hi_steps), (e_dims, lo_dims, hi_dims) = (
+        growth_fit(STEPS, rounds_steps),
+        growth_fit(DIMS, rounds_dims),
+    )
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     axes[0].loglog(STEPS, by_steps, "o-", label=f"slope {e_steps:.2f}")
     axes[0].set(xlabel="steps T", ylabel="s to account T steps", title=f"{PAIRS} pairs x {FIXED_DIM} dims")
@@ -67,18 +71,19 @@ def main() -> str:
         "|---|" + "---:|" * (len(STEPS) + 1),
         f"| {PAIRS} pairs x {FIXED_DIM} dims, s | "
         + " | ".join(f"{s:.3g}" for s in by_steps)
-        + f" | {e_steps:.2f} |",
+        + f" | {e_steps:.2f} [{lo_steps:.2f}, {hi_steps:.2f}] |",
         "",
         "| schedule | " + " | ".join(f"D={d:,}" for d in DIMS) + " | growth exponent |",
         "|---|" + "---:|" * (len(DIMS) + 1),
         f"| {FIXED_STEPS} steps x {PAIRS} pairs, s | "
         + " | ".join(f"{s:.3g}" for s in by_dims)
-        + f" | {e_dims:.2f} |",
+        + f" | {e_dims:.2f} [{lo_dims:.2f}, {hi_dims:.2f}] |",
         "",
         f"Median of {REPEATS} after a warm-up. The accountant reads every step's differences once (their norms) "
         "and evaluates the moments of the distances at the query, vectorised over the steps; so its cost is "
         "linear in the steps and, once the norms dominate, in the dimension; at small D the fixed per-step cost "
-        "(checking and recording the step) weighs more, and the slope can be below 1.",
+        "(checking and recording the step) weighs more, and the slope can be below 1. "
+        + GROWTH_INTERVAL_NOTE,
         "",
         f"![Wasserstein accountant cost against steps and dimension](../../benchmarks/results/{FIGURE.name})",
         "",

@@ -3,10 +3,12 @@
 Forms of the same model (same initial weights, same inputs), timed in turn in one process:
 
 - **released**: the released computation: contiguous (NCDHW) float32 3D convolutions, every activation
-  stored, and the clip in the loader's (N, T, C, H, W) layout permuted to (N, C, T, H, W), which the first
-  convolution copies;
+  stored, the clip in the loader's (N, T, C, H, W) layout permuted to (N, C, T, H, W), which the first
+  convolution copies, and the audio Transformer's released attention
+  (:func:`affect_lib.models.released_pattern.released_attention_pattern`);
 - **channels-last**: :func:`affect_lib.models.cfn_sr.use_channels_last`, the clip handed over as a view of
-  decoded (N, T, H, W, C) frames, so it is never copied;
+  decoded (N, T, H, W, C) frames, so it is never copied (with the library's default fused attention, as every
+  book form);
 - **channels-last + checkpointing**: also :func:`affect_lib.models.cfn_sr.use_checkpointing` (the stem and
   every bottleneck recomputed in the backward pass instead of stored).
 
@@ -21,6 +23,7 @@ size, for a smoke test of the script (write it elsewhere with ``AFFECT_BENCH_RES
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import subprocess
@@ -30,9 +33,11 @@ import matplotlib
 import torch
 import torch.nn.functional as F
 from measure import (
+    GROWTH_INTERVAL_NOTE,
     MEMORY_NOTE,
     growth_curves,
     growth_exponent,
+    growth_fit,
     interleaved,
     load,
     operator_profile,
@@ -43,6 +48,7 @@ from measure import (
 )
 
 from affect_lib.models.cfn_sr import cfn_sr, use_channels_last, use_checkpointing
+from affect_lib.models.released_pattern import released_attention_pattern
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -84,17 +90,19 @@ def _forms(frames: int, size: int, batch: int = BATCH, names: tuple[str, ...] = 
         ),
     }
 
-    def trainer(model, video):
+    def trainer(model, video, released: bool):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def step() -> None:
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(video, mfcc), target).backward()
+            with released_attention_pattern() if released else contextlib.nullcontext():
+                loss = F.cross_entropy(model(video, mfcc), target)
+                loss.backward()
             opt.step()
 
         return step
 
-    return {name: trainer(*models[name]()) for name in names}
+    return {name: trainer(*models[name](), name == "released") for name in names}
 
 
 def memory_step(form: str, frames: int, size: int, batch: int):
@@ -142,6 +150,71 @@ for bf16 in (False, True, False, True):
 """
 
 
+COMPILE_PROBE = """
+import copy, statistics, time, torch, torch.nn.functional as F
+from affect_lib.models.cfn_sr import cfn_sr, use_channels_last
+torch.set_num_threads({threads})
+torch.manual_seed(0)
+base = use_channels_last(cfn_sr()).train()
+g = torch.Generator().manual_seed(1)
+video = torch.randn(2, {frames}, {size}, {size}, 3, generator=g).permute(0, 4, 1, 2, 3)
+mfcc, target = torch.randn(2, 13, 212, generator=g), torch.tensor([1, 2])
+eager, compiled = copy.deepcopy(base), torch.compile(copy.deepcopy(base))
+with torch.no_grad():
+    diff = (eager.eval()(video, mfcc) - compiled.eval()(video, mfcc)).abs().max().item()
+eager.train(), compiled.train()
+def trainer(model):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(video, mfcc), target).backward()
+        opt.step()
+    return step
+steps = {{"eager": trainer(eager), "compiled": trainer(compiled)}}
+start = time.perf_counter()
+steps["compiled"]()
+first = time.perf_counter() - start
+steps["eager"]()
+times = {{k: [] for k in steps}}
+for r in range({repeats}):
+    for k in (("eager", "compiled") if r % 2 == 0 else ("compiled", "eager")):
+        start = time.perf_counter()
+        steps[k]()
+        times[k].append(time.perf_counter() - start)
+ratios = sorted(e / c for e, c in zip(times["eager"], times["compiled"]))
+print("result", first, statistics.median(times["eager"]), statistics.median(times["compiled"]),
+      statistics.median(ratios), ratios[0], ratios[-1], diff)
+"""
+COMPILE_AT = (4, 32) if SMOKE else (8, 64)
+"""(frames, size) of the ``torch.compile`` probe: where the convolutions weigh least, so that a compiler's fusion of
+everything else shows most."""
+
+
+def _compile_probe(timeout: float = 900.0) -> str:
+    """``torch.compile`` (inductor, CPU) of the channels-last paper model against the same model eager, one training
+    step each in turn, in a child process: a sentence with the compile time, the step times and their ratio."""
+    frames, size = COMPILE_AT
+    code = COMPILE_PROBE.format(threads=torch.get_num_threads(), frames=frames, size=size, repeats=REPEATS)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"``torch.compile`` (inductor) did not compile and run within {timeout:.0f} s"
+    result = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("result")]
+    if done.returncode != 0 or not result:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:120]
+        return f"``torch.compile`` (inductor) failed (exit code {done.returncode}: {last})"
+    first, eager, compiled, r, lo, hi, diff = (float(v) for v in result[0])
+    return (
+        f"``torch.compile`` (inductor's CPU backend, default mode) of the channels-last model, at {frames} x "
+        f"{size}² (batch 2, where the convolutions weigh least): the first step, which compiles, took {first:.0f} "
+        f"s; then {compiled:.3f} s per step against {eager:.3f} s eager, a speed-up of {r:.2f}x (range "
+        f"{lo:.2f}-{hi:.2f}, {REPEATS} rounds in turn); evaluation outputs differ by at most {diff:.1e}. Inductor "
+        "hands the 3-D convolutions to the same oneDNN kernels, so it can only shorten the rest of the step"
+    )
+
+
 def _bf16_step_probe(timeout: float = 120.0) -> str:
     """One CFN-SR training step (paper model, 4 x 64², batch 2) in float32 and under CPU bf16 autocast, twice
     each, in a child process: how it went, in words (the times of the second round, or how it failed)."""
@@ -179,14 +252,14 @@ def _growth() -> tuple[list[str], float]:
     ]
     for col, (axis, curves) in enumerate(results.items()):
         xs = [p[0] if axis == "frames" else p[1] ** 2 for p in axes_def[axis]]
-        for k, (secs, peaks) in curves.items():
-            e_t, e_m = growth_exponent(xs, secs), growth_exponent(xs, peaks)
-            axes[2 * col].loglog(xs, secs, "o-", label=f"{k}, slope {e_t:.2f}")
-            axes[2 * col + 1].loglog(xs, peaks, "o-", label=f"{k}, slope {e_m:.2f}")
+        for k, c in curves.items():
+            (e_t, lo, hi), e_m = growth_fit(xs, c.rounds), growth_exponent(xs, c.peaks)
+            axes[2 * col].loglog(xs, c.seconds, "o-", label=f"{k}, slope {e_t:.2f}")
+            axes[2 * col + 1].loglog(xs, c.peaks, "o-", label=f"{k}, slope {e_m:.2f}")
             sizes = ", ".join(f"{f}x{s}²" for f, s in axes_def[axis])
             rows.append(
-                f"| {axis} | {k} | {sizes} | {', '.join(f'{s:.3g}' for s in secs)} | "
-                f"{', '.join(f'{p:.3g}' for p in peaks)} | {e_t:.2f} / {e_m:.2f} |"
+                f"| {axis} | {k} | {sizes} | {', '.join(f'{s:.3g}' for s in c.seconds)} | "
+                f"{', '.join(f'{p:.3g}' for p in c.peaks)} | {e_t:.2f} [{lo:.2f}, {hi:.2f}] / {e_m:.2f} |"
             )
         unit = (
             f"frames (at {GROWTH_AT[1]}²)"
@@ -274,10 +347,12 @@ def main() -> str:
         f"training step of the paper's model under CPU bf16 autocast (4 x 64², batch 2, a child process) "
         f"{_bf16_step_probe()}. The CPU forms stay float32; bf16 is for GPUs (``tools/gpu_perf.py``).",
         "",
+        _compile_probe() + ".",
+        "",
         f"How cost grows (batch {BATCH}; times are medians of {GROWTH_REPEATS} rounds after a warm-up, the forms "
         f"in turn, the widest range of a point {100 * growth_spread:.0f}% of its median; peak step memory as "
         "above, one fresh process per point; exponents fitted on log-log axes; the resolution exponent is per "
-        "pixel, so 1.0 means linear in H x W):",
+        "pixel, so 1.0 means linear in H x W). " + GROWTH_INTERVAL_NOTE,
         "",
         *growth_rows,
         "",

@@ -4,9 +4,11 @@ Three forms of the same model, the same weights and inputs, timed in turn in one
 
 - **released pattern** (:func:`affect_lib.models.released_pattern.released_attention_pattern`): the released
   fairseq-derived attention (time-major, full T x T scores, ``F.dropout`` on the weights, every query);
-- **book, default**: causal query blocks, integer dropout draws, the last query only in each last layer;
-- **book, fused**: :mod:`affect_lib.models.fused_attention`, one C pass per query row, the dropout decisions
-  hashed from a seed and regenerated in the backward pass, no T x T tensor.
+- **book** (the library's default): :mod:`affect_lib.models.fused_attention`, one C pass per query row, the
+  dropout decisions hashed from a seed and regenerated in the backward pass, no T x T tensor; the last query only
+  in each last layer;
+- **book, fused off** (``AFFECT_FUSED_ATTENTION=0``): causal query blocks with torch's dropout, the last query
+  only in each last layer.
 
 All three compute the same function with the same dropout semantics; the tests check the fused form against the
 released pattern given the same draws. Also: a torch.profiler breakdown of the unaligned step, and how step
@@ -23,9 +25,11 @@ import os
 import matplotlib
 import torch
 from measure import (
+    GROWTH_INTERVAL_NOTE,
     MEMORY_NOTE,
     growth_curves,
     growth_exponent,
+    growth_fit,
     interleaved,
     load,
     operator_profile,
@@ -79,24 +83,28 @@ def _trainer(model: torch.nn.Module, lengths: tuple[int, int, int], batch: int):
 
 
 def memory_step(form: str, lengths: list[int], batch: int):
-    """The training step of one form (``released``, ``book`` or ``fused``) of the paper's LMR-CBT at the given
+    """The training step of one form (``released``, ``unfused`` or ``book``) of the paper's LMR-CBT at the given
     (text, audio, vision) lengths: built in the fresh process of :func:`measure.peak_gb`."""
     torch.manual_seed(0)
     return _forms(_trainer(lmr_cbt().train(), tuple(lengths), batch))[form]
 
 
 def _forms(step):
-    """The three forms of one step: released pattern, book default, book fused."""
+    """The three forms of one step: released pattern, book with the fused path off, book (fused, the default)."""
 
     def released():
         with released_attention_pattern():
             step()
 
-    def fused():
+    def unfused():
+        with fused_attention.enable(False):
+            step()
+
+    def book():
         with fused_attention.enable(True):
             step()
 
-    return {"released": released, "book": step, "fused": fused}
+    return {"released": released, "unfused": unfused, "book": book}
 
 
 def _max_output_difference(lengths: tuple[int, int, int]) -> float:
@@ -120,7 +128,7 @@ def _growth() -> tuple[list[str], float]:
 
     def forms(t: int) -> dict:
         both = _forms(_trainer(model, (50, t, t), GROWTH_BATCH))
-        return {k: both[k] for k in ("released", "fused")}
+        return {k: both[k] for k in ("released", "book")}
 
     def peak(form: str, t: int) -> float:
         return peak_gb(__file__, form, lengths=[50, t, t], batch=GROWTH_BATCH)
@@ -128,14 +136,14 @@ def _growth() -> tuple[list[str], float]:
     curves, widest = growth_curves(GROWTH_LENGTHS, forms, peak, GROWTH_REPEATS)
     fit = GROWTH_FIT
     exps = {
-        k: (growth_exponent(fit, s[-len(fit) :]), growth_exponent(fit, m[-len(fit) :]))
-        for k, (s, m) in curves.items()
+        k: (growth_fit(fit, c.rounds[-len(fit) :]), growth_exponent(fit, c.peaks[-len(fit) :]))
+        for k, c in curves.items()
     }
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
-    for k, (secs, peaks) in curves.items():
-        label = {"released": "released pattern", "fused": "book (fused)"}[k]
-        axes[0].loglog(GROWTH_LENGTHS, secs, "o-", label=f"{label}, slope {exps[k][0]:.2f}")
-        axes[1].loglog(GROWTH_LENGTHS, peaks, "o-", label=f"{label}, slope {exps[k][1]:.2f}")
+    for k, c in curves.items():
+        label = {"released": "released pattern", "book": "book (fused)"}[k]
+        axes[0].loglog(GROWTH_LENGTHS, c.seconds, "o-", label=f"{label}, slope {exps[k][0][0]:.2f}")
+        axes[1].loglog(GROWTH_LENGTHS, c.peaks, "o-", label=f"{label}, slope {exps[k][1]:.2f}")
     axes[0].set(xlabel="audio / vision steps", ylabel="s per training step", title="LMR-CBT step time")
     axes[1].set(xlabel="audio / vision steps", ylabel="peak step memory (GB)", title="LMR-CBT peak memory")
     save_growth_figure(fig, axes, FIGURE, fontsize=8)
@@ -145,17 +153,19 @@ def _growth() -> tuple[list[str], float]:
         + f" | growth exponent ({fit[0]}-{fit[-1]}) |",
         "|---|" + "---:|" * (len(GROWTH_LENGTHS) + 1),
     ]
-    for k, (secs, peaks) in curves.items():
-        rows.append(f"| {k}: s/step | " + " | ".join(f"{s:.3g}" for s in secs) + f" | {exps[k][0]:.2f} |")
-        rows.append(f"| {k}: peak GB | " + " | ".join(f"{p:.3g}" for p in peaks) + f" | {exps[k][1]:.2f} |")
+    for k, c in curves.items():
+        (e, lo, hi), e_m = exps[k]
+        secs, peaks = " | ".join(f"{s:.3g}" for s in c.seconds), " | ".join(f"{p:.3g}" for p in c.peaks)
+        rows.append(f"| {k}: s/step | {secs} | {e:.2f} [{lo:.2f}, {hi:.2f}] |")
+        rows.append(f"| {k}: peak GB | {peaks} | {e_m:.2f} |")
     return rows, widest
 
 
 def main() -> str:
     before = load()
     rows = [
-        "| setting | released pattern s/step (range) | book default s/step | book fused s/step (range) | "
-        "fused vs released | default vs released | peak step GB released / default / fused |",
+        "| setting | released pattern s/step (range) | book, fused off s/step | book s/step (range) | "
+        "book vs released | fused off vs released | peak step GB released / fused off / book |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     profiles = {}
@@ -165,21 +175,21 @@ def main() -> str:
     for label, (lengths, repeats) in SHAPES.items():
         forms = _forms(_trainer(model, lengths, BATCH))
         runs = interleaved(forms, repeats)
-        rel, book, fused = runs["released"], runs["book"], runs["fused"]
-        r_fused, lo, hi = ratio(rel, fused)
-        r_book = ratio(rel, book)[0]
-        RATIOS[f"LMR-CBT {label.split()[0]}"] = r_fused
+        rel, unfused, book = runs["released"], runs["unfused"], runs["book"]
+        r_book, lo, hi = ratio(rel, book)
+        r_unfused = ratio(rel, unfused)[0]
+        RATIOS[f"LMR-CBT {label.split()[0]}"] = r_book
         peaks = " / ".join(f"{peak_gb(__file__, k, lengths=list(lengths), batch=BATCH):.3f}" for k in forms)
         rows.append(
-            f"| {label} | {rel.median:.3f} ({rel.spread()}) | {book.median:.3f} ({book.spread()}) | "
-            f"{fused.median:.3f} ({fused.spread()}) | **{r_fused:.2f}x** ({lo:.2f}-{hi:.2f}) | {r_book:.2f}x | "
+            f"| {label} | {rel.median:.3f} ({rel.spread()}) | {unfused.median:.3f} ({unfused.spread()}) | "
+            f"{book.median:.3f} ({book.spread()}) | **{r_book:.2f}x** ({lo:.2f}-{hi:.2f}) | {r_unfused:.2f}x | "
             f"{peaks} |"
         )
         if label == unaligned:
-            profiles = {k: operator_table(operator_profile(forms[k])) for k in ("released", "fused")}
+            profiles = {k: operator_table(operator_profile(forms[k])) for k in ("released", "book")}
     torch.manual_seed(0)
     mult_forms = _forms(_trainer(mult().train(), unaligned_lengths, BATCH))
-    mult_runs = interleaved({k: mult_forms[k] for k in ("book", "fused")}, MULT_REPEATS)
+    mult_runs = interleaved({k: mult_forms[k] for k in ("unfused", "book")}, MULT_REPEATS)
     diff = {label: _max_output_difference(lengths) for label, (lengths, _) in SHAPES.items()}
     growth_rows, growth_spread = _growth()
     rows += [
@@ -193,13 +203,13 @@ def main() -> str:
         + " Evaluation-mode outputs, released pattern vs fused: max difference "
         + ", ".join(f"{v:.1e} ({k.split()[0]})" for k, v in diff.items())
         + f". MulT (the paper's comparison, d 30, 5 heads, 1.07M parameters), unaligned, median of {MULT_REPEATS}"
-        f": book default {mult_runs['book'].median:.2f} s ({mult_runs['book'].spread()}), book fused "
-        f"{mult_runs['fused'].median:.2f} s/step ({mult_runs['fused'].spread()}).",
+        f": book, fused off {mult_runs['unfused'].median:.2f} s ({mult_runs['unfused'].spread()}), book "
+        f"{mult_runs['book'].median:.2f} s/step ({mult_runs['book'].spread()}).",
         "",
         "Where the unaligned step's time goes (torch.profiler, one step; self CPU time per operator):",
         "",
     ]
-    for k, title in (("released", "released pattern"), ("fused", "book, fused")):
+    for k, title in (("released", "released pattern"), ("book", "book (fused)")):
         rows += [f"| {title}: operator | calls | self s | share |", "|---|---:|---:|---:|", *profiles[k], ""]
     rows += [
         "In the released pattern the T x T matrices dominate: the batched matmuls over them, softmax and its "
@@ -211,7 +221,7 @@ def main() -> str:
         f"of {GROWTH_REPEATS} rounds after a warm-up, the two forms in turn, the widest range of a point "
         f"{100 * growth_spread:.0f}% of its median; peak step memory as above, one fresh process per point): the "
         "released pattern's attention stores T x T tensors, quadratic in time and memory; the fused form stores "
-        "none, so its memory should grow linearly.",
+        "none, so its memory should grow linearly. " + GROWTH_INTERVAL_NOTE,
         "",
         *growth_rows,
         "",

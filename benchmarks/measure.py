@@ -159,28 +159,37 @@ def widest_spread(runs: Iterable[Runs]) -> float:
     return max((max(r.seconds) - min(r.seconds)) / r.median for r in runs)
 
 
+@dataclass
+class Curve:
+    """One form's growth: median seconds, the timed rounds and peak GB, one entry per point."""
+
+    seconds: list[float] = field(default_factory=list)
+    rounds: list[list[float]] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+
+
 def growth_curves(
     points: Sequence[P],
     forms: Callable[[P], dict[str, Callable[[], object]]],
     peak: Callable[[str, P], float],
     repeats: int,
-) -> tuple[dict[str, tuple[list[float], list[float]]], float]:
+) -> tuple[dict[str, Curve], float]:
     """How step time and peak memory grow: at every point, the steps ``forms(point)`` timed in turn
     (:func:`interleaved`, ``repeats`` rounds), then ``peak(form, point)`` of each (GB, e.g. :func:`peak_gb`).
 
     Returns:
-        form -> (median seconds per point, peak GB per point), and the widest spread of a timed point
-        (:func:`widest_spread`).
+        form -> its :class:`Curve`, and the widest spread of a timed point (:func:`widest_spread`).
     """
-    curves: dict[str, tuple[list[float], list[float]]] = {}
+    curves: dict[str, Curve] = {}
     widest = 0.0
     for point in points:
         runs = interleaved(forms(point), repeats)
         widest = max(widest, widest_spread(runs.values()))
         for name, run in runs.items():
-            secs, peaks = curves.setdefault(name, ([], []))
-            secs.append(run.median)
-            peaks.append(peak(name, point))
+            curve = curves.setdefault(name, Curve())
+            curve.seconds.append(run.median)
+            curve.rounds.append(list(run.seconds))
+            curve.peaks.append(peak(name, point))
     return curves, widest
 
 
@@ -198,6 +207,28 @@ def save_growth_figure(fig, axes, name: str, fontsize: int = 7) -> None:
 def growth_exponent(sizes, values) -> float:
     """Least-squares slope of log(value) against log(size): cost ~ size^exponent."""
     return float(np.polyfit(np.log(np.asarray(sizes, float)), np.log(np.asarray(values, float)), 1)[0])
+
+
+GROWTH_DRAWS = 2000
+GROWTH_INTERVAL_NOTE = (
+    "A time exponent's interval (in square brackets) is the 2.5-97.5% range of the slopes refitted with one timed "
+    f"round drawn at random at every size ({GROWTH_DRAWS} draws, seeded): how far the timing noise moves it."
+)
+
+
+def growth_fit(sizes: Sequence[float], rounds: Sequence[Sequence[float]]) -> tuple[float, float, float]:
+    """(exponent, low, high): :func:`growth_exponent` of the per-size medians of ``rounds`` (one list of timed
+    rounds per size), and the 95% range of the exponents refitted to one round drawn at random per size
+    (:data:`GROWTH_DRAWS` draws from a fixed seed)."""
+    x = np.log(np.asarray(sizes, float))
+    logs = [np.log(np.asarray(r, float)) for r in rounds]
+    exponent = growth_exponent(sizes, [statistics.median(r) for r in rounds])
+    rng = np.random.default_rng(0)
+    draws = np.stack([r[rng.integers(len(r), size=GROWTH_DRAWS)] for r in logs], axis=1)  # (draws, sizes)
+    xc = x - x.mean()
+    slopes = (draws - draws.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
+    low, high = np.percentile(slopes, [2.5, 97.5])
+    return exponent, float(low), float(high)
 
 
 def load() -> str:

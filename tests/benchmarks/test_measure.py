@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,8 +75,20 @@ def test_growth_curves_time_every_form_and_measure_its_peak_in_a_fresh_process()
 
     curves, widest = measure.growth_curves([100, 300], forms, peak, repeats=3)
     assert list(curves) == ["ones", "none"] and widest >= 0
-    (secs, peaks), (_, nothing) = curves["ones"], curves["none"]
+    secs, peaks, nothing = curves["ones"].seconds, curves["ones"].peaks, curves["none"].peaks
     assert len(secs) == 2 and all(s > 0 for s in secs)
+    assert [len(r) for r in curves["ones"].rounds] == [3, 3] and secs[0] in curves["ones"].rounds[0]
     for got, mb in zip(peaks, (100, 300), strict=True):
         assert 0.95 * mb * MB <= got * measure.GB <= (mb + 15) * MB
     assert all(g * measure.GB < 15 * MB for g in nothing)
+
+
+def test_growth_fit_recovers_a_known_exponent_and_its_noise():
+    sizes = [100, 300, 1000]
+    exact = [[2e-6 * n**1.5] * 4 for n in sizes]
+    assert measure.growth_fit(sizes, exact) == pytest.approx((1.5, 1.5, 1.5))
+    rng = np.random.default_rng(1)
+    noisy = [[2e-6 * n**1.5 * np.exp(rng.normal(0, 0.2)) for _ in range(5)] for n in sizes]
+    e, lo, hi = measure.growth_fit(sizes, noisy)
+    assert lo < e < hi and lo < 1.5 < hi and 0.05 < hi - lo < 1.0
+    assert measure.growth_fit(sizes, noisy) == (e, lo, hi)  # seeded
