@@ -11,7 +11,7 @@ The command line (:mod:`affect_lib.commands`), the chapters' jobs (:mod:`affect_
 :mod:`affect_lib.mult_runs`) and the rehearsal all train through :func:`train_recipe`.
 """
 
-from affect_lib.runs.build import build_model, train_config
+from affect_lib.runs.build import build_model, fast_paths, train_config
 from affect_lib.runs.data import RunData, load_data, locate_data
 from affect_lib.runs.recipe import RecipeRun, check_recipe, train_recipe
 
@@ -20,6 +20,7 @@ __all__ = [
     "RunData",
     "build_model",
     "check_recipe",
+    "fast_paths",
     "load_data",
     "locate_data",
     "train_config",

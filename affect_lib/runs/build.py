@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from affect_lib import recipes
 from affect_lib.models import build_model as build
+from affect_lib.models import fused_attention
 from affect_lib.runs.data import loss_and_metrics
 from affect_lib.runtime import seed_everything
 from affect_lib.train import History, TrainConfig, Trainer, TrainingDiverged
@@ -23,6 +24,23 @@ from affect_lib.train import History, TrainConfig, Trainer, TrainingDiverged
 def build_model(recipe: recipes.Recipe, **overrides: Any) -> nn.Module:
     """The recipe's model (``overrides`` replace model arguments, e.g. the dims of the corpus actually read)."""
     return build(recipe.model, **{**recipe.model_kwargs(), **overrides})
+
+
+def fast_paths(recipe: recipes.Recipe) -> str:
+    """One line saying which of the library's fast paths a CPU run of ``recipe`` takes here: the fused attention
+    kernel (or its PyTorch reference where it cannot be built, or torch's attention with the path switched off)
+    and, for the audio-visual models, channels-last 3-D convolutions."""
+    if not fused_attention.enabled():
+        attention = "torch's attention and dropout (fused path off)"
+    elif fused_attention.available():
+        attention = "the fused attention kernel, hashed dropout draws"
+    else:
+        attention = "the fused attention's PyTorch reference (no kernel here), hashed dropout draws"
+    line = f"MulT encoders on the CPU: {attention}"
+    if recipe.model in recipes.AV_MODELS:
+        layout = "channels-last" if dict(recipe.model_args).get("channels_last") else "channels-first"
+        line += f"; 3-D convolutions {layout}"
+    return line
 
 
 def train_config(recipe: recipes.Recipe, **runtime: Any) -> TrainConfig:
