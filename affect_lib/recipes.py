@@ -230,7 +230,7 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 MODELS: dict[str, dict[str, Any]] = {
     **{name: {} for name in SEQUENCE_MODELS},
-    # channels-last 3-D convolutions: the same function, about 1.5x faster on a CPU (benchmarks/results/)
+    # channels-last 3-D convolutions: the same function, faster on a CPU (benchmarks/results/audiovisual.md)
     **{name: {"model.channels_last": True} for name in AV_MODELS},
 }
 """Model layer: the builders' defaults are the papers' sizes; the audio-visual models run their 3-D convolutions

@@ -51,10 +51,10 @@ def test_workers_follow_this_process_fast_path_switch(tmp_path):
         for s in (0, 1)
     ]
     tests = {}
-    for on in (True, False):
-        with fa.enable(on):
+    for on, kernel in ((True, True), (False, False), (True, False)):  # the last: hashed draws, own attention
+        with fa.enable(on, kernel=kernel):
             here, apart = (run_jobs(train_mult_run, jobs, workers=w) for w in (1, 2))
-        assert [r.test for r in here] == [r.test for r in apart], on
-        tests[on] = [r.test for r in here]
-    assert tests[True] != tests[False]  # other dropout draws: the workers did switch
+        assert [r.test for r in here] == [r.test for r in apart], (on, kernel)
+        tests[on, kernel] = [r.test for r in here]
+    assert tests[True, True] != tests[False, False]  # other dropout draws: the workers did switch
     assert fa.ENV not in __import__("os").environ or fa.enabled()  # the environment is restored

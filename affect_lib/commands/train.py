@@ -84,9 +84,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="MulT encoders (MulT, LMR-CBT, CFN-SR's audio) on the CPU: the fused attention kernel and its hashed "
-        "dropout draws (default: on unless $AFFECT_FUSED_ATTENTION=0); --no-fused-attention: torch's attention "
-        "and dropout (the same function, other dropout draws, so other numbers). Where the kernel cannot be "
-        "built, one warning line and the PyTorch reference path with the same draws",
+        "dropout draws (default: on unless $AFFECT_FUSED_ATTENTION=0); --no-fused-attention: the encoders' own "
+        "attention with torch's dropout draws (the same function, other draws, so other numbers). Where the kernel "
+        "cannot be built, one warning line and the PyTorch reference path with the same draws",
     )
     p.add_argument("--workers", type=non_negative_int, default=0, help="data-loader worker processes")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under DDP (CUDA)")

@@ -10,13 +10,15 @@ position vector (MulT's positions, computed from ``x[..., 0]``); in cross-modal 
 although the same tensor, get independent embedding dropout.
 
 Speed (the point of Part III's benchmark): only the last time step of these encoders is ever used by LMR-CBT and
-by MulT's memory encoders, so ``last_only=True`` makes the final layer compute the last query alone. Attention goes
-through ``scaled_dot_product_attention`` whenever it has a fast kernel (evaluation, no attention dropout, or CUDA).
-By default every CPU attention goes through :func:`~affect_lib.models.fused_attention.fused_attention`, which
-never builds a T x T matrix, and the encoders' dropouts draw the same counter-hash decisions. Switched off
-(``AFFECT_FUSED_ATTENTION=0``, ``affect-lib train --no-fused-attention``), CPU training with attention dropout uses
-:func:`blocked_attention` (torch's CPU flash kernel refuses dropout): causal attention in query blocks, each block
-against only the keys it can see, with cached masks.
+by MulT's memory encoders, so ``last_only=True`` makes the final layer compute the last query alone. By default
+every CPU attention, in training and in evaluation, goes through
+:func:`~affect_lib.models.fused_attention.fused_attention`, which never builds a T x T matrix, and the encoders'
+dropouts draw the same counter-hash decisions. On other devices, and on the CPU with the fused path switched off
+(``AFFECT_FUSED_ATTENTION=0``, ``affect-lib train --no-fused-attention``), attention goes through
+``scaled_dot_product_attention`` whenever it has a fast kernel (evaluation, no attention dropout, or CUDA), and CPU
+training with attention dropout uses :func:`blocked_attention` (torch's CPU flash kernel refuses dropout): causal
+attention in query blocks, each block against only the keys it can see, with cached masks drawn from torch's
+generator.
 """
 
 from __future__ import annotations

@@ -20,11 +20,13 @@ once, in one line with the reason, and everything runs on the reference path wit
 :func:`hash_dropout` applies the same decisions to the encoders' other dropouts (embedding, residual, ReLU):
 ``torch.bernoulli_`` is the slowest operator of the fused step otherwise, and the backward needs no stored mask.
 
-The fused path is the default: ``AFFECT_FUSED_ATTENTION=0``, ``affect-lib train --no-fused-attention`` or
-``with enable(False):`` switch it off, back to ``torch.nn.functional``'s attention and dropout. Both compute the
-same function; their dropout decisions have the same distribution but are drawn differently (a counter hash
-seeded from torch's generator here, torch's generator element by element there), so a run gives other numbers
-on the other path.
+The fused path is the default on the CPU: ``AFFECT_FUSED_ATTENTION=0`` (or ``false``, ``off``, ``no``),
+``affect-lib train --no-fused-attention`` or ``with enable(False):`` switch it off, back to
+:mod:`affect_lib.models.attention`'s own CPU path (causal query blocks with torch-drawn dropout masks, and
+``F.dropout``); an explicit ``enable(True)`` or ``--fused-attention`` turns it on whatever the variable says. Both
+paths compute the same function; their dropout decisions have the same distribution but are drawn differently
+(a counter hash seeded from torch's generator here, torch's generator element by element there), so a run gives
+other numbers on the other path. On other devices the encoders never take it.
 """
 
 from __future__ import annotations
@@ -60,7 +62,19 @@ _MASK = 0xFFFFFFFF
 UNAVAILABLE_ENV = "AFFECT_FUSED_ATTENTION_UNAVAILABLE"
 """Set (to the reason) by a process that found the kernel unavailable, so that its worker processes, which inherit
 the environment, use the reference path without saying so again."""
-_state = {"enabled": os.environ.get(ENV, "1") != "0", "hash_draws": os.environ.get(ENV, "1") != "0"}
+OFF = ("0", "false", "off", "no")
+"""Values of :data:`ENV` that switch the fused path off (any other value, or none, leaves it on)."""
+HASH_ONLY = "hash"
+"""The value that keeps the hashed dropout decisions with the encoders' own attention (``enable(kernel=False)``),
+how :func:`enable`'s state reaches worker processes."""
+
+
+def _from_environment() -> dict[str, bool]:
+    value = os.environ.get(ENV, "1").strip().lower()
+    return {"enabled": value not in OFF and value != HASH_ONLY, "hash_draws": value not in OFF}
+
+
+_state = _from_environment()
 _lock = threading.Lock()
 _loaded: list[Any | None] = []
 
@@ -93,7 +107,9 @@ def _worker_environment() -> dict[str, str]:
     said so, once), so that the workers load it, or stay quiet."""
     if _state["enabled"]:
         library()
-    return {ENV: "1" if _state["hash_draws"] else "0"}
+    if not _state["hash_draws"]:
+        return {ENV: "0"}
+    return {ENV: "1" if _state["enabled"] else HASH_ONLY}
 
 
 # ---- the dropout decisions, shared by the kernel and the reference ----------------------------------------
@@ -247,8 +263,6 @@ def cache_key(cpu: str, compiler: str) -> str:
 def _load() -> Any:
     """Build (once per cache key, under a file lock) and load the operators; registers their autograd and fake
     implementations."""
-    if os.environ.get(ENV, "") == "0":
-        raise Unavailable(f"{ENV}=0")
     compiler, identity = compiler_identity()
     with warnings.catch_warnings(), _quiet("torch.utils.cpp_extension"):
         warnings.simplefilter("ignore")

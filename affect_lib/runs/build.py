@@ -31,7 +31,7 @@ def fast_paths(recipe: recipes.Recipe) -> str:
     kernel (or its PyTorch reference where it cannot be built, or torch's attention with the path switched off)
     and, for the audio-visual models, channels-last 3-D convolutions."""
     if not fused_attention.enabled():
-        attention = "torch's attention and dropout (fused path off)"
+        attention = "the encoders' own attention and torch's dropout draws (fused path off)"
     elif fused_attention.available():
         attention = "the fused attention kernel, hashed dropout draws"
     else:

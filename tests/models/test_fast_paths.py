@@ -116,11 +116,19 @@ def test_fused_path_is_the_default_and_switches_off():
     assert fa.enabled() == fa.hash_draws() == (os.environ.get(fa.ENV, "1") != "0")
     with fa.enable(False):
         assert not fa.enabled() and not fa.hash_draws()
-    for value, on in (("0", "False"), ("1", "True"), (None, "True")):
+    code = (
+        "from affect_lib.models import fused_attention as fa\n"
+        "print(fa.enabled(), fa.hash_draws())\n"
+        "with fa.enable(True):\n"
+        "    print(fa.available())\n"
+    )
+    built = str(fa.available())  # an explicit switch builds the kernel whatever the variable says
+    cases = [("0", "False False"), ("Off", "False False"), ("false", "False False"), ("1", "True True")]
+    cases += [(None, "True True"), ("hash", "False True")]
+    for value, state in cases:
         env = {k: v for k, v in os.environ.items() if k != fa.ENV} | ({fa.ENV: value} if value else {})
-        code = "from affect_lib.models import fused_attention as fa; print(fa.enabled(), fa.hash_draws())"
         result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-        assert result.stdout.split() == [on, on], (value, result.stderr)
+        assert result.stdout.split() == [*state.split(), built], (value, result.stderr)
 
 
 def _lmr(**kw):

@@ -8,9 +8,7 @@ def test_fast_paths_names_the_attention_and_the_layout_actually_used(monkeypatch
     lmr = recipes.get("lmr_cbt", "mosei", "quick", aligned=False)
     av = recipes.get("cfn_sr", "ravdess", "quick")
     with fa.enable(False):
-        assert (
-            runs.fast_paths(lmr) == "MulT encoders on the CPU: torch's attention and dropout (fused path off)"
-        )
+        assert runs.fast_paths(lmr).endswith("own attention and torch's dropout draws (fused path off)")
     with fa.enable(True):
         monkeypatch.setattr(fa, "_loaded", [None])  # a machine where the kernel could not be built
         assert "PyTorch reference (no kernel here), hashed dropout draws" in runs.fast_paths(lmr)
