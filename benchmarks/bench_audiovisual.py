@@ -345,7 +345,15 @@ def main() -> str:
         f"{bf16:.1f}x the float32 time on this CPU (median of {REPEATS}; oneDNN reports "
         f"{'native' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'no'} bf16 arithmetic). A whole "
         f"training step of the paper's model under CPU bf16 autocast (4 x 64², batch 2, a child process) "
-        f"{_bf16_step_probe()}. The CPU forms stay float32; bf16 is for GPUs (``tools/gpu_perf.py``).",
+        f"{_bf16_step_probe()}. The CPU forms stay float32; bf16 is for GPUs (``tools/gpu_perf.py``). The probe, "
+        "which reproduces it on its own (`python -c`, from the repository root):",
+        "",
+        "```python",
+        BF16_PROBE.format(threads=torch.get_num_threads()).strip(),
+        "```",
+        "",
+        "Folding each BatchNorm into its convolution, exact in evaluation (Part II's classifier runs so), does not "
+        "apply to a training step: there the BatchNorm normalises with the batch's own statistics.",
         "",
         _compile_probe() + ".",
         "",

@@ -7,8 +7,8 @@ Three forms of the same model, the same weights and inputs, timed in turn in one
 - **book** (the library's default): :mod:`affect_lib.models.fused_attention`, one C pass per query row, the
   dropout decisions hashed from a seed and regenerated in the backward pass, no T x T tensor; the last query only
   in each last layer;
-- **book, fused off** (``AFFECT_FUSED_ATTENTION=0``): causal query blocks with torch's dropout, the last query
-  only in each last layer.
+- **book, fused off** (``AFFECT_FUSED_ATTENTION=0``): causal query blocks with dropout masks drawn from torch's
+  generator, the last query only in each last layer.
 
 All three compute the same function with the same dropout semantics; the tests check the fused form against the
 released pattern given the same draws. Also: a torch.profiler breakdown of the unaligned step, and how step

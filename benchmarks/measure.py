@@ -211,22 +211,28 @@ def growth_exponent(sizes, values) -> float:
 
 GROWTH_DRAWS = 2000
 GROWTH_INTERVAL_NOTE = (
-    "A time exponent's interval (in square brackets) is the 2.5-97.5% range of the slopes refitted with one timed "
-    f"round drawn at random at every size ({GROWTH_DRAWS} draws, seeded): how far the timing noise moves it."
+    "A time exponent's interval (in square brackets) is a bootstrap over the timed rounds: the rounds of every size "
+    f"resampled with replacement, their medians refitted, {GROWTH_DRAWS} times from a fixed seed, the 2.5-97.5% "
+    "range of the slopes: how far the timing noise moves the exponent."
 )
 
 
 def growth_fit(sizes: Sequence[float], rounds: Sequence[Sequence[float]]) -> tuple[float, float, float]:
     """(exponent, low, high): :func:`growth_exponent` of the per-size medians of ``rounds`` (one list of timed
-    rounds per size), and the 95% range of the exponents refitted to one round drawn at random per size
-    (:data:`GROWTH_DRAWS` draws from a fixed seed)."""
+    rounds per size), and the 95% bootstrap range of that exponent (each size's rounds resampled with replacement,
+    medians refitted; :data:`GROWTH_DRAWS` draws from a fixed seed)."""
     x = np.log(np.asarray(sizes, float))
-    logs = [np.log(np.asarray(r, float)) for r in rounds]
     exponent = growth_exponent(sizes, [statistics.median(r) for r in rounds])
     rng = np.random.default_rng(0)
-    draws = np.stack([r[rng.integers(len(r), size=GROWTH_DRAWS)] for r in logs], axis=1)  # (draws, sizes)
+    medians = np.stack(
+        [
+            np.median(np.log(np.asarray(r, float))[rng.integers(len(r), size=(GROWTH_DRAWS, len(r)))], axis=1)
+            for r in rounds
+        ],
+        axis=1,
+    )  # (draws, sizes): log of the resampled medians
     xc = x - x.mean()
-    slopes = (draws - draws.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
+    slopes = (medians - medians.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
     low, high = np.percentile(slopes, [2.5, 97.5])
     return exponent, float(low), float(high)
 
