@@ -193,13 +193,22 @@ def growth_curves(
     return curves, widest
 
 
-def save_growth_figure(fig, axes, name: str, fontsize: int = 7) -> None:
-    """Legends (``fontsize``) and log grids on every axis, ``fig`` saved as ``results_dir() / name`` and closed."""
+def save_growth_figure(fig, axes, name: str, fontsize: int = 7, xticks=None) -> None:
+    """Legends (``fontsize``) and log grids on every axis, plain tick labels at 1, 2, 3 and 5 per decade (none on the
+    minor ticks, which crowd a short log axis), ``xticks`` (per axis: (positions, labels), or None) at the measured
+    sizes; ``fig`` saved as ``results_dir() / name`` and closed."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    for ax in axes:
+    for k, ax in enumerate(axes):
         ax.legend(fontsize=fontsize)
         ax.grid(True, which="both", alpha=0.3)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        if xticks is not None and xticks[k] is not None:
+            ax.set_xticks(*xticks[k])
+            ax.xaxis.set_minor_formatter(NullFormatter())
     fig.savefig(results_dir() / name, dpi=110)
     plt.close(fig)
 
