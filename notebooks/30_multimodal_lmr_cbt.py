@@ -79,6 +79,7 @@ cfg = affect_lib.setup(profile, seed, device, data_dir, dataset="mult", required
 # The quick models are tiny: per-operation overhead dominates; a second thread adds synchronisation.
 torch.set_num_threads(cfg.pick(quick=1, paper=torch.get_num_threads()))
 print(cfg)
+print(runs.fast_paths(recipes.get("lmr_cbt", "mosei", cfg.profile)))  # said before any model runs
 
 # %% [markdown]
 # ## The data: MulT pickles, real or synthetic
@@ -293,6 +294,9 @@ for released in (True, False):
 # lowest **validation** loss restored at the end, and the test split scored with those weights. The test split is also
 # scored after every epoch, only to report the best-test-epoch F1 that the LMR-CBT logs quote; it never selects.
 # Losses are those of the papers: L1 on the sentiment score, and cross-entropy over IEMOCAP's four binary tasks.
+# On a CPU the encoders attend through the library's fused kernel and draw their dropout decisions from its counter
+# hash (the default, printed with the settings at the top; `AFFECT_FUSED_ATTENTION=0` trains with the encoders' own attention and
+# torch's dropout draws: the same model and the same dropout distribution, other draws).
 
 # %%
 seeds = [cfg.seed + k for k in range(recipes.CHAPTER_SEEDS)]

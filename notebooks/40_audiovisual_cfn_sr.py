@@ -160,6 +160,7 @@ except ValueError as err:
 recipe = recipes.get(
     "cfn_sr", "ravdess", cfg.profile
 )  # every run setting: `affect-lib train --print-recipe`
+print(runs.fast_paths(recipe))  # said before any model runs
 if cfg.quick:
     root = standin_folder(cfg.seed, **recipe.data.standin_kwargs())
     write_synthetic_ravdess(
@@ -332,9 +333,12 @@ for run in sizing["runs"]:
 # block $i$ of 4 actors, validates on block $i+1$ and trains on the other 16), with the plateau schedule (the
 # learning rate cut after epochs without a better validation accuracy; the settings are printed with the runs).
 # Each fold has its own seed, every comparison is paired over the folds, and the trainings run one per available
-# core (`affect_lib.pool.run_jobs`; a run's result does not depend on the worker that ran it). The models still end
-# below the one-modality ceiling (next table), so the chapter asks first what each model uses, with controls that
-# need no extra training.
+# core (`affect_lib.pool.run_jobs`; a run's result does not depend on the worker that ran it), on the library's
+# default CPU fast paths (printed with the recipe, above): channels-last 3-D convolutions and the fused attention kernel with
+# its hashed dropout draws (the recipe field `model.channels_last`, `affect-lib train --set
+# model.channels_last=false`, and `AFFECT_FUSED_ATTENTION=0` switch them off: the same function and dropout
+# distribution, other rounding and draws). The models still end below the one-modality
+# ceiling (next table), so the chapter asks first what each model uses, with controls that need no extra training.
 #
 # ## The controls: the same trained weights, re-paired test clips
 #

@@ -120,6 +120,12 @@ def test_store_outputs_refuses_a_paper_run(tmp_path):
         chapters.store_outputs(tmp_path / "run.ipynb", tmp_path / "pair.ipynb")
 
 
+def _is_kernel_notice(text: str) -> bool:
+    """The one line a machine without a C++ compiler prints, once per chapter that uses the fused attention
+    (``affect_lib.models.fused_attention.library``): the reader must see it; nothing else may reach stderr."""
+    return text.startswith("warning: the fused attention kernel is unavailable (") and text.count("\n") <= 1
+
+
 EXECUTED = [c for c in CHAPTERS if (chapters.EXECUTED_DIR / f"{c}.ipynb").exists()]
 
 
@@ -131,9 +137,8 @@ def test_executed_chapter_is_clean_and_has_its_figures(name):
     assert injected, "executed without papermill's injected profile"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], (
-        "stderr fails the book"
-    )
+    stderr = [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    assert not [t for t in stderr if not _is_kernel_notice(t)], "stderr fails the book"
     if any("plt." in c.source for c in nb.cells if c.cell_type == "code"):
         assert any("image/png" in o.get("data", {}) for o in outputs), (
             "figures missing: is MPLBACKEND=Agg set?"
