@@ -138,6 +138,7 @@ def _bf16_conv_ratio() -> float:
 BF16_PROBE = """
 import time, torch, torch.nn.functional as F
 from affect_lib.models.cfn_sr import cfn_sr, use_channels_last
+
 torch.set_num_threads({threads})
 torch.manual_seed(0)
 model = use_channels_last(cfn_sr()).train()
