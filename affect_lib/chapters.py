@@ -26,7 +26,13 @@ except ImportError as err:  # pragma: no cover - the book extra is part of the p
         "executing chapters needs the book extra: pip install 'affect_lib[book]' (papermill, nbformat)"
     ) from err
 
-from affect_lib.runtime import DATA_DIR_ENV, available_cores, check_profile, source_commit
+from affect_lib.runtime import (
+    DATA_DIR_ENV,
+    available_cores,
+    check_profile,
+    environment,
+    source_commit,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -87,20 +93,19 @@ def execute_chapter(
     if seed is not None:
         parameters["seed"] = seed
     tmp = out.with_suffix(".tmp.ipynb")
-    saved = {key: os.environ.get(key) for key in KERNEL_ENV}
-    os.environ.update(KERNEL_ENV)  # the kernel inherits it; the caller's environment is restored below
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(tmp),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(NOTEBOOK_DIR),
-            progress_bar=False,
-            execution_timeout=timeout,
-            extra_arguments=KERNEL_ARGS,
-        )
+        with environment(KERNEL_ENV):  # the kernel inherits it; the caller's environment is restored after
+            papermill.execute_notebook(
+                str(source),
+                str(tmp),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(NOTEBOOK_DIR),
+                progress_bar=False,
+                execution_timeout=timeout,
+                extra_arguments=KERNEL_ARGS,
+            )
     except papermill.PapermillExecutionError as err:
         if err.ename not in ("FileNotFoundError", "ValueError"):
             raise
@@ -109,12 +114,6 @@ def execute_chapter(
             f"chapter {name} ({profile}) stopped in cell {err.exec_count}: {err.ename}: {reason} "
             f"(the executed notebook with the traceback: {tmp})"
         ) from None
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     seconds = time.perf_counter() - start
     nb = nbformat.read(tmp, as_version=4)
     for cell in nb.cells:
@@ -216,11 +215,9 @@ def execute_all_paper(
     """
     from papermill.exceptions import PapermillExecutionError
 
-    previous = os.environ.get(DATA_DIR_ENV)
-    if data_root is not None:  # the kernels inherit the variable; it is restored afterwards
-        os.environ[DATA_DIR_ENV] = str(Path(data_root).expanduser().resolve())
+    variables = {} if data_root is None else {DATA_DIR_ENV: str(Path(data_root).expanduser().resolve())}
     results = {}
-    try:
+    with environment(variables):  # the kernels inherit the variable; it is restored afterwards
         for name in chapter_names():
             out = Path(output_dir) / f"{name}.ipynb"
             try:
@@ -231,9 +228,4 @@ def execute_all_paper(
                     results[name] = f"skipped: {err.evalue}"
                 else:
                     results[name] = f"failed: {err.ename}: {err.evalue} (see {out.with_suffix('.tmp.ipynb')})"
-    finally:
-        if previous is None:
-            os.environ.pop(DATA_DIR_ENV, None)
-        else:
-            os.environ[DATA_DIR_ENV] = previous
     return results

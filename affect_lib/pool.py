@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import torch
 
 from affect_lib.progress import progress
-from affect_lib.runtime import available_cores
+from affect_lib.runtime import available_cores, environment
 
 T = TypeVar("T")
 _HOOKS: list[Callable[[], Mapping[str, str]]] = []
@@ -31,20 +29,6 @@ def before_spawn(hook: Callable[[], Mapping[str, str]]) -> Callable[[], Mapping[
     start with the environment variables it returns."""
     _HOOKS.append(hook)
     return hook
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _init_worker() -> None:
@@ -76,9 +60,9 @@ def run_jobs(
         finally:
             torch.set_num_threads(threads)
     context = multiprocessing.get_context("spawn")
-    environment = {name: value for hook in _HOOKS for name, value in hook().items()}
+    variables = {name: value for hook in _HOOKS for name, value in hook().items()}
     with (
-        _environment(environment),
+        environment(variables),
         futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool,
     ):
         pending = {pool.submit(fn, **job): k for k, job in enumerate(jobs)}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,6 +164,22 @@ def resolve_data_dir(
     if missing:
         raise FileNotFoundError(f"data_dir {path} for {dataset} lacks {', '.join(missing)}")
     return path
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Inside the block, ``os.environ`` holds ``values`` (child processes started there inherit them); the
+    previous values, or their absence, are restored after it."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def cache_dir(*parts: str) -> Path:

@@ -1,5 +1,7 @@
 """The parameter and seed helpers every chapter starts with."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,14 @@ def test_setup_without_data_refuses_a_data_dir(tmp_path):
     assert cfg.data_dir is None and cfg.profile == "paper"
     with pytest.raises(ValueError, match="reads no data"):
         runtime.setup("paper", 0, "cpu", tmp_path, dataset=None)
+
+
+def test_environment_sets_variables_for_the_block_and_restores_them(monkeypatch):
+    from affect_lib.runtime import environment
+
+    monkeypatch.setenv("AFFECT_TEST_KEPT", "before")
+    monkeypatch.delenv("AFFECT_TEST_NEW", raising=False)
+    with pytest.raises(RuntimeError), environment({"AFFECT_TEST_KEPT": "inside", "AFFECT_TEST_NEW": "1"}):
+        assert os.environ["AFFECT_TEST_KEPT"] == "inside" and os.environ["AFFECT_TEST_NEW"] == "1"
+        raise RuntimeError("the block fails")
+    assert os.environ["AFFECT_TEST_KEPT"] == "before" and "AFFECT_TEST_NEW" not in os.environ
