@@ -199,42 +199,48 @@ def _compile_probe(timeout: float = 900.0) -> str:
     step each in turn, in a child process: a sentence with the compile time, the step times and their ratio."""
     frames, size = COMPILE_AT
     code = COMPILE_PROBE.format(threads=torch.get_num_threads(), frames=frames, size=size, repeats=REPEATS)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
+    done = _run_child(code, timeout)
+    if done is None:
         return f"``torch.compile`` (inductor) did not compile and run within {timeout:.0f} s"
     result = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("result")]
     if done.returncode != 0 or not result:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:120]
-        return f"``torch.compile`` (inductor) failed (exit code {done.returncode}: {last})"
+        return f"``torch.compile`` (inductor) failed (exit code {done.returncode}: {_last_error(done)})"
     first, eager, compiled, r, lo, hi, diff = (float(v) for v in result[0])
     return (
         f"``torch.compile`` (inductor's CPU backend, default mode) of the channels-last model, at {frames} x "
         f"{size}² (batch 2, where the convolutions weigh least): the first step, which compiles, took {first:.0f} "
-        f"s; after two more warm-up steps, {compiled:.3f} s per step against {eager:.3f} s eager, a speed-up of {r:.2f}x (range "
-        f"{lo:.2f}-{hi:.2f}, {REPEATS} rounds in turn); evaluation outputs differ by at most {diff:.1e}. Inductor "
-        "hands the 3-D convolutions to the same oneDNN kernels, so it can only shorten the rest of the step"
+        f"s; after two more warm-up steps, {compiled:.3f} s per step against {eager:.3f} s eager, a speed-up of "
+        f"{r:.2f}x (range {lo:.2f}-{hi:.2f}, {REPEATS} rounds in turn); evaluation outputs differ by at most "
+        f"{diff:.1e}. Inductor hands the 3-D convolutions to the same oneDNN kernels, so it can only shorten the "
+        "rest of the step"
     )
+
+
+def _run_child(code: str, timeout: float) -> subprocess.CompletedProcess | None:
+    """``python -c code`` in a fresh process, output captured; None if it ran past ``timeout`` seconds."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _last_error(done: subprocess.CompletedProcess) -> str:
+    """The last line a failed child wrote to stderr (at most 120 characters)."""
+    return (done.stderr.strip().splitlines() or ["no message"])[-1][:120]
 
 
 def _bf16_step_probe(timeout: float = 120.0) -> str:
     """One CFN-SR training step (paper model, 4 x 64², batch 2) in float32 and under CPU bf16 autocast, twice
     each, in a child process: how it went, in words (the times of the second round, or how it failed)."""
-    code = BF16_PROBE.format(threads=torch.get_num_threads())
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
+    done = _run_child(BF16_PROBE.format(threads=torch.get_num_threads()), timeout)
+    if done is None:
         return f"did not finish within {timeout:.0f} s"
     times = dict(line.split() for line in done.stdout.splitlines() if line.startswith(("fp32", "bf16")))
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:120]
-        return (
-            f"failed (exit code {done.returncode}, after {len(done.stdout.splitlines())} of 4 steps: {last})"
-        )
+        steps = len(done.stdout.splitlines())
+        return f"failed (exit code {done.returncode}, after {steps} of 4 steps: {_last_error(done)})"
     return f"took {float(times['bf16']):.2f} s against {float(times['fp32']):.2f} s in float32"
 
 
