@@ -295,8 +295,8 @@ for released in (True, False):
 # scored after every epoch, only to report the best-test-epoch F1 that the LMR-CBT logs quote; it never selects.
 # Losses are those of the papers: L1 on the sentiment score, and cross-entropy over IEMOCAP's four binary tasks.
 # On a CPU the encoders attend through the library's fused kernel and draw their dropout decisions from its counter
-# hash (the default, printed with the settings at the top; `AFFECT_FUSED_ATTENTION=0` trains with the encoders' own attention and
-# torch's dropout draws: the same model and the same dropout distribution, other draws).
+# hash (the default, printed with the settings at the top; `AFFECT_FUSED_ATTENTION=0` trains with the encoders' own
+# attention and torch's dropout draws: the same model and the same dropout distribution, other draws).
 
 # %%
 seeds = [cfg.seed + k for k in range(recipes.CHAPTER_SEEDS)]

@@ -215,7 +215,7 @@ print(
 for w in caught:
     print(textwrap.fill(f"warning: {w.message}", 88))
 
-# %% mystnb={"figure": {"caption": "Top, a decoded frame of one clip; below, for one clip per emotion, the face crop of the middle sampled frame and the MFCC (13 coefficients over time) of the same clip.", "name": "fig-40-audiovisual-cfn-sr-1"}}
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-1", "caption": "Top, a decoded frame of one clip; below, for one clip per emotion, the face crop of the middle sampled frame and the MFCC (13 coefficients over time) of the same clip."}}
 raw = decode_clip(clips[len(clips) // 2])
 picked = [parse_ravdess_name(p).emotion for p in clips]
 show = [picked.index(e) for e in range(1, 9)]
@@ -334,11 +334,11 @@ for run in sizing["runs"]:
 # learning rate cut after epochs without a better validation accuracy; the settings are printed with the runs).
 # Each fold has its own seed, every comparison is paired over the folds, and the trainings run one per available
 # core (`affect_lib.pool.run_jobs`; a run's result does not depend on the worker that ran it), on the library's
-# default CPU fast paths (printed with the recipe, above): channels-last 3-D convolutions and the fused attention kernel with
-# its hashed dropout draws (the recipe field `model.channels_last`, `affect-lib train --set
+# default CPU fast paths (printed with the recipe, above): channels-last 3-D convolutions and the fused attention
+# kernel with its hashed dropout draws (the recipe field `model.channels_last`, `affect-lib train --set
 # model.channels_last=false`, and `AFFECT_FUSED_ATTENTION=0` switch them off: the same function and dropout
-# distribution, other rounding and draws). The models still end below the one-modality
-# ceiling (next table), so the chapter asks first what each model uses, with controls that need no extra training.
+# distribution, other rounding and draws). The models still end below the one-modality ceiling (next table), so the
+# chapter asks first what each model uses, with controls that need no extra training.
 #
 # ## The controls: the same trained weights, re-paired test clips
 #
@@ -583,7 +583,7 @@ for name in variants:
     constants[f"{name}: drop, voice swapped"] = 0.0
 print(expected.check("40_audiovisual_cfn_sr", checked, constants=constants))
 
-# %% mystnb={"figure": {"caption": "Left, the confusion matrix of CFN-SR on the test actors of the first replicate (rows true, columns predicted); right, the validation accuracy per epoch of each model on that replicate (dots: the selected epoch; the fine-tuned run's epochs are those after its unimodal pretraining).", "name": "fig-40-audiovisual-cfn-sr-2"}}
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-2", "caption": "Left, the confusion matrix of CFN-SR on the test actors of the first replicate (rows true, columns predicted); right, the validation accuracy per epoch of each model on that replicate (dots: the selected epoch; the fine-tuned run's epochs are those after its unimodal pretraining)."}}
 first = runs["CFN-SR"][0]
 cm = confusion_matrix(first.true, first.pred, labels=range(8))
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.5, 3.6), gridspec_kw={"width_ratios": [1.1, 1]})
@@ -600,7 +600,7 @@ ax1.legend(fontsize=7)
 fig.tight_layout()
 plt.show()
 
-# %% mystnb={"figure": {"caption": "The drop in accuracy of each model under the three test-time controls, with 95% intervals over the folds (voice and face: all test clips; agreement: the pair clips). A modality counts as used when its interval lies above zero (grey line); dashed, the agreement control's 10-point margin.", "name": "fig-40-audiovisual-cfn-sr-3"}}
+# %% mystnb={"figure": {"name": "fig-40-audiovisual-cfn-sr-3", "caption": "The drop in accuracy of each model under the three test-time controls, with 95% intervals over the folds (voice and face: all test clips; agreement: the pair clips). A modality counts as used when its interval lies above zero (grey line); dashed, the agreement control's 10-point margin."}}
 fig, ax = plt.subplots(figsize=(7.5, 3.2))
 for k, control in enumerate(CONTROLS):
     for m, name in enumerate(runs):

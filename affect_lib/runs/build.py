@@ -28,7 +28,7 @@ def build_model(recipe: recipes.Recipe, **overrides: Any) -> nn.Module:
 
 def fast_paths(recipe: recipes.Recipe) -> str:
     """One line saying which of the library's fast paths a CPU run of ``recipe`` takes here: the fused attention
-    kernel (or its PyTorch reference where it cannot be built, or torch's attention with the path switched off)
+    kernel (or its PyTorch reference where it cannot be built, or the encoders' own attention with the path off)
     and, for the audio-visual models, channels-last 3-D convolutions."""
     if not fused_attention.enabled():
         attention = "the encoders' own attention and torch's dropout draws (fused path off)"
