@@ -122,7 +122,7 @@ def test_store_outputs_refuses_a_paper_run(tmp_path):
 
 def _is_kernel_notice(text: str) -> bool:
     """The one line a machine without a C++ compiler prints, once per chapter that uses the fused attention
-    (``affect_lib.models.fused_attention.library``): the reader must see it; nothing else may reach stderr."""
+    (``affect_lib.kernels.library``): the reader must see it; nothing else may reach stderr."""
     return text.startswith("warning: the fused attention kernel is unavailable (") and text.count("\n") <= 1
 
 

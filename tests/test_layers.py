@@ -17,7 +17,7 @@ LIBRARY = Path(__file__).resolve().parents[1] / "affect_lib"
 
 FLOORS: tuple[tuple[str, ...], ...] = (
     # 0: foundations
-    ("affect_lib", "runtime", "progress", "stats", "pool"),
+    ("affect_lib", "runtime", "progress", "stats", "pool", "kernels"),
     # 1: Part I's privacy analysis, Part II's faces, the shared trainer
     ("privacy", "faces", "train"),
     # 2: datasets: readers, writers, preprocessing (they may use the face detector)

@@ -12,7 +12,7 @@
  * over keys run 4 lanes at a time in a fixed order, and exp is a fixed polynomial (no libm in the loops), so
  * every machine computes the same numbers.
  *
- * The file is also valid C++: causal_attention_op.cpp includes it and registers these functions as PyTorch
+ * The file is also valid C++: operators.cpp includes it and registers these functions as PyTorch
  * operators (built by torch.utils.cpp_extension with -O2 -ffp-contract=off; the same bits as a C11 build).
  */
 #include <math.h>
@@ -74,7 +74,7 @@ static inline vf exp_nonpos(vf x) {
     return (vf)((vi)(p * (vf)e) & ~small);
 }
 
-typedef struct {
+typedef struct job_s {
     const float *q, *k, *v, *out, *dout, *lse;
     float *res, *res_lse, *dq, *dk, *dv;
     int64_t heads, tq, tk, e, offset, qstart;
@@ -236,15 +236,13 @@ static void dropout_rows(const job_t *a, int64_t b, float *m) {
     }
 }
 
-static void *run_job(void *arg) {
-    const job_t *a = (const job_t *)arg;
+/* Heads [lo, hi) of job a, in order, with one scratch buffer; returns 0 on success. */
+static int run_heads(const job_t *a, int64_t lo, int64_t hi) {
     const int64_t ld = (a->tk + W - 1) / W * W, e = a->e;
     float *buf = (float *)aligned_alloc(16, sizeof(float) * (size_t)(ld * (4 * e + 3)));
-    if (!buf) return (void *)1;
+    if (!buf) return 1;
     float *kt = buf, *vt = kt + e * ld, *dkt = vt + e * ld, *dvt = dkt + e * ld;
     float *s = dvt + e * ld, *m = s + ld, *dp = m + ld;
-    /* contiguous ranges of heads: thread t computes heads [t H / T, (t + 1) H / T) */
-    int64_t lo = a->heads * a->thread / a->nthreads, hi = a->heads * (a->thread + 1) / a->nthreads;
     for (int64_t b = lo; b < hi; b++) {
         if (a->mode == 1)
             backward_head(a, b, ld, kt, vt, dkt, dvt, s, m, dp);
@@ -254,7 +252,20 @@ static void *run_job(void *arg) {
             dropout_rows(a, b, m);
     }
     free(buf);
-    return NULL;
+    return 0;
+}
+
+#ifdef AFFECT_PARALLEL_HEADS
+/* The including file runs the heads on its own thread pool: AFFECT_PARALLEL_HEADS(a) calls run_heads over
+ * ranges of heads covering [0, a->heads) and returns 0 on success. Each head is computed by one thread in the
+ * same order whatever the ranges, so the numbers are those of the pthread form below. */
+static int run(job_t *base) { return AFFECT_PARALLEL_HEADS(base); }
+#else
+static void *run_job(void *arg) {
+    const job_t *a = (const job_t *)arg;
+    /* contiguous ranges of heads: thread t computes heads [t H / T, (t + 1) H / T) */
+    int64_t lo = a->heads * a->thread / a->nthreads, hi = a->heads * (a->thread + 1) / a->nthreads;
+    return run_heads(a, lo, hi) ? (void *)1 : NULL;
 }
 
 static int run(job_t *base) {
@@ -280,6 +291,7 @@ static int run(job_t *base) {
     }
     return failed;
 }
+#endif
 
 /* q (B, tq, e), k and v (B, tk, e), out (B, tq, e), lse (B, tq); returns 0 on success. */
 int affect_attention_forward(const float *q, const float *k, const float *v, float *out, float *lse, int64_t heads,

@@ -9,13 +9,10 @@ recomputes the scores in the backward pass; its dropout decisions come from a co
 :func:`reference_attention` is the same computation in plain PyTorch with the same dropout decisions
 (:func:`dropout_keep`); it is the definition the kernel is tested against, and the fallback wherever the kernel
 cannot be built. The kernel is shipped as PyTorch operators (``torch.ops.affect.attention_forward``,
-``attention_backward``, ``hash_dropout``: ``affect_lib/csrc/causal_attention_op.cpp`` registers them with
-``TORCH_LIBRARY``; autograd and fake tensors are registered here with ``torch.library``), built on first use by
-``torch.utils.cpp_extension`` (``$CXX`` or ``c++``, and ninja; about 10 s of CPU once, ``-O2``, no ``-march``)
-into the book's cache folder under a key of the CPU, the compiler, torch and the sources (:func:`cache_key`).
-Where it cannot be built or loaded (no compiler, no ninja, a compile error, a bad library file), stderr says so
-once, in one line with the reason, and everything runs on the reference path with the same dropout decisions
-(the worker processes of :func:`affect_lib.pool.run_jobs` inherit the verdict and stay quiet).
+``attention_backward``, ``hash_dropout``), built on first use by :mod:`affect_lib.kernels`. Where they cannot be
+built or loaded (no compiler, no ninja, a compile error, a bad library file), stderr says so once, in one line
+with the reason, and everything runs on the reference path with the same dropout decisions (the worker
+processes of :func:`affect_lib.pool.run_jobs` inherit the verdict and stay quiet).
 
 :func:`hash_dropout` applies the same decisions to the encoders' other dropouts (embedding, residual, ReLU):
 ``torch.bernoulli_`` is the slowest operator of the fused step otherwise, and the backward needs no stored mask.
@@ -31,37 +28,17 @@ other numbers on the other path. On other devices the encoders never take it.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
-import platform
-import re
-import shutil
-import subprocess
-import sys
-import threading
-import warnings
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import torch
 
+from affect_lib.kernels import library
 from affect_lib.pool import before_spawn
 
-CSRC = Path(__file__).resolve().parents[1] / "csrc"
-SOURCES = (CSRC / "causal_attention_op.cpp", CSRC / "causal_attention.c")
-"""The operators' C++ binding (built) and the C kernel it includes."""
 ENV = "AFFECT_FUSED_ATTENTION"
-CFLAGS = ("-O2", "-pthread", "-ffp-contract=off", "-fno-fast-math")
-"""Added to ``cpp_extension``'s own: x86-64 baseline code (no ``-march``), no FMA contraction, so that every
-machine builds and computes the same thing."""
-
 _GOLDEN = 0x9E3779B9
 _MASK = 0xFFFFFFFF
-UNAVAILABLE_ENV = "AFFECT_FUSED_ATTENTION_UNAVAILABLE"
-"""Set (to the reason) by a process that found the kernel unavailable, so that its worker processes, which inherit
-the environment, use the reference path without saying so again."""
 OFF = ("0", "false", "off", "no")
 """Values of :data:`ENV` that switch the fused path off (any other value, or none, leaves it on)."""
 HASH_ONLY = "hash"
@@ -75,8 +52,6 @@ def _from_environment() -> dict[str, bool]:
 
 
 _state = _from_environment()
-_lock = threading.Lock()
-_loaded: list[Any | None] = []
 
 
 def enabled() -> bool:
@@ -180,183 +155,6 @@ def reference_attention(
         keep = dropout_keep(seed, n * h, t_q, t_k, p, query_start).reshape(n, h, t_q, t_k)
         weights = weights * keep / (1 - p)
     return torch.matmul(weights, v)
-
-
-# ---- the kernel ----------------------------------------------------------------------------------------------
-
-
-class Unavailable(RuntimeError):
-    """Why the kernel cannot be built or loaded here (one line)."""
-
-
-def library() -> Any | None:
-    """The kernel's operators (``torch.ops.affect``), built on the first call, or None where they cannot be built
-    or loaded (said once on stderr, with the reason)."""
-    with _lock:
-        if not _loaded and os.environ.get(UNAVAILABLE_ENV):
-            _loaded.append(None)  # a parent process has said why
-        if not _loaded:
-            try:
-                _loaded.append(_load())
-            except Unavailable as err:
-                _loaded.append(None)
-                os.environ[UNAVAILABLE_ENV] = str(err)
-                print(
-                    f"warning: the fused attention kernel is unavailable ({err}); using the PyTorch reference "
-                    "path (same results up to float rounding)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        return _loaded[0]
-
-
-def available() -> bool:
-    """Whether the kernel can be used here (it builds it if needed)."""
-    return library() is not None
-
-
-def cpu_identity() -> str:
-    """The CPU as the compiled code sees it: architecture, model name and feature flags (Linux's /proc/cpuinfo)."""
-    fields = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("model name", "flags", "Features", "CPU implementer", "CPU part"):
-                fields.setdefault(key, value.strip())
-    except OSError:
-        pass
-    return " | ".join([platform.machine(), platform.processor(), *fields.values()])
-
-
-def compiler_identity() -> tuple[str, str]:
-    """(path, identity) of the C++ compiler that builds the kernel: ``$CXX`` or ``c++`` (what
-    ``torch.utils.cpp_extension`` uses), identity = its path and the first line of ``--version``.
-
-    Raises:
-        Unavailable: no such compiler, or it does not run.
-    """
-    name = os.environ.get("CXX") or "c++"
-    path = shutil.which(name)
-    if path is None:
-        raise Unavailable(f"no C++ compiler: {name!r} not found; set CXX to one")
-    try:
-        result = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as err:
-        raise Unavailable(f"the C++ compiler {path} does not run: {err}") from None
-    if result.returncode != 0:
-        raise Unavailable(f"the C++ compiler {path} does not run ('--version' exits {result.returncode})")
-    return path, f"{path} {(result.stdout.strip().splitlines() or [''])[0]}"
-
-
-def cache_key(cpu: str, compiler: str) -> str:
-    """16 hex digits naming a build: the CPU and compiler identities, torch's and Python's versions, the sources
-    and the flags, so that a cache folder shared between machines never loads another machine's build."""
-    digest = hashlib.sha256()
-    for part in (cpu, compiler, torch.__version__, platform.python_version(), " ".join(CFLAGS)):
-        digest.update(part.encode() + b"\0")
-    for source in SOURCES:
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _load() -> Any:
-    """Build (once per cache key, under a file lock) and load the operators; registers their autograd and fake
-    implementations."""
-    compiler, identity = compiler_identity()
-    with warnings.catch_warnings(), _quiet("torch.utils.cpp_extension"):
-        warnings.simplefilter("ignore")
-        from torch.utils import cpp_extension
-
-        if not cpp_extension.is_ninja_available():
-            raise Unavailable(
-                "ninja, which torch.utils.cpp_extension builds with, is not installed: pip install ninja"
-            )
-        from affect_lib.runtime import cache_dir
-
-        tag = cache_key(cpu_identity(), identity)
-        try:
-            folder = cache_dir("kernels", f"causal_attention_{tag}")
-        except OSError as err:
-            raise Unavailable(
-                f"no writable cache folder for its build ({err}); set AFFECT_CACHE_DIR"
-            ) from None
-        try:
-            built = cpp_extension.load(
-                f"affect_causal_attention_{tag}",
-                [str(SOURCES[0])],
-                extra_cflags=list(CFLAGS),
-                build_directory=str(folder),
-                is_python_module=False,
-            )
-        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
-            log = folder / "error.log"
-            try:
-                log.write_text(str(err))
-                where = f"full output in {log}"
-            except OSError:
-                where = f"{log} not writable"
-            raise Unavailable(
-                f"{compiler} could not build or load it: {_first_error(str(err))}; {where}"
-            ) from None
-    if not hasattr(torch.ops.affect, "attention_forward"):  # loaded, yet registered nothing
-        raise Unavailable(f"{built} holds no affect:: operators")
-    _register()
-    return torch.ops.affect
-
-
-@contextmanager
-def _quiet(logger: str):
-    """Silence ``logger`` below errors inside the block (cpp_extension's notes about CUDA and ABI checks)."""
-    log = logging.getLogger(logger)
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
-
-
-def _first_error(output: str) -> str:
-    """The compiler's first error line in a build's output (else its last line)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [
-        line
-        for line in lines
-        if re.search(r"\berror\b", line, re.IGNORECASE) and "Error building" not in line
-    ]
-    return (errors or lines or ["no output"])[0 if errors else -1]
-
-
-def _register() -> None:
-    """Autograd (the backward recomputes the scores and regenerates the dropout decisions) and fake tensors."""
-    torch.library.register_fake("affect::attention_forward")(
-        lambda q, k, v, *scalars: (torch.empty_like(q), q.new_empty(q.shape[:2]))
-    )
-    torch.library.register_fake("affect::attention_backward")(
-        lambda q, k, v, *rest: (torch.empty_like(q), torch.empty_like(k), torch.empty_like(v))
-    )
-    torch.library.register_fake("affect::hash_dropout")(lambda x, *scalars: torch.empty_like(x))
-
-    def attention_setup(ctx, inputs, output):
-        ctx.save_for_backward(*inputs[:3], *output)
-        ctx.scalars = inputs[3:]
-
-    def attention_backward(ctx, dout, _dlse):
-        q, k, v, out, lse = ctx.saved_tensors
-        grads = torch.ops.affect.attention_backward(q, k, v, out, lse, dout.contiguous(), *ctx.scalars)
-        return (*grads, *[None] * len(ctx.scalars))
-
-    def dropout_setup(ctx, inputs, output):
-        ctx.scalars = inputs[1:]
-
-    def dropout_backward(ctx, grad):
-        return torch.ops.affect.hash_dropout(grad.contiguous(), *ctx.scalars), *[None] * len(ctx.scalars)
-
-    torch.library.register_autograd(
-        "affect::attention_forward", attention_backward, setup_context=attention_setup
-    )
-    torch.library.register_autograd("affect::hash_dropout", dropout_backward, setup_context=dropout_setup)
 
 
 def hash_dropout(

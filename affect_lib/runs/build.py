@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import DataLoader
 
-from affect_lib import recipes
+from affect_lib import kernels, recipes
 from affect_lib.models import build_model as build
 from affect_lib.models import fused_attention
 from affect_lib.runs.data import loss_and_metrics
@@ -32,7 +32,7 @@ def fast_paths(recipe: recipes.Recipe) -> str:
     and, for the audio-visual models, channels-last 3-D convolutions."""
     if not fused_attention.enabled():
         attention = "the encoders' own attention and torch's dropout draws (fused path off)"
-    elif fused_attention.available():
+    elif kernels.available():
         attention = "the fused attention kernel, hashed dropout draws"
     else:
         attention = "the fused attention's PyTorch reference (no kernel here), hashed dropout draws"

@@ -13,12 +13,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from affect_lib import kernels
 from affect_lib.models import fused_attention as fa
 from affect_lib.models.cfn_sr import cfn_sr, use_channels_last, use_checkpointing
 from affect_lib.models.lmr_cbt import lmr_cbt
 from affect_lib.models.released_pattern import released_attention_pattern
 
-needs_kernel = pytest.mark.skipif(not fa.available(), reason="no C compiler: the fused kernel is not built")
+needs_kernel = pytest.mark.skipif(
+    not kernels.available(), reason="no C compiler: the fused kernel is not built"
+)
 
 CASES = [  # (N, H, T_q, T_k, e, offset, query_start, p)
     (2, 3, 7, 7, 5, 0, 0, 0.0),
@@ -117,12 +120,13 @@ def test_fused_path_is_the_default_and_switches_off():
     with fa.enable(False):
         assert not fa.enabled() and not fa.hash_draws()
     code = (
+        "from affect_lib import kernels\n"
         "from affect_lib.models import fused_attention as fa\n"
         "print(fa.enabled(), fa.hash_draws())\n"
         "with fa.enable(True):\n"
-        "    print(fa.available())\n"
+        "    print(kernels.available())\n"
     )
-    built = str(fa.available())  # an explicit switch builds the kernel whatever the variable says
+    built = str(kernels.available())  # an explicit switch builds the kernel whatever the variable says
     cases = [("0", "False False"), ("Off", "False False"), ("false", "False False"), ("1", "True True")]
     cases += [(None, "True True"), ("hash", "False True")]
     for value, state in cases:
@@ -227,7 +231,9 @@ def plain_c(tmp_path_factory):
         pytest.skip("no cc to compile the plain C kernel")
     target = tmp_path_factory.mktemp("plain_c") / "plain.so"
     flags = ["-O2", "-std=c11", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-fast-math"]
-    subprocess.run([cc, *flags, str(fa.CSRC / "causal_attention.c"), "-o", str(target), "-lm"], check=True)
+    subprocess.run(
+        [cc, *flags, str(kernels.CSRC / "causal_attention.c"), "-o", str(target), "-lm"], check=True
+    )
     lib = ctypes.CDLL(str(target))
     i64, f32, u32 = ctypes.c_int64, ctypes.c_float, ctypes.c_uint32
     common = [i64, i64, i64, i64, i64, i64, f32, u32, f32, u32, u32, ctypes.c_int]
@@ -270,27 +276,15 @@ def test_operators_pass_torch_opcheck():
     torch.library.opcheck(torch.ops.affect.hash_dropout, (x, 2, 2**30, 1.25, 1, 2))
 
 
-def test_the_cache_key_names_the_cpu_the_compiler_and_the_sources(monkeypatch, tmp_path):
-    key = fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 12.2.0")
-    assert key == fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 12.2.0")
-    assert key != fa.cache_key("x86_64 | Intel Xeon | sse2 avx2 avx512f", "/usr/bin/c++ c++ (GCC) 12.2.0")
-    assert key != fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 13.1.0")
-    assert key != fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/clang++ clang version 17.0.6")
-    edited = tmp_path / "causal_attention.c"
-    edited.write_bytes(fa.SOURCES[1].read_bytes() + b"\n")
-    monkeypatch.setattr(fa, "SOURCES", (fa.SOURCES[0], edited))
-    assert key != fa.cache_key("x86_64 | AMD EPYC | sse2 avx2", "/usr/bin/c++ c++ (GCC) 12.2.0")
-    assert __import__("platform").machine() in fa.cpu_identity()
-
-
 def _stderr_lines(capsys) -> list[str]:
     return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("compiler", ["/nonexistent/c++", "/bin/false"])
 def test_without_a_working_compiler_it_says_so_once_and_runs_the_reference(monkeypatch, capsys, compiler):
-    monkeypatch.setattr(fa, "_loaded", [])
-    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
+    monkeypatch.setattr(kernels, "_loaded", [])
+    monkeypatch.setattr(kernels, "_said", [])
+    monkeypatch.setenv(kernels.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
     monkeypatch.setenv("CXX", compiler)
     q, k, v = _inputs(1, 2, 5, 5, 5)
     x = torch.randn(2, 5, 7)
@@ -303,60 +297,6 @@ def test_without_a_working_compiler_it_says_so_once_and_runs_the_reference(monke
     assert "reference path" in line
     assert all(torch.equal(o, fa.reference_attention(q, k, v, 0, 0.2, (9, 9))) for o in outs)
     assert torch.equal(y, x * fa.dropout_keep((1, 1), 2, 5, 7, 0.3) / 0.7)
-
-
-def test_a_compile_error_is_shown_once_with_the_compilers_first_error(monkeypatch, capsys, tmp_path):
-    compiler = shutil.which("c++")
-    if compiler is None:
-        pytest.skip("no c++ compiler")
-    broken = tmp_path / "broken.cpp"
-    broken.write_text("int ok = 1;\nint main( {\n")
-    monkeypatch.setattr(fa, "_loaded", [])
-    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
-    monkeypatch.setattr(fa, "SOURCES", (broken,))
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("CXX", raising=False)
-    capsys.readouterr()
-    assert not fa.available() and not fa.available()
-    (line,) = _stderr_lines(capsys)
-    assert f"{compiler} could not build or load it: " in line and "broken.cpp:2:" in line and "error:" in line
-    log = Path(line.split("full output in ")[1].split(")")[0].rstrip(";"))
-    assert log.is_file() and "int main( {" in log.read_text()
-
-
-def test_a_library_that_does_not_load_is_reported_once(monkeypatch, capsys, tmp_path):
-    from torch.utils import cpp_extension
-
-    if shutil.which("c++") is None:
-        pytest.skip("no c++ compiler")
-
-    def load(name, *args, **kwargs):
-        raise OSError(f"{name}.so: invalid ELF header")
-
-    monkeypatch.setattr(fa, "_loaded", [])
-    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
-    monkeypatch.setattr(cpp_extension, "load", load)
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("CXX", raising=False)
-    capsys.readouterr()
-    assert fa.library() is None and fa.library() is None
-    (line,) = _stderr_lines(capsys)
-    assert "could not build or load it: affect_causal_attention_" in line and "invalid ELF header" in line
-
-
-def test_an_unwritable_cache_is_reported_once_not_raised(monkeypatch, capsys, tmp_path):
-    if shutil.which("c++") is None:
-        pytest.skip("no c++ compiler")
-    blocker = tmp_path / "a file"
-    blocker.write_text("")  # a cache root below a file: mkdir fails as on a read-only disk
-    monkeypatch.setattr(fa, "_loaded", [])
-    monkeypatch.setenv(fa.UNAVAILABLE_ENV, "")  # no parent process has spoken; restored after
-    monkeypatch.setenv("AFFECT_CACHE_DIR", str(blocker / "cache"))
-    monkeypatch.delenv("CXX", raising=False)
-    capsys.readouterr()
-    assert fa.library() is None and fa.library() is None
-    (line,) = _stderr_lines(capsys)
-    assert "no writable cache folder" in line and "AFFECT_CACHE_DIR" in line
 
 
 def test_a_machine_without_a_compiler_trains_on_the_reference_path_and_says_so_once(tmp_path):
@@ -373,7 +313,7 @@ def test_a_machine_without_a_compiler_trains_on_the_reference_path_and_says_so_o
         "print('trained')\n"
     )
     env = {**os.environ, "PATH": str(tmp_path), "AFFECT_CACHE_DIR": str(tmp_path / "cache")}
-    for name in ("CXX", fa.ENV, fa.UNAVAILABLE_ENV):
+    for name in ("CXX", fa.ENV, kernels.UNAVAILABLE_ENV):
         env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2]
@@ -404,7 +344,7 @@ def test_worker_processes_inherit_the_verdict_and_stay_quiet(tmp_path):
     (tmp_path / "chapter.py").write_text(script)
     env = {**os.environ, "PATH": str(tmp_path), "AFFECT_CACHE_DIR": str(tmp_path / "cache")}
     env["AFFECT_PROGRESS"] = "off"
-    for name in ("CXX", fa.ENV, fa.UNAVAILABLE_ENV):
+    for name in ("CXX", fa.ENV, kernels.UNAVAILABLE_ENV):
         env.pop(name, None)
     result = subprocess.run(
         [sys.executable, str(tmp_path / "chapter.py")],
@@ -422,7 +362,10 @@ def test_worker_processes_inherit_the_verdict_and_stay_quiet(tmp_path):
 def test_the_train_command_switches_the_fused_path_for_its_run(tmp_path, monkeypatch, capsys):
     from affect_lib import commands
 
-    monkeypatch.setattr(fa, "_loaded", [None])  # the switch, not the kernel: the reference path draws alike
+    monkeypatch.setattr(
+        kernels, "_loaded", [None]
+    )  # the switch, not the kernel: the reference path draws alike
+    monkeypatch.setattr(kernels, "_said", [True])
     monkeypatch.setenv("AFFECT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AFFECT_PROGRESS", "off")
     monkeypatch.delenv(fa.ENV, raising=False)

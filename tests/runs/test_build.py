@@ -1,6 +1,6 @@
 """affect_lib.runs.build: the line that says which fast paths a run takes."""
 
-from affect_lib import recipes, runs
+from affect_lib import kernels, recipes, runs
 from affect_lib.models import fused_attention as fa
 
 
@@ -10,9 +10,10 @@ def test_fast_paths_names_the_attention_and_the_layout_actually_used(monkeypatch
     with fa.enable(False):
         assert runs.fast_paths(lmr).endswith("own attention and torch's dropout draws (fused path off)")
     with fa.enable(True):
-        monkeypatch.setattr(fa, "_loaded", [None])  # a machine where the kernel could not be built
+        monkeypatch.setattr(kernels, "_loaded", [None])  # a machine where the kernel could not be built
+        monkeypatch.setattr(kernels, "_said", [True])
         assert "PyTorch reference (no kernel here), hashed dropout draws" in runs.fast_paths(lmr)
-        monkeypatch.setattr(fa, "_loaded", [object()])
+        monkeypatch.setattr(kernels, "_loaded", [object()])
         assert runs.fast_paths(lmr).endswith("the fused attention kernel, hashed dropout draws")
         assert runs.fast_paths(av).endswith("; 3-D convolutions channels-last")
         off = av.replace(**{"model.channels_last": False})

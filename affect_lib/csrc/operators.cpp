@@ -1,21 +1,51 @@
-// The kernel of causal_attention.c as PyTorch operators (torch.library), built by torch.utils.cpp_extension:
+// The library's C kernels as PyTorch operators (torch.library), built by torch.utils.cpp_extension
+// (affect_lib/kernels.py):
 //
 //   affect::attention_forward(q, k, v, ...) -> (out, lse)        q (B, tq, e), k and v (B, tk, e), lse (B, tq)
 //   affect::attention_backward(q, k, v, out, lse, dout, ...) -> (dq, dk, dv)
 //   affect::hash_dropout(x, ...) -> y                            x (B, T, C)
+//   affect::pair_distances(g) -> d                               g (k, dim) float32, d (k(k-1)/2,) float64
 //
-// CPU, float32, contiguous tensors only (affect_lib/models/fused_attention.py checks before calling); autograd
-// and fake (meta) implementations are registered from Python. The scalars are those of the C functions; the
-// thread count is PyTorch's (the result does not depend on it).
+// causal_attention.c: CPU, float32, contiguous tensors only (affect_lib/models/fused_attention.py checks before
+// calling); pair_distances.c: contiguous CPU rows. Autograd and fake (meta) implementations are registered from
+// Python. The scalars are those of the C functions; the thread count is PyTorch's (no result depends on it).
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
+#include <algorithm>
+#include <atomic>
 #include <tuple>
 
+#ifndef AFFECT_GRAIN
+#define AFFECT_GRAIN 32768 /* at::internal::GRAIN_SIZE, torch's own threshold for its elementwise loops */
+#endif
+
+#ifdef _OPENMP
+// Built with -fopenmp: the heads run on PyTorch's own OpenMP thread pool (at::parallel_for is inline, so only an
+// OpenMP build runs it in parallel), not on threads started per call (tens of microseconds each).
+struct job_s;
+static int parallel_heads(const job_s *a);
+#define AFFECT_PARALLEL_HEADS parallel_heads
 #include "causal_attention.c"
+
+static int parallel_heads(const job_s *a) {
+    // heads per task: at least AFFECT_GRAIN multiply-adds, so that small calls run on this thread rather than
+    // wake the pool's (costly with OMP_WAIT_POLICY=PASSIVE)
+    const int64_t work = std::max<int64_t>(1, a->tq * a->tk * a->e);
+    const int64_t grain = std::max<int64_t>(1, AFFECT_GRAIN / work);
+    std::atomic<int> failed{0};
+    at::parallel_for(0, a->heads, grain, [&](int64_t lo, int64_t hi) {
+        if (run_heads(a, lo, hi)) failed = 1;
+    });
+    return failed.load();
+}
+#else
+#include "causal_attention.c"
+#endif
+#include "pair_distances.c"
 
 namespace {
 
@@ -70,6 +100,20 @@ at::Tensor hash_dropout(const at::Tensor &x, int64_t position, int64_t threshold
     return y;
 }
 
+at::Tensor pair_distances(const at::Tensor &g) {
+    TORCH_CHECK(g.device().is_cpu() && g.scalar_type() == at::kFloat && g.is_contiguous() && g.dim() == 2 &&
+                    g.size(0) >= 2,
+                "affect::pair_distances: expected a contiguous (k >= 2, dim) float32 CPU tensor");
+    const int64_t k = g.size(0), pairs = k * (k - 1) / 2;
+    at::Tensor out = at::empty({pairs}, g.options().dtype(at::kDouble));
+    // one thread below a million terms: waking the pool's threads costs more than they would save there
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, g.size(1)));
+    at::parallel_for(0, pairs, grain, [&](int64_t lo, int64_t hi) {
+        affect_pair_distances(g.data_ptr<float>(), k, g.size(1), lo, hi, out.data_ptr<double>());
+    });
+    return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(affect, m) {
@@ -79,10 +123,12 @@ TORCH_LIBRARY(affect, m) {
           "int query_start, float scale, int threshold, float keep_scale, int seed, int seed2) "
           "-> (Tensor, Tensor, Tensor)");
     m.def("hash_dropout(Tensor x, int position, int threshold, float keep_scale, int seed, int seed2) -> Tensor");
+    m.def("pair_distances(Tensor g) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(affect, CPU, m) {
     m.impl("attention_forward", &attention_forward);
     m.impl("attention_backward", &attention_backward);
     m.impl("hash_dropout", &hash_dropout);
+    m.impl("pair_distances", &pair_distances);
 }
