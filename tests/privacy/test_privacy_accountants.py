@@ -8,6 +8,7 @@ import torch
 from opacus.accountants.analysis.rdp import compute_rdp as opacus_rdp
 from scipy import integrate, special, stats
 
+from affect_lib import kernels
 from affect_lib.privacy import (
     ACCOUNTANTS,
     DEFAULT_RDP_ORDERS,
@@ -201,6 +202,31 @@ def test_all_pair_distances_equal_the_norms_of_the_differences():
     assert np.array_equal(d, pair_distances(all_pair_differences(g)))  # the same floats, not just close
     with pytest.raises(ValueError, match="finite"):
         all_pair_distances(np.array([[0.0, np.inf], [1.0, 2.0]]))
+
+
+@pytest.mark.skipif(not kernels.available(), reason="no C++ compiler: the operators are not built")
+@pytest.mark.parametrize(
+    ("k", "dim", "scale"),
+    [
+        (2, 1, 1.0),
+        (3, 7, 1e-3),
+        (8, 8, 1.0),
+        (5, 129, 10.0),
+        (8, 4810, 0.05),
+        (9, 1000, 1e3),
+        (4, 300_000, 1.0),
+    ],
+)
+def test_the_pair_distance_operator_computes_numpys_bits(k, dim, scale):
+    """A float32 tensor goes through affect::pair_distances (one pass in C, NumPy's summation order; the last
+    case is split over threads); the same rows as a NumPy array take the NumPy form: the same floats."""
+    g = torch.randn(k, dim, generator=torch.Generator().manual_seed(k * dim)) * scale
+    via_kernel = all_pair_distances(g)
+    assert np.array_equal(via_kernel, all_pair_distances(g.numpy())) and via_kernel.dtype == np.float64
+    assert np.array_equal(torch.ops.affect.pair_distances(g).numpy(), via_kernel)  # the path taken
+    g[1, 0] = float("inf")
+    with pytest.raises(ValueError, match="finite"):  # the NumPy form's errors, whichever path
+        all_pair_distances(g)
 
 
 def test_rdp_caches_one_step_and_composes_exactly_as_opacus():

@@ -78,7 +78,12 @@ def all_pair_distances(grads: Any) -> np.ndarray:
 
     Equal to ``pair_distances(all_pair_differences(grads))`` (the same subtractions, squares and row sums as
     ``np.linalg.norm``), without the index arrays, the temporaries of fancy indexing or the k(k-1)/2 x dim array.
+    A float32 CPU torch tensor (a DP-SGD step's probe gradients, as opacus leaves them) goes through the library's
+    C operator (:mod:`affect_lib.kernels`), which computes the same bits in one pass.
     """
+    fast = _kernel_pair_distances(grads)
+    if fast is not None and np.all(np.isfinite(fast)):
+        return fast
     g = as_float_array(grads, "grads")
     if g.ndim != 2 or g.shape[0] < 2:
         raise ValueError(f"grads must have shape (k >= 2, dim), got {g.shape}")
@@ -95,6 +100,20 @@ def all_pair_distances(grads: Any) -> np.ndarray:
     if not np.all(np.isfinite(sums)) and not np.all(np.isfinite(g)):  # an inf entry: every sum through it
         raise ValueError("gradient differences must be finite")
     return np.sqrt(sums)
+
+
+def _kernel_pair_distances(grads: Any) -> np.ndarray | None:
+    """``affect::pair_distances`` of a (k >= 2, dim) float32 CPU torch tensor, else None (not a tensor of that
+    kind, or no kernel here: the NumPy form then computes the same bits)."""
+    if not hasattr(grads, "detach") or grads.device.type != "cpu" or grads.dim() != 2 or grads.shape[0] < 2:
+        return None
+    import torch
+
+    from affect_lib.kernels import library
+
+    if grads.dtype != torch.float32 or library(say=False) is None:
+        return None
+    return torch.ops.affect.pair_distances(grads.detach().contiguous()).numpy()
 
 
 def wasserstein_step_loss(
