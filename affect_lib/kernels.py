@@ -42,7 +42,9 @@ machine builds and computes the same thing."""
 THREADS = (("-fopenmp",), ("-pthread",))
 """How the work is spread over threads, tried in this order: PyTorch's own OpenMP thread pool
 (``at::parallel_for``), else, with a compiler without OpenMP, threads started per call (slower for small
-tensors) or one thread. Each head or pair is computed by one thread either way, so the numbers are the same."""
+tensors) or one thread. Each head or pair is computed by one thread either way, so the numbers are the same.
+A build that failed leaves ``error.log`` in its cache folder and is not tried again under the same key (delete
+the folder to retry, e.g. after installing OpenMP); the last form is always tried."""
 UNAVAILABLE_ENV = "AFFECT_KERNELS_UNAVAILABLE"
 """Set (to the reason) by a process that found the kernels unavailable, so that its worker processes, which
 inherit the environment, use the reference paths without saying so again."""
@@ -50,6 +52,8 @@ inherit the environment, use the reference paths without saying so again."""
 _lock = threading.Lock()
 _loaded: list[Any | None] = []
 _said: list[bool] = []
+_reason: list[str] = []
+_flags: list[tuple[str, ...]] = []
 
 
 class Unavailable(RuntimeError):
@@ -59,26 +63,34 @@ class Unavailable(RuntimeError):
 def library(say: bool = True) -> Any | None:
     """The operators (``torch.ops.affect``), built on the first call, or None where they cannot be built or
     loaded. ``say``: the caller's reference path differs in float rounding, so the first such caller says why
-    on stderr (once per process tree); callers whose reference computes the same bits pass False."""
+    on stderr, and only then do worker processes inherit the verdict (:data:`UNAVAILABLE_ENV`) and stay quiet;
+    callers whose reference computes the same bits pass False."""
     with _lock:
         if not _loaded and os.environ.get(UNAVAILABLE_ENV):
-            _loaded.append(None)  # a parent process has found it so (and said why, if asked)
+            _loaded.append(None)  # a parent process found it so and said why
             _said.append(True)
         if not _loaded:
+            _reason.clear()
             try:
                 _loaded.append(_load())
             except Unavailable as err:
                 _loaded.append(None)
-                os.environ[UNAVAILABLE_ENV] = str(err)
+                _reason.append(str(err))
         if _loaded[0] is None and say and not _said:
             _said.append(True)
+            os.environ[UNAVAILABLE_ENV] = _reason[0] if _reason else "unavailable"
             print(
-                f"warning: the fused attention kernel is unavailable ({os.environ.get(UNAVAILABLE_ENV)}); using "
+                f"warning: the fused attention kernel is unavailable ({os.environ[UNAVAILABLE_ENV]}); using "
                 "the PyTorch reference path (same results up to float rounding)",
                 file=sys.stderr,
                 flush=True,
             )
         return _loaded[0]
+
+
+def build_flags() -> tuple[str, ...] | None:
+    """The thread flags of the build in use (an entry of :data:`THREADS`), or None where there is none."""
+    return _flags[0] if library(say=False) is not None and _flags else None
 
 
 def available() -> bool:
@@ -153,8 +165,14 @@ def _load() -> Any:
                 raise Unavailable(
                     f"no writable cache folder for its build ({err}); set AFFECT_CACHE_DIR"
                 ) from None
+            log = folder / "error.log"
+            if log.is_file() and threads != THREADS[-1]:  # failed before under this key: not tried again
+                failure = f"{compiler} could not build or load it: {_first_error(log.read_text())}; see {log}"
+                continue
             try:
                 built = _build(cpp_extension, tag, folder, threads)
+                log.unlink(missing_ok=True)  # a failure before, e.g. a compiler since repaired
+                _flags.append(threads)
                 break
             except Unavailable as err:
                 failure = f"{compiler} could not build or load it: {err}"

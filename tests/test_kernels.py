@@ -61,21 +61,23 @@ def test_a_compile_error_is_shown_once_with_the_compilers_first_error(monkeypatc
 
 @needs_kernel
 def test_a_compiler_without_openmp_builds_the_per_call_thread_form_with_the_same_bits(tmp_path):
-    """Apple's clang has no -fopenmp: the build falls back to threads started per call, silently, same numbers."""
+    """Apple's clang has no -fopenmp: the build falls back to threads started per call, silently, same numbers;
+    a second process does not try the failed OpenMP build again."""
     cxx = shutil.which("c++")
     wrapper = tmp_path / "bin" / "c++"
     wrapper.parent.mkdir()
+    calls = tmp_path / "openmp_calls"
     wrapper.write_text(
         "#!/bin/sh\n"
-        'for a in "$@"; do [ "$a" = -fopenmp ] && { echo "c++: error: unsupported option -fopenmp" >&2; '
-        "exit 1; }; done\n"
+        f'for a in "$@"; do [ "$a" = -fopenmp ] && {{ echo . >> {calls}; '
+        'echo "c++: error: unsupported option -fopenmp" >&2; exit 1; }; done\n'
         f'exec {cxx} "$@"\n'
     )
     wrapper.chmod(0o755)
     script = (
         "import sys, torch\n"
         "from affect_lib import kernels\n"
-        "assert kernels.available()\n"
+        "assert kernels.available() and kernels.build_flags() == ('-pthread',)\n"
         "g = torch.Generator().manual_seed(5)\n"
         "q, k, v, dout = (torch.randn(6, t, 5, generator=g) for t in (9, 9, 9, 9))\n"
         "out, lse = torch.ops.affect.attention_forward(q, k, v, 0, 0, 0.4, 2**30, 1.3, 3, 4)\n"
@@ -92,12 +94,27 @@ def test_a_compiler_without_openmp_builds_the_per_call_thread_form_with_the_same
     folders = sorted((tmp_path / "cache" / "kernels").iterdir())
     assert len(folders) == 2 and sum((f / "error.log").is_file() for f in folders) == 1
     assert "-fopenmp" in next(f / "error.log" for f in folders if (f / "error.log").is_file()).read_text()
+    tried = calls.read_text()
+    again = subprocess.run([sys.executable, "-c", script, str(tmp_path / "again.pt")], env=env, text=True)
+    assert again.returncode == 0 and calls.read_text() == tried
     q, k, v, dout, out, lse, dq, dk, dv, y = torch.load(tmp_path / "out.pt")
     here_out, here_lse = torch.ops.affect.attention_forward(q, k, v, 0, 0, 0.4, 2**30, 1.3, 3, 4)
     here = torch.ops.affect.attention_backward(q, k, v, here_out, here_lse, dout, 0, 0, 0.4, 2**30, 1.3, 3, 4)
     assert torch.equal(here_out, out) and torch.equal(here_lse, lse)
     assert all(torch.equal(a, b) for a, b in zip(here, (dq, dk, dv), strict=True))
     assert torch.equal(torch.ops.affect.hash_dropout(q, 2, 2**30, 1.3, 3, 4), y)
+
+
+@needs_kernel
+def test_a_compiler_with_openmp_builds_on_pytorchs_thread_pool():
+    """The fallback is silent, so a broken OpenMP build would go unnoticed but for this: GCC has OpenMP."""
+    if "clang" in kernels.compiler_identity()[1].lower():
+        pytest.skip("clang: OpenMP may be missing")
+    assert kernels.build_flags() == ("-fopenmp",)
+    maps = Path("/proc/self/maps")
+    if maps.is_file():  # one OpenMP runtime in the process: the extension's is torch's own
+        runtimes = {line.split()[-1] for line in maps.read_text().splitlines() if "gomp" in line}
+        assert len(runtimes) == 1, runtimes
 
 
 def test_a_library_that_does_not_load_is_reported_once(monkeypatch, capsys, tmp_path):

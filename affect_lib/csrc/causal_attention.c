@@ -281,10 +281,11 @@ static int run(job_t *base) {
         jobs[t] = *base;
         jobs[t].thread = t;
     }
-    for (int t = 1; t < nt; t++)
-        if (pthread_create(&tid[t], NULL, run_job, &jobs[t])) return 2;
+    int started = 1;
+    while (started < nt && !pthread_create(&tid[started], NULL, run_job, &jobs[started])) started++;
+    if (started < nt) failed = 2; /* the heads of the threads not started are not computed */
     failed |= run_job(&jobs[0]) != NULL;
-    for (int t = 1; t < nt; t++) {
+    for (int t = 1; t < started; t++) { /* joined before jobs[] goes out of scope */
         void *r;
         pthread_join(tid[t], &r);
         failed |= r != NULL;

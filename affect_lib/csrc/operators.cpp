@@ -61,6 +61,8 @@ std::tuple<at::Tensor, at::Tensor> attention_forward(const at::Tensor &q, const 
                                                      int64_t threshold, double keep_scale, int64_t seed,
                                                      int64_t seed2) {
     check(q, "attention_forward"), check(k, "attention_forward"), check(v, "attention_forward");
+    TORCH_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(2) == k.size(2),
+                "affect::attention_forward: q (B, tq, e), k and v (B, tk, e) expected");
     at::Tensor out = at::empty_like(q);
     at::Tensor lse = at::empty({q.size(0), q.size(1)}, q.options());
     check_code(affect_attention_forward(q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(),
@@ -78,6 +80,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_backward(
     double keep_scale, int64_t seed, int64_t seed2) {
     for (const at::Tensor *x : {&q, &k, &v, &out, &dout}) check(*x, "attention_backward");
     TORCH_CHECK(lse.is_contiguous(), "affect::attention_backward: lse must be contiguous");
+    TORCH_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(2) == k.size(2) &&
+                    out.sizes() == q.sizes() && dout.sizes() == q.sizes() && lse.dim() == 2 &&
+                    lse.size(0) == q.size(0) && lse.size(1) == q.size(1),
+                "affect::attention_backward: q, out, dout (B, tq, e), k and v (B, tk, e), lse (B, tq) expected");
     at::Tensor dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
     check_code(affect_attention_backward(q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(),
                                          out.data_ptr<float>(), lse.data_ptr<float>(), dout.data_ptr<float>(),
