@@ -24,6 +24,7 @@ RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=off OMP_WAIT_POLI
 
 help:
 	@echo "make book            set up .venv if missing, execute every chapter (quick), build _build/html"
+	@echo "                     (ISA=other|baseline: the training chapters with another CPU kernel set, as CI does)"
 	@echo "make test            execute the stale chapters, then the tests: units, and every chapter's checked outputs"
 	@echo "                     against the committed ones (nbval's comparison)"
 	@echo "make test-isa [TRAINED=x]  nbval again on the training chapters with the baseline x86-64 kernels"
@@ -52,7 +53,7 @@ notebooks/%.ipynb: notebooks/%.py | $(STAMP)
 	$(BIN)/jupytext --quiet --sync $<
 
 book/notebooks/%.ipynb: notebooks/%.ipynb $(LIB) | $(STAMP)
-	$(RUNENV) $(PY) -m affect_lib chapter $* --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --output $@
+	$(RUNENV) $(KERNELS) $(PY) -m affect_lib chapter $* --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --output $@
 
 run: $(EXECUTED)
 
@@ -88,6 +89,14 @@ NBVAL    := --nbval-lax --nbval-current-env --nbval-cell-timeout 1800 --nbval-sa
 BASELINE_ISA := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41
 # Chapters whose outputs involve training or search (the rest are closed-form and thread-free).
 TRAINED  ?= 13_wdp_deep_learning 21_ganimation_training 22_evogan_search 30_multimodal_lmr_cbt 40_audiovisual_cfn_sr
+# `make book ISA=other` (CI) executes the book's copies of the TRAINED chapters with a kernel set other than this
+# CPU's own: AVX2 where the CPU has AVX-512 (near native speed), else the baseline. `make test` then compares them
+# with the committed outputs, so one execution per chapter is also the cross-instruction-set check; the run
+# records name the kernels. ISA=baseline forces the baseline, as make test-isa does.
+AVX2_ISA := ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
+OTHER_ISA = $(if $(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),$(AVX2_ISA),$(BASELINE_ISA))
+ISA      ?= native
+$(TRAINED:%=book/notebooks/%.ipynb): KERNELS = $(if $(filter other,$(ISA)),$(OTHER_ISA),$(if $(filter baseline,$(ISA)),$(BASELINE_ISA)))
 
 # The chapters are executed once (the book's copies, re-run by make when stale); the tests compare their checked
 # outputs with the committed ones by nbval's own comparison (tests/test_chapters.py).

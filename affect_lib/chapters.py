@@ -193,7 +193,9 @@ def _first_field(path: Path, key: str) -> str | None:
 
 
 def run_machine() -> dict[str, Any]:
-    """What a run time depends on, without importing torch: CPU model, cores usable and present, load, GPU."""
+    """What a run time and its last digits depend on, without importing torch: CPU model, cores usable and
+    present, load, GPU, and the CPU kernel set when one is forced (``$ATEN_CPU_CAPABILITY``: ``avx2``, or
+    ``default`` for the x86-64 baseline)."""
     gpus = sorted(Path("/proc/driver/nvidia/gpus").glob("*/information"))
     return {
         "cpu": _first_field(Path("/proc/cpuinfo"), "model name") or platform.machine(),
@@ -201,6 +203,7 @@ def run_machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "gpu": _first_field(gpus[0], "Model") if gpus else None,
+        "kernels": os.environ.get("ATEN_CPU_CAPABILITY") or None,
     }
 
 

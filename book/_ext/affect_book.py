@@ -77,7 +77,9 @@ def machine_text(rec: dict[str, Any]) -> str:
     if m.get("cpu"):
         cores = f"{m['cores']} of {m['cpu_count']} cores" if m.get("cpu_count") else f"{m.get('cores')} cores"
         load = f", load {m['load']:.1f} at the end" if m.get("load") is not None else ""
-        parts.append(f"{m['cpu']} ({cores}{load})")
+        forced = {"default": "x86-64 baseline"}.get(m.get("kernels"), m.get("kernels"))
+        kernels = f", {forced} kernels forced" if forced else ""
+        parts.append(f"{m['cpu']} ({cores}{load}{kernels})")
     if m.get("gpu"):
         parts.append(f"GPU {m['gpu']}")
     when = str(rec.get("finished", ""))[:10]

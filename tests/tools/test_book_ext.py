@@ -137,6 +137,9 @@ def test_record_of_the_executed_page_is_preferred(tmp_path):
         {"machine": {"cpu": "Xeon", "cores": 2, "cpu_count": 4, "load": 1.25}, "finished": "2026-12-01T18:00"}
     )
     assert text == "Xeon (2 of 4 cores, load 1.2 at the end), on 2026-12-01"
+    for forced, said in (("avx2", "avx2 kernels forced"), ("default", "x86-64 baseline kernels forced")):
+        rec = {"machine": {"cpu": "Xeon", "cores": 2, "cpu_count": 2, "kernels": forced}}
+        assert affect_book.machine_text(rec) == f"Xeon (2 of 2 cores, {said})"
 
 
 def _git_repo(root: Path) -> Path:
