@@ -19,6 +19,7 @@ from opacus.accountants import PRVAccountant
 from opacus.accountants import RDPAccountant as OpacusRDP
 from scipy import special
 
+from affect_lib import kernels
 from affect_lib.privacy import DEFAULT_RDP_ORDERS, WassersteinAccountant, log_abs_moment_normal
 from affect_lib.privacy.analysis.wdp import all_pair_distances
 
@@ -164,7 +165,9 @@ def main() -> str:
         "rdp": "opacus RDPAccountant",
         "prv": "opacus PRVAccountant",
         "dpsgd": "opacus DP-SGD step",
-        "distances": "C operator (affect::pair_distances)",
+        "distances": "C operator (affect::pair_distances)"
+        if kernels.library(say=False) is not None
+        else "NumPy form (the C operator is unavailable here)",
         "distances_numpy": "NumPy form",
     }
     rows = []
