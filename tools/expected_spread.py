@@ -89,20 +89,50 @@ def propose(runs: list[dict], floor: float, labels: list[str] | None = None) -> 
     return out
 
 
+def committed_range(chapter: str) -> list[dict]:
+    """The committed entries of ``chapter`` as two runs: value - and + the largest deviation of the runs they came
+    from (read from their ``basis``), with their constant predictor's score."""
+    values = json.loads(expected_file(chapter).read_text())["values"]
+    ends: list[dict] = [{}, {}]
+    for name, e in values.items():
+        dev = float(e["basis"].split("largest deviation ", 1)[1].split(";", 1)[0])
+        for end, sign in zip(ends, (-1, 1), strict=True):
+            end[name] = {"value": e["value"] + sign * dev}
+            if "constant" in e:
+                end[name]["constant"] = e["constant"]
+    return ends
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("chapter")
     p.add_argument("runs", nargs="+", help="folders written by $AFFECT_RECORD_MEASURED, one per run")
     p.add_argument("--floor", type=float, default=1e-6)
     p.add_argument("--write", action="store_true", help="write notebooks/expected/<chapter>.json")
+    p.add_argument(
+        "--keep-committed",
+        metavar="WHERE",
+        help="keep the committed runs' range: each committed entry enters as two runs, its value minus and plus "
+        "its largest deviation (the ends of the range its runs spanned), labelled WHERE (e.g. the machine)",
+    )
     args = p.parse_args(argv)
-    runs = []
+    runs, labels = [], [Path(folder).name for folder in args.runs]
+    if args.keep_committed:
+        kept = committed_range(args.chapter)
+        runs += kept
+        labels = [f"{args.keep_committed}, low end", f"{args.keep_committed}, high end", *labels]
     for folder in args.runs:
         f = Path(folder) / f"{args.chapter}.json"
         if not f.exists():
             p.error(f"{f} does not exist: run the chapter with $AFFECT_RECORD_MEASURED={folder}")
         runs.append(json.loads(f.read_text()))
-    entries = propose(runs, args.floor, [Path(folder).name for folder in args.runs])
+    entries = propose(runs, args.floor, labels)
+    if args.keep_committed:
+        for e in entries.values():
+            e["basis"] = e["basis"].replace(
+                f"{len(runs)} runs (kernel settings)",
+                f"{len(runs) - 2} runs (kernel settings) and the range of the committed runs on {args.keep_committed}",
+            )
     for name, e in entries.items():
         print(f"{name:60s} {e['value']:>12.6g} ± {e['tol']:<8.2g} {e['basis']}")
     if args.write:
