@@ -23,6 +23,12 @@
 #define AFFECT_GRAIN 32768 /* at::internal::GRAIN_SIZE, torch's own threshold for its elementwise loops */
 #endif
 
+// Items per at::parallel_for task so that a task does at least min_work units of work: below that, a call runs
+// on this thread rather than wake the pool's (costly with OMP_WAIT_POLICY=PASSIVE).
+static int64_t grain(int64_t work_per_item, int64_t min_work) {
+    return std::max<int64_t>(1, min_work / std::max<int64_t>(1, work_per_item));
+}
+
 #ifdef _OPENMP
 // Built with -fopenmp: the heads run on PyTorch's own OpenMP thread pool (at::parallel_for is inline, so only an
 // OpenMP build runs it in parallel), not on threads started per call (tens of microseconds each).
@@ -32,12 +38,8 @@ static int parallel_heads(const job_s *a);
 #include "causal_attention.c"
 
 static int parallel_heads(const job_s *a) {
-    // heads per task: at least AFFECT_GRAIN multiply-adds, so that small calls run on this thread rather than
-    // wake the pool's (costly with OMP_WAIT_POLICY=PASSIVE)
-    const int64_t work = std::max<int64_t>(1, a->tq * a->tk * a->e);
-    const int64_t grain = std::max<int64_t>(1, AFFECT_GRAIN / work);
-    std::atomic<int> failed{0};
-    at::parallel_for(0, a->heads, grain, [&](int64_t lo, int64_t hi) {
+    std::atomic<int> failed{0};  // heads per task: at least AFFECT_GRAIN multiply-adds
+    at::parallel_for(0, a->heads, grain(a->tq * a->tk * a->e, AFFECT_GRAIN), [&](int64_t lo, int64_t hi) {
         if (run_heads(a, lo, hi)) failed = 1;
     });
     return failed.load();
@@ -112,9 +114,8 @@ at::Tensor pair_distances(const at::Tensor &g) {
                 "affect::pair_distances: expected a contiguous (k >= 2, dim) float32 CPU tensor");
     const int64_t k = g.size(0), pairs = k * (k - 1) / 2;
     at::Tensor out = at::empty({pairs}, g.options().dtype(at::kDouble));
-    // one thread below a million terms: waking the pool's threads costs more than they would save there
-    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, g.size(1)));
-    at::parallel_for(0, pairs, grain, [&](int64_t lo, int64_t hi) {
+    // one thread below a million terms (measured: waking the pool costs more than it saves there)
+    at::parallel_for(0, pairs, grain(g.size(1), int64_t{1} << 20), [&](int64_t lo, int64_t hi) {
         affect_pair_distances(g.data_ptr<float>(), k, g.size(1), lo, hi, out.data_ptr<double>());
     });
     return out;
