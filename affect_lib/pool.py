@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import torch
 
 from affect_lib.progress import progress
-from affect_lib.runtime import available_cores, environment
+from affect_lib.runtime import available_cores, environment, intra_op_threads
 
 T = TypeVar("T")
 _HOOKS: list[Callable[[], Mapping[str, str]]] = []
@@ -53,12 +53,8 @@ def run_jobs(
     """
     workers = min(len(jobs), workers or available_cores())
     if workers <= 1:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with intra_op_threads(1):
             return [fn(**job) for job in progress(jobs, desc=desc)]
-        finally:
-            torch.set_num_threads(threads)
     context = multiprocessing.get_context("spawn")
     variables = {name: value for hook in _HOOKS for name, value in hook().items()}
     with (

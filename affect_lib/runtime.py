@@ -110,6 +110,22 @@ def configure_threads(threads: int | None = None) -> int:
     return threads
 
 
+@contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """Inside the block, torch's intra-op pool runs ``threads`` threads for the work this thread starts; the
+    previous count is restored after it (for small operators that more threads only slow down)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if before != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` gives CUDA when available, else CPU; any other value is checked and returned as a device."""
     import torch

@@ -120,3 +120,15 @@ def test_environment_sets_variables_for_the_block_and_restores_them(monkeypatch)
         assert os.environ["AFFECT_TEST_KEPT"] == "inside" and os.environ["AFFECT_TEST_NEW"] == "1"
         raise RuntimeError("the block fails")
     assert os.environ["AFFECT_TEST_KEPT"] == "before" and "AFFECT_TEST_NEW" not in os.environ
+
+
+def test_intra_op_threads_sets_the_count_for_the_block_and_restores_it():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError), runtime.intra_op_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("the block fails")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -43,6 +43,7 @@ from torch.nn.functional import interpolate
 
 from affect_lib.data.ravdess import EMOTIONS, RavdessName
 from affect_lib.progress import progress
+from affect_lib.runtime import intra_op_threads
 
 AUDIO_RATE = 48_000
 STORY = "congruence1"
@@ -454,9 +455,7 @@ def write_synthetic_ravdess(
     root = Path(root)
     times = np.arange(int(round(duration * fps))) / fps
     paths = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # per-clip tensors are small: extra threads only add synchronisation
-    try:
+    with intra_op_threads(1):  # per-clip tensors are small: extra threads only add synchronisation
         takes = corpus_names(actors, repetitions, statements=statements, intensities=intensities)
         for name in progress(takes, desc="write clips"):
             folder = root / f"Actor_{name.actor:02d}"
@@ -480,6 +479,4 @@ def write_synthetic_ravdess(
             tmp.replace(path)
             if write_wav:
                 soundfile.write(wav, audio, AUDIO_RATE, subtype="PCM_16")
-    finally:
-        torch.set_num_threads(threads)
     return sorted(paths)

@@ -38,6 +38,7 @@ from affect_lib.privacy.analysis.gdp import epsilon_from_mu
 from affect_lib.privacy.analysis.rdp import rdp_epsilon
 from affect_lib.privacy.dpsgd import _without_known_warnings, load_digits_tensors
 from affect_lib.privacy.validation import as_float_array, check_delta, check_positive
+from affect_lib.runtime import intra_op_threads
 
 
 def clopper_pearson_upper(count: int, n: int, confidence: float = 0.95) -> float:
@@ -192,9 +193,8 @@ def audit_dpsgd(
     canary_x[0, pixel] = canary_value
     canary_y = torch.zeros(1, dtype=y.dtype)
     losses, rates = {}, set()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the ops are tiny: more threads only contend (tenfold slower on a busy machine)
-    try:
+    # the ops are tiny: more threads only contend (tenfold slower on a busy machine)
+    with intra_op_threads(1):
         for member in (False, True):
             xs = torch.cat([x, canary_x]) if member else x
             ys = torch.cat([y, canary_y]) if member else y
@@ -202,8 +202,6 @@ def audit_dpsgd(
                 xs, ys, canary_x, canary_y, z, n_trials, steps, batch_size or len(xs), lr, max_grad_norm
             )
             rates.add(rate)
-    finally:
-        torch.set_num_threads(threads)
     if len(rates) != 1:  # opacus's q = 1 / len(loader) must not depend on the canary's presence
         raise ValueError(
             f"batch_size {batch_size} gives the two loaders different sample rates {sorted(rates)}"
