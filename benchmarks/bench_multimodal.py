@@ -6,7 +6,7 @@ Three forms of the same model, the same weights and inputs, timed in turn in one
   fairseq-derived attention (time-major, full T x T scores, ``F.dropout`` on the weights, every query);
 - **book** (the library's default): :mod:`affect_lib.models.fused_attention`, one C pass per query row, the
   dropout decisions hashed from a seed and regenerated in the backward pass, no T x T tensor; the last query only
-  in each last layer;
+  in each last layer; the text LSTM on one thread (as in the next form);
 - **book, fused off** (``AFFECT_FUSED_ATTENTION=0``): causal query blocks with dropout masks drawn from torch's
   generator, the last query only in each last layer.
 
@@ -247,8 +247,8 @@ def main() -> str:
         f": book, fused off {mult_runs['unfused'].median:.2f} s ({mult_runs['unfused'].spread()}), book "
         f"{mult_runs['book'].median:.2f} s/step ({mult_runs['book'].spread()}).",
         "",
-        f"The table was measured with {policy}. The wait policy moves the aligned step's speed-up. Measured "
-        "again, each in a fresh process: with idle OpenMP threads sleeping at once (`OMP_WAIT_POLICY=PASSIVE`, "
+        f"The table was measured with {policy}. The aligned step's speed-up measured again under each OpenMP "
+        "wait policy, each in a fresh process: with idle OpenMP threads sleeping at once (`OMP_WAIT_POLICY=PASSIVE`, "
         "the book's chapters and `make bench`: fair to a shared machine, but every parallel operator then first "
         f"wakes the sleeping threads), {_ratio_text(policies['PASSIVE'])}; with libgomp's default (threads spin "
         f"a while before they sleep, as in a reader's `affect-lib train`), {_ratio_text(policies['default'])}.",
@@ -261,8 +261,11 @@ def main() -> str:
     rows += [
         "In the released pattern the T x T matrices dominate: the batched matmuls over them, softmax and its "
         "backward, the dropout masks (``bernoulli_``) and the multiplications by them. The fused kernel "
-        "(the ``affect::attention_forward`` / ``attention_backward`` operators) replaces all of them; what remains is the small (N T, 40) linear algebra, "
-        "LayerNorm and the LSTM, which the released code runs identically.",
+        "(the ``affect::attention_forward`` / ``attention_backward`` operators) replaces all of them; what remains is "
+        "the small (N T, 40) linear algebra, LayerNorm, the optimizer and the text LSTM. The book runs that LSTM "
+        "(20 units a direction), forward and backward, on one thread (``lmr_cbt.one_thread_rnn``: the bits of a "
+        "one-thread call): oneDNN's LSTM opens a parallel region at every time step, and at this size each costs "
+        "more than its work, most of all when idle threads sleep; the released code runs it on every thread.",
         "",
         f"How cost grows with the audio/vision length (text 50 steps, batch {GROWTH_BATCH}; times are medians "
         f"of {GROWTH_REPEATS} rounds after a warm-up, the two forms in turn, the widest range of a point "

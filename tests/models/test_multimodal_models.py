@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from affect_lib import recipes, runs
+from affect_lib import recipes, runs, runtime
 from affect_lib.models import build_model, model_names
 from affect_lib.models.attention import (
     MultEncoder,
@@ -13,7 +13,7 @@ from affect_lib.models.attention import (
     positions,
     visible_mask,
 )
-from affect_lib.models.lmr_cbt import lmr_cbt
+from affect_lib.models.lmr_cbt import lmr_cbt, one_thread_rnn
 
 
 def n_params(model):
@@ -106,6 +106,59 @@ def test_lstm_batch_axis_quirk(released):
         first = model(*x)[0]
         mates_changed = model(*others)[0]
     assert torch.allclose(first, mates_changed, atol=1e-6) != released
+
+
+class _Recorder(nn.Module):
+    """``(x @ w, None)``, recording the intra-op thread count in its forward and in its backward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(3, 2))
+        self.seen: list[tuple[str, int]] = []
+
+    def forward(self, x):
+        self.seen.append(("forward", torch.get_num_threads()))
+        y = x @ self.w
+        y.register_hook(lambda g: self.seen.append(("backward", torch.get_num_threads())))
+        return y, None
+
+
+def test_one_thread_rnn_runs_forward_and_backward_on_one_thread_and_keeps_the_thread_count():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rec = _Recorder()
+        x = torch.randn(4, 3, requires_grad=True)
+        one_thread_rnn(rec, x).sum().backward()
+        assert rec.seen == [("forward", 1), ("backward", 1)] and torch.get_num_threads() == 2
+        assert torch.equal(x.grad, rec.w.sum(1).expand(4, 3)) and torch.equal(
+            rec.w.grad, x.sum(0)[:, None].expand(3, 2)
+        )
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_one_thread_rnn_gives_the_bits_of_a_plain_call(input_grad):
+    """The LSTM's output and every gradient, bit for bit, against the plain module at one thread (the dropout
+    between its layers drawn from the same seed); the wrapper must route each gradient to its own tensor."""
+    lstm = nn.LSTM(30, 10, num_layers=2, bidirectional=True, dropout=0.5, batch_first=True).train()
+    x = torch.randn(4, 7, 30, requires_grad=input_grad)
+    g = torch.randn(4, 7, 20)
+    results = []
+    for wrapped in (True, False):
+        torch.manual_seed(3)
+        if wrapped:
+            out = one_thread_rnn(lstm, x)
+        else:
+            with runtime.intra_op_threads(1):
+                out = lstm(x)[0]
+        wrt = [x] * input_grad + list(lstm.parameters())
+        results.append([out, *torch.autograd.grad(out, wrt, g)])
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+    with torch.no_grad():
+        torch.manual_seed(3)
+        assert torch.equal(one_thread_rnn(lstm, x), results[0][0])
 
 
 def test_attention_matches_torch_multihead_attention():
