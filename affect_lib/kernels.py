@@ -7,7 +7,8 @@ accountant's DP-SGD steps (``pair_distances``, :func:`affect_lib.privacy.analysi
 ``pair_distances.c``). Autograd and fake tensors are registered here with ``torch.library``.
 
 :func:`library` builds them with ``torch.utils.cpp_extension`` (``$CXX`` or ``c++``, and ninja; about 10 s of
-CPU once, ``-O2``, no ``-march``) into the book's cache folder under a key of the CPU, the compiler, torch, the
+CPU once, ``-O2``, no ``-march``; with GCC on x86-64 Linux the pair distances' inner sums are also compiled for
+AVX2 and AVX-512 and chosen at load time, the same operations on wider registers) into the book's cache folder under a key of the CPU, the compiler, torch, the
 sources and the flags (:func:`cache_key`), with OpenMP so that they run on PyTorch's own thread pool, else (a
 compiler without OpenMP) on threads of their own. Where they cannot be built or loaded (no compiler, no ninja, a
 compile error, a bad library file) every caller has a reference path: the attention's says so once on stderr,
@@ -37,8 +38,9 @@ CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = (CSRC / "operators.cpp", CSRC / "causal_attention.c", CSRC / "pair_distances.c")
 """The operators' C++ binding (built) and the C kernels it includes."""
 CFLAGS = ("-O2", "-ffp-contract=off", "-fno-fast-math")
-"""Added to ``cpp_extension``'s own: x86-64 baseline code (no ``-march``), no FMA contraction, so that every
-machine builds and computes the same thing."""
+"""Added to ``cpp_extension``'s own: x86-64 baseline code (no ``-march``; ``pair_distances.c`` adds AVX2 and
+AVX-512 clones of its inner sums, chosen at load time), no FMA contraction, so that every machine computes the
+same bits."""
 THREADS = (("-fopenmp",), ("-pthread",))
 """How the work is spread over threads, tried in this order: PyTorch's own OpenMP thread pool
 (``at::parallel_for``), else, with a compiler without OpenMP, threads started per call (slower for small

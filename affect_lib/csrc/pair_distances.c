@@ -12,6 +12,48 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+/* Eight lanes of the running sums: GCC's and clang's vector extension, lowered to what the target has (SSE2
+ * pairs on the x86-64 baseline); each lane is the scalar sum's own sequence of IEEE operations. */
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
+
+/* On x86-64 Linux with GCC, the block sums are also compiled for AVX2 and AVX-512 and chosen at load time: the
+ * same operations in the same order on wider registers (no FMA: -ffp-contract=off), so the same bits. A test
+ * defines it empty to build each instruction set alone. */
+#ifndef AFFECT_WIDE_CLONES
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define AFFECT_WIDE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AFFECT_WIDE_CLONES
+#endif
+#endif
+
+/* The eight squared differences (double)a[j] - (double)b[j], j < 8. */
+static inline f64x8 squared_differences(const float *a, const float *b) {
+    f32x8 x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    const f64x8 d = __builtin_convertvector(x, f64x8) - __builtin_convertvector(y, f64x8);
+    return d * d;
+}
+
+/* NumPy's sum of a block of n <= 128 squared differences of a and b. */
+AFFECT_WIDE_CLONES static double block_sum(const float *a, const float *b, int64_t n) {
+    double res = 0.0;
+    int64_t i = 0;
+    if (n >= 8) {
+        f64x8 r = squared_differences(a, b);
+        for (i = 8; i < n - n % 8; i += 8) r += squared_differences(a + i, b + i);
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    }
+    for (; i < n; i++) {
+        const double d = (double)a[i] - (double)b[i];
+        res += d * d;
+    }
+    return res;
+}
 
 /* NumPy's pairwise sum of the n squared differences of a and b. */
 static double pair_sum(const float *a, const float *b, int64_t n) {
@@ -20,26 +62,7 @@ static double pair_sum(const float *a, const float *b, int64_t n) {
         half -= half % 8;
         return pair_sum(a, b, half) + pair_sum(a + half, b + half, n - half);
     }
-    double res = 0.0;
-    int64_t i = 0;
-    if (n >= 8) {
-        double r[8];
-        for (int j = 0; j < 8; j++) {
-            const double d = (double)a[j] - (double)b[j];
-            r[j] = d * d;
-        }
-        for (i = 8; i < n - n % 8; i += 8)
-            for (int j = 0; j < 8; j++) {
-                const double d = (double)a[i + j] - (double)b[i + j];
-                r[j] += d * d;
-            }
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    }
-    for (; i < n; i++) {
-        const double d = (double)a[i] - (double)b[i];
-        res += d * d;
-    }
-    return res;
+    return block_sum(a, b, n);
 }
 
 /* out[p] for the pairs p in [lo, hi). */

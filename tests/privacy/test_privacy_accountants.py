@@ -1,6 +1,11 @@
+import ctypes
 import itertools
 import math
+import platform
+import shutil
+import subprocess
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,6 +233,56 @@ def test_the_pair_distance_operator_computes_numpys_bits(k, dim, scale):
     g[1, 0] = float("inf")
     with pytest.raises(ValueError, match="finite"):  # the NumPy form's errors, whichever path
         all_pair_distances(g)
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return set(
+        next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    )
+
+
+@pytest.mark.parametrize("isa", ["", "-mavx2", "-mavx512f"])
+def test_pair_distances_c_has_numpys_bits_on_each_instruction_set_it_is_built_for(isa, tmp_path):
+    """pair_distances.c built for one instruction set alone (the load-time choice between them switched off) and
+    called through ctypes: every build must give the NumPy form's floats (no FMA, no reassociation)."""
+    cc = shutil.which("cc")
+    if cc is None or platform.machine() != "x86_64":
+        pytest.skip("needs cc on x86-64")
+    if isa and isa[2:] not in _cpu_flags():
+        pytest.skip(f"this CPU cannot run {isa}")
+    target = tmp_path / "pd.so"
+    flags = ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-DAFFECT_WIDE_CLONES="]
+    subprocess.run(
+        [
+            cc,
+            *flags,
+            *([isa] if isa else []),
+            str(kernels.CSRC / "pair_distances.c"),
+            "-o",
+            str(target),
+            "-lm",
+        ],
+        check=True,
+    )
+    fn = ctypes.CDLL(str(target)).affect_pair_distances
+    fn.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_void_p,
+    ]
+    rng = np.random.default_rng(7)
+    for k, dim in [(2, 1), (3, 7), (8, 8), (5, 129), (8, 4810), (4, 1000), (3, 70_001)]:
+        g = (rng.normal(size=(k, dim)) * rng.choice([1e-3, 1.0, 1e3])).astype(np.float32)
+        out = np.empty(k * (k - 1) // 2)
+        fn(g.ctypes.data, k, dim, 0, len(out), out.ctypes.data)
+        assert np.array_equal(out, all_pair_distances(g)), (isa, k, dim)
 
 
 def test_rdp_caches_one_step_and_composes_exactly_as_opacus():
@@ -526,3 +581,18 @@ def test_steps_are_checked_every_time_even_when_remembered(name):
     with pytest.raises(ValueError, match="noise_multiplier"):
         acc.step(noise_multiplier=z, sample_rate=0.1, **kw)
     assert len(acc) == 3
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [(np.nan, "contains NaN"), (-1e-300, "finite and >= 0"), (np.inf, "finite and >= 0")],
+)
+def test_a_steps_distances_are_checked_whatever_path_they_take(bad, message):
+    """A float64 array takes check_nonnegative's two-reduction path; one bad entry must still be named."""
+    book = make_accountant("wdp", order=16.0, beta=32.0)
+    d = np.full(28, 0.5)
+    book.step(distances=d, noise_multiplier=1.0, sample_rate=0.1)
+    d[5] = bad
+    with pytest.raises(ValueError, match=message):
+        book.step(distances=d, noise_multiplier=1.0, sample_rate=0.1)
+    assert len(book) == 1
