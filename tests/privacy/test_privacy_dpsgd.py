@@ -21,6 +21,7 @@ def test_dpsgd_run_is_seeded_learns_and_accounts():
         assert (
             0 < clock["steps"] and 0 < clock["queries"] and clock["steps"] + clock["queries"] < clock["total"]
         )
+        assert 0 < clock["wdp"] <= clock["steps"]  # the Wasserstein accountant's part of the accounting
     # opacus's Poisson rate: 1 / len(loader) = 1 / ceil(1437 / 64) = 1 / 23, not 64 / 1437
     assert a.sample_rate == 1 / 23
     # real DP-SGD pairs are differences of per-example gradients clipped to C: ||d|| <= 2C
