@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import time
 from datetime import date
@@ -81,10 +82,12 @@ def main(names: list[str]) -> int:
 def summary(out_dir: Path) -> None:
     """Draw every saved speed-up (``results/<name>.json`` of a ``bench_<name>.py``; the other result files, such
     as the sizing studies', hold no ratios) as one bar chart, with ``speedups.md`` to show it."""
-    ratios = {}
+    ratios, machines = {}, {}
     for path in sorted(out_dir.glob("*.json")):
         if (HERE / f"bench_{path.stem}.py").exists():
-            ratios.update(json.loads(path.read_text()))
+            found = json.loads(path.read_text())
+            ratios.update(found)
+            machines.update(dict.fromkeys(found, measured_on(out_dir / f"{path.stem}.md")))
     if not ratios:
         return
     import matplotlib
@@ -93,10 +96,13 @@ def summary(out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels = list(ratios)
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.2), constrained_layout=True)
+    several = len(set(machines.values())) > 1
+    fig, ax = plt.subplots(
+        figsize=(7, (0.7 if several else 0.45) * len(labels) + 1.2), constrained_layout=True
+    )
     # bars start at 1 (no change), so that a slow-down points left on the log axis
     ax.barh(
-        labels,
+        [f"{k}\n{machines[k]}" if several else k for k in labels],
         [ratios[k] - 1 for k in labels],
         left=1,
         color=["tab:blue" if ratios[k] >= 1 else "tab:red" for k in labels],
@@ -123,10 +129,23 @@ def summary(out_dir: Path) -> None:
     ax.invert_yaxis()
     fig.savefig(out_dir / "speedups.png", dpi=110)
     plt.close(fig)
+    where = (
+        " Its bars were measured on different machines, named under each label: compare a bar with the released "
+        "pattern it was measured against, not with a bar from another machine."
+        if several
+        else f" Measured on one machine ({next(iter(machines.values()))})."
+    )
     (out_dir / "speedups.md").write_text(
         "Speed-ups at a glance (each from its benchmark below, measured against the released pattern in the same "
-        "process):\n\n![Speed-ups over the released code](../../benchmarks/results/speedups.png)\n"
+        f"process).{where}\n\n![Speed-ups over the released code](../../benchmarks/results/speedups.png)\n"
     )
+
+
+def measured_on(table: Path) -> str:
+    """The CPU and date of a benchmark's result page (its closing machine line), or "machine not recorded"."""
+    text = table.read_text() if table.exists() else ""
+    found = re.search(r"\*Machine: ([^;]+);.*?measured (\d{4}-\d{2}-\d{2})", text)
+    return f"{found[1]}, {found[2]}" if found else "machine not recorded"
 
 
 if __name__ == "__main__":

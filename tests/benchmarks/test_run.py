@@ -18,3 +18,17 @@ def test_summary_reads_only_the_benchmarks_ratio_files(tmp_path):
     run.summary(tmp_path)
     assert (tmp_path / "speedups.png").stat().st_size > 0
     assert "speedups.png" in (tmp_path / "speedups.md").read_text()
+
+
+def test_summary_names_the_machine_of_each_bar_when_they_differ(tmp_path):
+    (tmp_path / "multimodal.json").write_text(json.dumps({"LMR-CBT aligned": 1.5}))
+    (tmp_path / "audiovisual.json").write_text(json.dumps({"CFN-SR channels-last": 1.6}))
+    footer = "*Machine: {}; 2 cores; torch 2; GPU: none; measured {}; load average 1 at the start.*\n"
+    (tmp_path / "multimodal.md").write_text("table\n\n" + footer.format("Intel Xeon", "2026-12-07"))
+    (tmp_path / "audiovisual.md").write_text("table\n\n" + footer.format("AMD EPYC", "2026-12-02"))
+    run.summary(tmp_path)
+    assert "different machines" in (tmp_path / "speedups.md").read_text()
+    assert run.measured_on(tmp_path / "audiovisual.md") == "AMD EPYC, 2026-12-02"
+    (tmp_path / "audiovisual.md").write_text("table\n\n" + footer.format("Intel Xeon", "2026-12-07"))
+    run.summary(tmp_path)
+    assert "one machine (Intel Xeon, 2026-12-07)" in (tmp_path / "speedups.md").read_text()
