@@ -93,9 +93,9 @@ def configure_threads(threads: int | None = None) -> int:
     """Size torch's intra-op pool to the cores available (or ``threads``, or ``$AFFECT_THREADS``); return it.
 
     The book's checked numbers do not depend on this count (``make test-isa`` re-checks them with one thread);
-    trained results move within their committed tolerances. Set ``OMP_WAIT_POLICY=PASSIVE`` in the environment
-    before Python starts (the Makefile does) so that idle OpenMP threads sleep instead of spinning.
-    """
+    trained results move within their committed tolerances. How idle OpenMP threads wait is read from the
+    environment when Python starts (the Makefile sets ``OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000``: a short
+    spin, then sleep; see the reproducibility page)."""
     if threads is None:
         env = os.environ.get(THREADS_ENV)
         threads = int(env) if env else available_cores()
