@@ -40,6 +40,8 @@ from measure import (
     peak_gb,
     ratio,
     save_growth_figure,
+    wait_setting,
+    without_wait_variables,
 )
 
 from affect_lib.models import fused_attention
@@ -110,23 +112,13 @@ def _forms(step):
     return {"released": released, "unfused": unfused, "book": book}
 
 
-WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
-"""What decides how idle OpenMP threads wait (read when the runtime starts)."""
-
-
-def _wait_setting(env: dict[str, str]) -> str:
-    """The wait variables set in ``env``, as text."""
-    found = [f"`{k}={env[k]}`" for k in WAIT_VARIABLES if env.get(k)]
-    return " with ".join(found) if found else "libgomp's default wait policy"
-
-
 def _policy_ratios(repeats: int) -> dict[str, dict[str, list[float]]]:
     """The aligned released / book and released / fused-off speed-ups (median, low, high) measured as in the
     table, each in a fresh process, under three OpenMP wait settings: this process's own (the table's; ``make
     bench`` and the chapters: ``$(RUNENV)`` in the Makefile), idle threads sleeping at once
     (``OMP_WAIT_POLICY=PASSIVE`` alone) and libgomp's default (they spin for 300,000 rounds first, as in a
     reader's ``affect-lib train``)."""
-    base = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
+    base = without_wait_variables(dict(os.environ))
     settings = {
         "this": dict(os.environ),
         "PASSIVE": base | {"OMP_WAIT_POLICY": "PASSIVE"},
@@ -247,7 +239,7 @@ def main() -> str:
     diff = {label: _max_output_difference(lengths) for label, (lengths, _) in SHAPES.items()}
     growth_rows, growth_spread = _growth()
     policies = _policy_ratios(aligned_repeats)
-    policy = _wait_setting(dict(os.environ))
+    policy = wait_setting(dict(os.environ))
     rows += [
         "",
         f"Batch {BATCH}, MOSEI dims, the paper's LMR-CBT (d 40, 8 heads, 5 layers), training mode with every "

@@ -286,3 +286,18 @@ if __name__ == "__main__":  # the child of step_peak_memory: one JSON argument, 
             _measure_child(spec["path"], spec["builder"], spec["kwargs"], spec["warmup"], spec["threads"])
         )
     )
+
+
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+"""What decides how idle OpenMP threads wait (read when the runtime starts; the Makefile's ``RUNENV`` sets both)."""
+
+
+def wait_setting(env: dict[str, str]) -> str:
+    """The wait variables set in ``env``, as text for a results page."""
+    found = [f"`{k}={env[k]}`" for k in WAIT_VARIABLES if env.get(k)]
+    return " with ".join(found) if found else "libgomp's default wait policy"
+
+
+def without_wait_variables(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without :data:`WAIT_VARIABLES` (libgomp's default, or a base to set one of them on)."""
+    return {k: v for k, v in env.items() if k not in WAIT_VARIABLES}
