@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from affect_lib.models.attention import MultEncoder
 from affect_lib.runtime import intra_op_threads
@@ -29,34 +30,42 @@ from affect_lib.runtime import intra_op_threads
 
 class _OneThread(torch.autograd.Function):
     """``module(x)[0]``, its forward and its backward computed with one intra-op thread; the same bits as a plain
-    call at one thread (the inner graph is kept and differentiated in :meth:`backward`)."""
+    call at one thread. The forward builds an inner graph on detached aliases of ``x`` and of the parameters (so
+    that hooks on the real ones run once, from the outer graph), and :meth:`backward` differentiates it once."""
 
     @staticmethod
-    def forward(ctx, module: nn.Module, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, module: nn.Module, names: tuple[str, ...], x: torch.Tensor, *params: torch.Tensor):
         with torch.enable_grad(), intra_op_threads(1):
-            ctx.inputs = (x.detach().requires_grad_(x.requires_grad), *params)
-            ctx.out = module(ctx.inputs[0])[0]
+            inputs = [t.detach().requires_grad_(t.requires_grad) for t in (x, *params)]
+            ctx.out = torch.func.functional_call(
+                module, dict(zip(names, inputs[1:], strict=True)), (inputs[0],)
+            )[0]
+        ctx.inputs = inputs
         return ctx.out.detach()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        if not hasattr(ctx, "out"):
+            raise RuntimeError("one_thread_rnn: its graph was already differentiated (no retain_graph)")
         out, inputs = ctx.out, ctx.inputs
         del ctx.out, ctx.inputs  # the inner graph is freed with them
+        wanted = [t for t, need in zip(inputs, ctx.needs_input_grad[2:], strict=True) if need]
         with intra_op_threads(1):
-            grads = iter(torch.autograd.grad(out, [t for t in inputs if t.requires_grad], grad))
-        return (None, *(next(grads) if t.requires_grad else None for t in inputs))
+            grads = iter(torch.autograd.grad(out, wanted, grad) if wanted else ())
+        return (None, None, *(next(grads) if need else None for need in ctx.needs_input_grad[2:]))
 
 
 def one_thread_rnn(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``rnn(x)[0]`` on CPU with one intra-op thread, forward and backward: the same numbers, faster for a small
-    recurrent layer. oneDNN's LSTM opens a parallel region per time step, each costing more than its work at
-    LMR-CBT's 20 units (measured: 2 threads 1.6x-9x slower than one, the most with sleeping OpenMP threads).
+    """``rnn(x)[0]`` on CPU with one intra-op thread, forward and backward: the numbers of a plain call at one
+    thread, faster for a small recurrent layer. oneDNN's LSTM opens a parallel region per time step, each costing
+    more than its work at LMR-CBT's 20 units. Differentiable once (no ``retain_graph``, no double backward).
     x (N, T, d_in) -> (N, T, d_out); on CUDA a plain call."""
     if x.is_cuda:
         return rnn(x)[0]
-    params = [p for p in rnn.parameters() if p.requires_grad]
-    if torch.is_grad_enabled() and (x.requires_grad or params):
-        return _OneThread.apply(rnn, x, *params)
+    named = [(n, p) for n, p in rnn.named_parameters() if p.requires_grad]
+    if torch.is_grad_enabled() and (x.requires_grad or named):
+        return _OneThread.apply(rnn, tuple(n for n, _ in named), x, *(p for _, p in named))
     with intra_op_threads(1):
         return rnn(x)[0]
 

@@ -8,7 +8,9 @@ same weights, layers and dropouts:
 - heads folded into the batch, ``bmm`` to the full T_q x T_k score matrix, the future mask ``triu(-inf, 1 + |T_k - T_q|)``
   built at every call and added, softmax in float, ``F.dropout`` on the weights, ``bmm`` with the values;
 - the head-averaged attention weights computed at every call (the released layer returns and discards them);
-- every query of every layer, although LMR-CBT keeps only the last step.
+- every query of every layer, although LMR-CBT keeps only the last step;
+- LMR-CBT's text LSTM called plainly, on every intra-op thread (the book runs it on one:
+  :func:`affect_lib.models.lmr_cbt.one_thread_rnn`, the same numbers).
 
 ``draws="hash"`` replaces ``F.dropout`` (on the weights, and the encoders' embedding, residual and ReLU
 dropouts) by the counter-hash decisions of :func:`affect_lib.models.fused_attention.dropout_keep`, drawn at
@@ -23,7 +25,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from affect_lib.models import attention, fused_attention
+from affect_lib.models import attention, fused_attention, lmr_cbt
 
 
 def _released_forward(self, query, key, value, causal_offset):
@@ -84,9 +86,15 @@ def released_attention_pattern(draws: str = "torch"):
         out = encoder(self, x, kv)
         return out[:, -1] if last_only else out
 
+    def plain_rnn(rnn, x):
+        return rnn(x)[0]
+
+    one_thread_rnn = lmr_cbt.one_thread_rnn
     attention.MultiheadAttention.forward, attention.MultEncoder.forward = mha_forward, every_query
+    lmr_cbt.one_thread_rnn = plain_rnn
     try:
         with fused_attention.enable(draws == "hash", kernel=False):
             yield
     finally:
         attention.MultiheadAttention.forward, attention.MultEncoder.forward = mha, encoder
+        lmr_cbt.one_thread_rnn = one_thread_rnn

@@ -161,6 +161,27 @@ def test_one_thread_rnn_gives_the_bits_of_a_plain_call(input_grad):
         assert torch.equal(one_thread_rnn(lstm, x), results[0][0])
 
 
+def test_one_thread_rnn_runs_each_parameter_hook_once_and_refuses_a_second_backward():
+    lstm = nn.LSTM(6, 3, batch_first=True)
+    calls = []
+    for p in lstm.parameters():
+        p.register_hook(lambda g: calls.append(1) or g * 0.5)
+    x = torch.randn(2, 4, 6)
+    torch.manual_seed(0)
+    one_thread_rnn(lstm, x).sum().backward(retain_graph=True)
+    wrapped = [p.grad.clone() for p in lstm.parameters()]
+    n_wrapped = len(calls)
+    lstm.zero_grad()
+    with runtime.intra_op_threads(1):
+        lstm(x)[0].sum().backward()
+    assert n_wrapped == len(calls) - n_wrapped == 4  # once per parameter, as in a plain call
+    assert all(torch.equal(a, p.grad) for a, p in zip(wrapped, lstm.parameters(), strict=True))
+    out = one_thread_rnn(lstm, x).sum()
+    out.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="already differentiated"):
+        out.backward()
+
+
 def test_attention_matches_torch_multihead_attention():
     torch.manual_seed(0)
     ours = MultiheadAttention(40, 8).eval()
