@@ -17,9 +17,9 @@ CHAPTERS := $(sort $(basename $(notdir $(wildcard notebooks/*.py))))
 EXECUTED := $(CHAPTERS:%=book/notebooks/%.ipynb)
 LIB      := $(shell find affect_lib -name '*.py' -o -name '*.json' -o -name '*.npz')
 # An inherited Agg backend would silently drop every figure; no progress bars on the published pages;
-# idle OpenMP threads spin briefly (libgomp: 3000 rounds), then sleep: on a quiet machine nearly as fast as
-# libgomp's default, on a loaded one near a fair-share slowdown (the default spins 100x longer and then stalls
-# the training); other OpenMP runtimes sleep at once. The appendix's LMR-CBT table measures the settings.
+# idle OpenMP threads spin briefly (libgomp: 3000 rounds), then sleep: sleeping at once makes every parallel
+# operator first wake them (slow for the chapters that train in this process), spinning long (libgomp's default,
+# 100x longer) takes cores from other work on a loaded machine; other OpenMP runtimes sleep at once.
 RUNENV   := env -u MPLBACKEND PYTHONHASHSEED=0 AFFECT_PROGRESS=off OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000
 
 .PHONY: env book run outputs chapter full test test-isa unit nbval lint bench check-html pdf linkcheck clean help rehearsal

@@ -112,8 +112,9 @@ def configure_threads(threads: int | None = None) -> int:
 
 @contextmanager
 def intra_op_threads(threads: int) -> Iterator[None]:
-    """Inside the block, torch's intra-op pool runs ``threads`` threads for the work this thread starts; the
-    previous count is restored after it (for small operators that more threads only slow down)."""
+    """Inside the block, torch's intra-op pool runs ``threads`` threads; the previous count is restored after it
+    (for small operators that more threads only slow down). The count is the process's: not for use from several
+    Python threads at once."""
     import torch
 
     before = torch.get_num_threads()

@@ -272,7 +272,7 @@ def main() -> str:
         "the small (N T, 40) linear algebra, LayerNorm, the optimizer and the text LSTM. The book runs that LSTM "
         "(20 units a direction), forward and backward, on one thread (``lmr_cbt.one_thread_rnn``: the bits of a "
         "one-thread call): oneDNN's LSTM opens a parallel region at every time step, and at this size each costs "
-        "more than its work, most of all when idle threads sleep; the released code runs it on every thread.",
+        "more than its work; the released pattern, as the released code, runs it on every thread.",
         "",
         f"How cost grows with the audio/vision length (text 50 steps, batch {GROWTH_BATCH}; times are medians "
         f"of {GROWTH_REPEATS} rounds after a warm-up, the two forms in turn, the widest range of a point "

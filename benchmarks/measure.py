@@ -279,15 +279,6 @@ def operator_table(ops: list[tuple[str, int, float]], rows: int = 6) -> list[str
     return out + [f"| all operators | {sum(n for _, n, _ in ops)} | {total:.3f} | 100% |"]
 
 
-if __name__ == "__main__":  # the child of step_peak_memory: one JSON argument, one JSON line out
-    spec = json.loads(sys.argv[1])
-    print(
-        json.dumps(
-            _measure_child(spec["path"], spec["builder"], spec["kwargs"], spec["warmup"], spec["threads"])
-        )
-    )
-
-
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 """What decides how idle OpenMP threads wait (read when the runtime starts; the Makefile's ``RUNENV`` sets both)."""
 
@@ -301,3 +292,12 @@ def wait_setting(env: dict[str, str]) -> str:
 def without_wait_variables(env: dict[str, str]) -> dict[str, str]:
     """``env`` without :data:`WAIT_VARIABLES` (libgomp's default, or a base to set one of them on)."""
     return {k: v for k, v in env.items() if k not in WAIT_VARIABLES}
+
+
+if __name__ == "__main__":  # the child of step_peak_memory: one JSON argument, one JSON line out
+    spec = json.loads(sys.argv[1])
+    print(
+        json.dumps(
+            _measure_child(spec["path"], spec["builder"], spec["kwargs"], spec["warmup"], spec["threads"])
+        )
+    )

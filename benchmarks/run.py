@@ -96,13 +96,13 @@ def summary(out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels = list(ratios)
-    several = len(set(machines.values())) > 1
+    several = len({cpu for cpu, _ in machines.values()}) > 1
     fig, ax = plt.subplots(
         figsize=(7, (0.7 if several else 0.45) * len(labels) + 1.2), constrained_layout=True
     )
     # bars start at 1 (no change), so that a slow-down points left on the log axis
     ax.barh(
-        [f"{k}\n{machines[k]}" if several else k for k in labels],
+        [f"{k}\n{', '.join(machines[k])}" if several else k for k in labels],
         [ratios[k] - 1 for k in labels],
         left=1,
         color=["tab:blue" if ratios[k] >= 1 else "tab:red" for k in labels],
@@ -133,7 +133,8 @@ def summary(out_dir: Path) -> None:
         " Its bars were measured on different machines, named under each label: compare a bar with the released "
         "pattern it was measured against, not with a bar from another machine."
         if several
-        else f" Measured on one machine ({next(iter(machines.values()))})."
+        else f" Measured on one machine, {machines[labels[0]][0]}, on "
+        f"{', '.join(sorted({day for _, day in machines.values()}))}."
     )
     (out_dir / "speedups.md").write_text(
         "Speed-ups at a glance (each from its benchmark below, measured against the released pattern in the same "
@@ -141,11 +142,11 @@ def summary(out_dir: Path) -> None:
     )
 
 
-def measured_on(table: Path) -> str:
-    """The CPU and date of a benchmark's result page (its closing machine line), or "machine not recorded"."""
+def measured_on(table: Path) -> tuple[str, str]:
+    """The CPU and the date of a benchmark's result page (its closing machine line), or "not recorded"."""
     text = table.read_text() if table.exists() else ""
     found = re.search(r"\*Machine: ([^;]+);.*?measured (\d{4}-\d{2}-\d{2})", text)
-    return f"{found[1]}, {found[2]}" if found else "machine not recorded"
+    return (found[1], found[2]) if found else ("machine not recorded", "date not recorded")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def check_positive(value: Any, name: str, *, allow_inf: bool = False) -> np.ndar
 
 def check_nonnegative(value: Any, name: str) -> np.ndarray:
     """A distance or privacy loss: finite and >= 0."""
-    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.size:
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.size:  # not a masked array or matrix
         # the common case (a step's distances) in two reductions: a NaN makes both of them NaN, and only then,
         # or for a negative or infinite entry, does the full check below run (to name the problem)
         if 0.0 <= value.min() and value.max() < np.inf:

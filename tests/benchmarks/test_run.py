@@ -28,7 +28,7 @@ def test_summary_names_the_machine_of_each_bar_when_they_differ(tmp_path):
     (tmp_path / "audiovisual.md").write_text("table\n\n" + footer.format("AMD EPYC", "2026-12-02"))
     run.summary(tmp_path)
     assert "different machines" in (tmp_path / "speedups.md").read_text()
-    assert run.measured_on(tmp_path / "audiovisual.md") == "AMD EPYC, 2026-12-02"
-    (tmp_path / "audiovisual.md").write_text("table\n\n" + footer.format("Intel Xeon", "2026-12-07"))
-    run.summary(tmp_path)
-    assert "one machine (Intel Xeon, 2026-12-07)" in (tmp_path / "speedups.md").read_text()
+    assert run.measured_on(tmp_path / "audiovisual.md") == ("AMD EPYC", "2026-12-02")
+    (tmp_path / "audiovisual.md").write_text("table\n\n" + footer.format("Intel Xeon", "2026-12-02"))
+    run.summary(tmp_path)  # the same CPU on two days is one machine
+    assert "one machine, Intel Xeon, on 2026-12-02, 2026-12-07." in (tmp_path / "speedups.md").read_text()

@@ -278,7 +278,10 @@ def test_pair_distances_c_has_numpys_bits_on_each_instruction_set_it_is_built_fo
         ctypes.c_void_p,
     ]
     rng = np.random.default_rng(7)
-    for k, dim in [(2, 1), (3, 7), (8, 8), (5, 129), (8, 4810), (4, 1000), (3, 70_001)]:
+    cases = [
+        (8, dim) for dim in range(1, 301)
+    ]  # every block remainder, in the vector loop and the scalar tail
+    for k, dim in [*cases, (5, 129), (8, 4810), (4, 1000), (3, 70_001)]:
         g = (rng.normal(size=(k, dim)) * rng.choice([1e-3, 1.0, 1e3])).astype(np.float32)
         out = np.empty(k * (k - 1) // 2)
         fn(g.ctypes.data, k, dim, 0, len(out), out.ctypes.data)
