@@ -6,14 +6,15 @@
 accountant's DP-SGD steps (``pair_distances``, :func:`affect_lib.privacy.analysis.wdp.all_pair_distances`;
 ``pair_distances.c``). Autograd and fake tensors are registered here with ``torch.library``.
 
-:func:`library` builds them with ``torch.utils.cpp_extension`` (``$CXX`` or ``c++``, and ninja; about 10 s of
-CPU once, ``-O2``, no ``-march``; with GCC on x86-64 Linux the pair distances' inner sums are also compiled for
-AVX2 and AVX-512 and chosen at load time, the same operations on wider registers) into the book's cache folder under a key of the CPU, the compiler, torch, the
-sources and the flags (:func:`cache_key`), with OpenMP so that they run on PyTorch's own thread pool, else (a
-compiler without OpenMP) on threads of their own. Where they cannot be built or loaded (no compiler, no ninja, a
-compile error, a bad library file) every caller has a reference path: the attention's says so once on stderr,
-in one line with the reason; the pair distances' computes the same bits and needs no word. The worker processes
-of :func:`affect_lib.pool.run_jobs` inherit the verdict (:data:`UNAVAILABLE_ENV`) and stay quiet.
+:func:`library` builds them with ``torch.utils.cpp_extension`` (``$CXX`` or ``c++``, and ninja; about 10 s of CPU
+once, ``-O2``, no ``-march``; with GCC on x86-64 Linux the pair distances' inner sums are also compiled for AVX2 and
+AVX-512 and chosen at load time, the same operations on wider registers) into the book's cache folder under a key of
+the CPU, the compiler, torch, the sources and the flags (:func:`cache_key`), with OpenMP so that they run on
+PyTorch's own thread pool, else (a compiler without OpenMP) on threads of their own. Where they cannot be built or
+loaded (no compiler, no ninja, a compile error, a bad library file) every caller has a reference path: the
+attention's says so once on stderr, in one line with the reason; the pair distances' computes the same bits and
+needs no word. The worker processes of :func:`affect_lib.pool.run_jobs` inherit the verdict
+(:data:`UNAVAILABLE_ENV`) and stay quiet.
 """
 
 from __future__ import annotations

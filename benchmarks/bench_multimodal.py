@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import matplotlib
@@ -30,6 +29,7 @@ import torch
 from measure import (
     GROWTH_INTERVAL_NOTE,
     MEMORY_NOTE,
+    child_json,
     growth_curves,
     growth_exponent,
     growth_fit,
@@ -124,17 +124,10 @@ def _policy_ratios(repeats: int) -> dict[str, dict[str, list[float]]]:
         "PASSIVE": base | {"OMP_WAIT_POLICY": "PASSIVE"},
         "default": base,
     }
-    out = {}
-    for name, env in settings.items():
-        child = subprocess.run(
-            [sys.executable, __file__, "--aligned-ratios", str(repeats)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        out[name] = json.loads(child.stdout.strip().splitlines()[-1])
-    return out
+    return {
+        name: child_json(__file__, ["--aligned-ratios", str(repeats)], f"aligned ratios ({name})", env)
+        for name, env in settings.items()
+    }
 
 
 def _ratio_text(ratios: dict[str, list[float]]) -> str:

@@ -12,13 +12,12 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import warnings
 
 import numpy as np
 import torch
-from measure import Runs, interleaved, ratio, wait_setting, without_wait_variables
+from measure import Runs, child_json, interleaved, ratio, wait_setting, without_wait_variables
 from opacus.accountants import PRVAccountant
 from opacus.accountants import RDPAccountant as OpacusRDP
 from scipy import special
@@ -137,14 +136,7 @@ def _passive_shares() -> dict[str, list[float]]:
     rest a step in ms), measured in a fresh process whose idle OpenMP threads sleep at once
     (``OMP_WAIT_POLICY=PASSIVE`` alone)."""
     env = without_wait_variables(dict(os.environ)) | {"OMP_WAIT_POLICY": "PASSIVE"}
-    child = subprocess.run(
-        [sys.executable, __file__, "--chapter13", str(CHAPTER_ROUNDS)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rounds = json.loads(child.stdout.strip().splitlines()[-1])
+    rounds = child_json(__file__, ["--chapter13", str(CHAPTER_ROUNDS)], "chapter 13 rounds (PASSIVE)", env)
     wall = [r["wall"] for r in rounds]
     n = rounds[0]["n_steps"]["all"]
     return {

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -97,12 +97,23 @@ def step_peak_memory(
     args = json.dumps(
         {"path": str(path), "builder": builder, "kwargs": kwargs, "warmup": warmup, "threads": threads}
     )
+    done = child_json(Path(__file__), [args], f"memory child for {builder}{kwargs} in {path}")
+    return int(done["peak_bytes"])
+
+
+def child_json(script: str | Path, args: list[str], what: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``python script *args`` in a fresh process (with ``env``, default this one's) and return the JSON of
+    its last line of output; ``RuntimeError`` naming ``what``, with the child's stderr, if it fails."""
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), args], capture_output=True, text=True, check=False
+        [sys.executable, str(Path(script).resolve()), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"memory child for {builder}{kwargs} in {path} failed:\n{done.stderr[-3000:]}")
-    return int(json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"])
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def peak_gb(path: str | Path, form: str, **size) -> float:

@@ -192,10 +192,12 @@ def train_dpsgd(
                 with run.timing("steps"):
                     with run.timing("wdp"):
                         distances = all_pair_distances(probe)  # once for every pair accountant
-                        _account(books, "wdp", distances, z, q, c)
+                        if "wdp" in books:
+                            _account(books["wdp"], distances, z, q, c)
                     run.max_pair_distance = max(run.max_pair_distance, float(distances.max()))
-                    for name in [n for n in books if n != "wdp"]:
-                        _account(books, name, distances, z, q, c)
+                    for name, book in books.items():
+                        if name != "wdp":
+                            _account(book, distances, z, q, c)
                 run.steps += 1
             run.accuracy.append(_accuracy(model, x_te, y_te))
             with run.timing("queries"):
@@ -208,14 +210,12 @@ def train_dpsgd(
     return run
 
 
-def _account(books: dict, name: str, distances: np.ndarray, z: float, q: float, c: float) -> None:
-    """One step of accountant ``name`` (if it is in ``books``): the pair accountants read the distances."""
-    if name not in books:
-        return
-    if name in PAIR_ACCOUNTANTS:
-        books[name].step(distances=distances, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
+def _account(book: Any, distances: np.ndarray, z: float, q: float, c: float) -> None:
+    """One step of an accountant: the pair accountants read the distances."""
+    if book.name in PAIR_ACCOUNTANTS:
+        book.step(distances=distances, noise_multiplier=z, sample_rate=q, max_grad_norm=c)
     else:
-        books[name].step(noise_multiplier=z, sample_rate=q)
+        book.step(noise_multiplier=z, sample_rate=q)
 
 
 def _accountant_kwargs(name: str, order: float, beta: float) -> dict:
