@@ -94,8 +94,8 @@ def configure_threads(threads: int | None = None) -> int:
 
     The book's checked numbers do not depend on this count (``make test-isa`` re-checks them with one thread);
     trained results move within their committed tolerances. How idle OpenMP threads wait is read from the
-    environment when Python starts (the Makefile sets ``OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=3000``: a short
-    spin, then sleep; see the reproducibility page)."""
+    environment when Python starts (the Makefile's ``RUNENV`` sets a short spin, then sleep; see the
+    reproducibility page)."""
     if threads is None:
         env = os.environ.get(THREADS_ENV)
         threads = int(env) if env else available_cores()
